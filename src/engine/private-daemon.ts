@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, readFile, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pingSocket } from './engine-client.js';
+
+/**
+ * A dockerd on private paths: its own data-root, exec-root, pidfile, socket and containerd
+ * namespace, so it never touches (or is confused with) the host's daemon. Used by daemon
+ * hardening to prove a candidate configuration and by the test harness.
+ */
+export interface PrivateDaemonOptions {
+  /** Extra dockerd flags (e.g. TLS flags, `--config-file`). */
+  args?: string[];
+  /** Keep iptables management on (needed for `icc: false`). */
+  iptables?: boolean;
+  /** Seconds to wait for `/_ping` to answer. */
+  startTimeoutSec?: number;
+  /** Parent directory for the private state; a short path keeps the socket under 108 bytes. */
+  baseDir?: string;
+  dockerdPath?: string;
+}
+
+export interface PrivateDaemon {
+  dir: string;
+  socketPath: string;
+  pid: number;
+  /** Everything dockerd wrote to stdout/stderr so far. */
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export class DaemonStartError extends Error {
+  constructor(message: string, readonly daemonLog: string) {
+    super(message);
+  }
+}
+
+export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promise<PrivateDaemon> {
+  const dir = await mkdtemp(join(opts.baseDir ?? tmpdir(), 'dw-d-'));
+  const socketPath = join(dir, 'docker.sock');
+  const logPath = join(dir, 'dockerd.log');
+  const ns = `dockward-${randomBytes(4).toString('hex')}`;
+  const args = [
+    '--data-root', join(dir, 'data'),
+    '--exec-root', join(dir, 'exec'),
+    '--pidfile', join(dir, 'dockerd.pid'),
+    '-H', `unix://${socketPath}`,
+    '--containerd-namespace', ns,
+    '--containerd-plugins-namespace', `${ns}-plugins`,
+    '--bridge=none',
+    '--storage-driver=vfs',
+    ...(opts.iptables ? [] : ['--iptables=false']),
+    ...(opts.args ?? []),
+  ];
+  const logFile = await open(logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.dockerdPath ?? 'dockerd', args, {
+      stdio: ['ignore', logFile.fd, logFile.fd],
+      detached: true,
+    });
+  } finally {
+    await logFile.close();
+  }
+  const log = async () => readFile(logPath, 'utf8').catch(() => '');
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    });
+    child.once('error', () => {
+      exited = { code: -1, signal: null };
+      resolve();
+    });
+  });
+  const pid = child.pid;
+  const cleanup = async () => {
+    if (!exited && pid) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      const killTimer = setTimeout(() => {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, 15_000);
+      await exitPromise;
+      clearTimeout(killTimer);
+    }
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutSec ?? 60) * 1000;
+  while (true) {
+    if (exited) {
+      const text = await log();
+      await cleanup();
+      throw new DaemonStartError(
+        `dockerd exited during start (code ${exited.code ?? exited.signal}): ${lastError(text)}`,
+        text,
+      );
+    }
+    if (await pingSocket(socketPath)) break;
+    if (Date.now() > deadline) {
+      const text = await log();
+      await cleanup();
+      throw new DaemonStartError('dockerd did not answer /_ping in time', text);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { dir, socketPath, pid: pid!, log, stop: cleanup };
+}
+
+/** The line of dockerd's log that explains a failed start, without its timestamp noise. */
+export function lastError(log: string): string {
+  const lines = log.trim().split('\n').filter(Boolean);
+  const failing = lines.reverse().find((l) => /level=(fatal|error)|failed to start daemon|unable to configure/i.test(l));
+  const line = failing ?? lines[0] ?? '(no output)';
+  const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(line);
+  return msg?.[1]?.replace(/\\"/g, '"') ?? line;
+}

@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestEngine, engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
+import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
+
+const skip = engineSkipReason();
+
+test('a private dockerd runs a container from the busybox test image', { skip }, async () => {
+  const engine = await startTestEngine();
+  try {
+    const res = await engine.docker(['run', '--rm', '--network', 'none', TEST_IMAGE, 'echo', 'hello']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim(), 'hello');
+  } finally {
+    await engine.stop();
+  }
+});
+
+test('a daemon that refuses its flags reports why', { skip }, async () => {
+  await assert.rejects(
+    startPrivateDaemon({ args: ['--icc=false'] }),
+    (e: unknown) => e instanceof DaemonStartError && /iptables/i.test(e.message),
+  );
+});

@@ -1,0 +1,114 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, symlink, copyFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPrivateDaemon, type PrivateDaemon, type PrivateDaemonOptions } from '../../src/engine/private-daemon.js';
+
+export const TEST_IMAGE = 'dockward-test/busybox:latest';
+
+/**
+ * Engine tests are mandatory in CI: a missing engine there fails the run. Outside CI
+ * (a laptop without dockerd) they are skipped with the reason.
+ */
+export function engineSkipReason(): string | undefined {
+  const missing = ['dockerd', 'docker', 'busybox'].filter((b) => !onPath(b));
+  const notRoot = process.getuid?.() !== 0;
+  if (!missing.length && !notRoot) return undefined;
+  const why = missing.length ? `missing ${missing.join(', ')}` : 'not running as root';
+  if (process.env.CI) throw new Error(`engine tests need dockerd, docker, busybox and root in CI: ${why}`);
+  return why;
+}
+
+function onPath(bin: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface DockerResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real docker CLI with its own empty config dir, so no user context leaks in. */
+export async function runDocker(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; configDir?: string } = {},
+): Promise<DockerResult> {
+  const configDir = opts.configDir ?? (await mkdtemp(join(tmpdir(), 'dw-cli-')));
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    DOCKER_CONFIG: configDir,
+    ...(opts.env ?? {}),
+  };
+  try {
+    return await new Promise((resolve, reject) => {
+      const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => err.push(c));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      child.stdin.end(opts.input);
+    });
+  } finally {
+    if (!opts.configDir) await rm(configDir, { recursive: true, force: true });
+  }
+}
+
+/** A rootfs of the host's static busybox and its applet links, imported as TEST_IMAGE. */
+export async function importTestImage(socketPath: string): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'dw-img-'));
+  try {
+    await mkdir(join(root, 'bin'));
+    await mkdir(join(root, 'tmp'), { mode: 0o1777 });
+    for (const d of ['etc', 'proc', 'sys', 'dev', 'root']) await mkdir(join(root, d));
+    const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))!;
+    await copyFile(busybox, join(root, 'bin', 'busybox'));
+    const applets = execFileSync(busybox, ['--list']).toString().split('\n').filter((a) => a && a !== 'busybox');
+    for (const a of applets) await symlink('busybox', join(root, 'bin', a));
+    const tarPath = `${root}.tar`;
+    execFileSync('tar', ['-C', root, '-cf', tarPath, '.']);
+    const res = await runDocker(
+      ['-H', `unix://${socketPath}`, 'import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/bin', tarPath, TEST_IMAGE],
+      { timeoutMs: 120_000 },
+    );
+    await rm(tarPath, { force: true });
+    if (res.code !== 0) throw new Error(`docker import failed: ${res.stderr}`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+export interface TestEngine extends PrivateDaemon {
+  /** `docker -H unix://…` against this daemon. */
+  docker(args: string[], opts?: Parameters<typeof runDocker>[1]): Promise<DockerResult>;
+}
+
+export async function startTestEngine(opts: PrivateDaemonOptions & { image?: boolean } = {}): Promise<TestEngine> {
+  const daemon = await startPrivateDaemon(opts);
+  const engine: TestEngine = {
+    ...daemon,
+    docker: (args, o) => runDocker(['-H', `unix://${daemon.socketPath}`, ...args], o),
+  };
+  if (opts.image !== false) {
+    try {
+      await importTestImage(daemon.socketPath);
+    } catch (e) {
+      await daemon.stop();
+      throw e;
+    }
+  }
+  return engine;
+}
