@@ -1,0 +1,14 @@
+export {
+  authorize,
+  maxApiVersionOf,
+  routeOf,
+  withApiVersion,
+  type Decision,
+  type DenyVerdict,
+  type Identity,
+  type Policy,
+  type PolicyIdentity,
+  type Verdict,
+} from './authorize.js';
+export { compileGlob, DEFAULT_POLICY_YAML, defaultPolicy, loadPolicyFile, parsePolicy, POLICY_SCHEMA } from './policy-file.js';
+export { PRESETS } from './presets.js';

@@ -1,0 +1,279 @@
+/**
+ * The policy file (YAML), validated against a schema and compiled into per-identity decision
+ * tables.
+ *
+ *   version: 1
+ *   identities:                 # first match wins
+ *     - name: ci
+ *       match: { cn: "ci-*" }   # cn, ou, san: globs (* and ?); listener: exact; all given must match
+ *       roles: [read-only, exec]
+ *   roles:
+ *     exec:
+ *       allow: [preset:containers-read, "POST /containers/{id}/exec", "POST /exec/{id}/start"]
+ *       deny: ["GET /containers/{id}/logs"]   # deny wins over allow, across all of the identity's roles
+ *       audit-only: false       # true: allow everything, record what would have been denied
+ *
+ * Rules are `preset:NAME` or `METHOD /template` (METHOD may be `*`) with templates exactly as in
+ * the route table. Any identity that has at least one role may also ping and read the version
+ * (`HEAD|GET /_ping`, `GET /version`: the docker CLI does that before anything else) unless one of
+ * its roles denies them; an identity that matches no entry gets nothing, not even a ping.
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../util/errors.js';
+import { parseYamlConfig, type YamlConfig } from '../util/yaml-config.js';
+import { HTTP_METHODS, ROUTES, ROUTES_BY_NAME, ROUTES_BY_TEMPLATE, type Route } from '../gateway/routes.js';
+import { apiVersionNumber, DEFAULT_MAX_API_VERSION } from '../gateway/target.js';
+import { PRESETS } from './presets.js';
+import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
+
+interface MatchDoc {
+  cn?: string;
+  ou?: string;
+  san?: string;
+  listener?: string;
+}
+interface IdentityDoc {
+  name: string;
+  match: MatchDoc;
+  roles: string[];
+  description?: string;
+}
+interface RoleDoc {
+  allow?: string[];
+  deny?: string[];
+  'audit-only'?: boolean;
+  description?: string;
+}
+interface PolicyDoc {
+  version: 1;
+  identities: IdentityDoc[];
+  roles?: Record<string, RoleDoc>;
+}
+
+const stringList = { type: 'array', items: { type: 'string', minLength: 1 } };
+const glob = { type: 'string', minLength: 1 };
+
+export const POLICY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'identities'],
+  properties: {
+    version: { enum: [1] },
+    identities: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'match', 'roles'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          description: { type: 'string' },
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: { cn: glob, ou: glob, san: glob, listener: { type: 'string', minLength: 1 } },
+          },
+          roles: stringList,
+        },
+      },
+    },
+    roles: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          allow: stringList,
+          deny: stringList,
+          'audit-only': { type: 'boolean' },
+          description: { type: 'string' },
+        },
+      },
+    },
+  },
+};
+
+const IMPLICIT_ROUTES = ['HEAD /_ping', 'GET /_ping', 'GET /version'].map((n) => ROUTES_BY_NAME.get(n)!);
+const IMPLICIT_RULE = 'implicit: any identity with a role may ping and read the version';
+
+/** `*` any run of characters, `?` one character, everything else literal. */
+export function compileGlob(pattern: string): (s: string) => boolean {
+  if (!/[*?]/.test(pattern)) return (s) => s === pattern;
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*+/g, '.*').replace(/\?/g, '.');
+  const re = new RegExp(`^${source}$`, 's');
+  return (s) => re.test(s);
+}
+
+function compileMatch(m: MatchDoc): (id: Identity) => boolean {
+  const tests: ((id: Identity) => boolean)[] = [];
+  if (m.cn !== undefined) {
+    const g = compileGlob(m.cn);
+    tests.push((id) => id.cn !== undefined && g(id.cn));
+  }
+  if (m.ou !== undefined) {
+    const g = compileGlob(m.ou);
+    tests.push((id) => id.ou.some(g));
+  }
+  if (m.san !== undefined) {
+    const g = compileGlob(m.san);
+    tests.push((id) => id.sans.some(g));
+  }
+  if (m.listener !== undefined) {
+    const l = m.listener;
+    tests.push((id) => id.listener === l);
+  }
+  return (id) => tests.every((t) => t(id));
+}
+
+/** The routes one rule string names, or a one-line reason it names none. */
+function resolveRule(rule: string): readonly Route[] | string {
+  if (rule.startsWith('preset:')) {
+    const preset = PRESETS.get(rule.slice('preset:'.length));
+    return preset ?? `unknown preset "${rule}" (presets: ${[...PRESETS.keys()].join(', ')})`;
+  }
+  const m = /^(\S+) (\/\S*)$/.exec(rule);
+  if (!m) return `rule "${rule}" is neither "preset:NAME" nor "METHOD /template" (e.g. "GET /containers/{id}/json")`;
+  const [, method, template] = m as unknown as [string, string, string];
+  if (method !== '*' && !(HTTP_METHODS as readonly string[]).includes(method)) {
+    return `rule "${rule}" has unknown method "${method}" (use ${HTTP_METHODS.join(', ')} or *)`;
+  }
+  const routes = ROUTES_BY_TEMPLATE.get(template);
+  if (!routes) return `rule "${rule}" names no Engine API route (templates look like "/containers/{id}/json", "/images/{name}/json")`;
+  if (method === '*') return routes;
+  const r = ROUTES_BY_NAME.get(rule);
+  if (!r) return `rule "${rule}": ${template} has no ${method} route (it has ${routes.map((x) => x.method).join(', ')})`;
+  return [r];
+}
+
+interface CompiledRole {
+  name: string;
+  allow: (string | undefined)[]; // by route index: the first allow entry naming the route
+  deny: (string | undefined)[];
+  auditOnly: boolean;
+}
+
+function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): CompiledRole {
+  const table = (kind: 'allow' | 'deny'): (string | undefined)[] => {
+    const out: (string | undefined)[] = new Array(ROUTES.length);
+    (doc[kind] ?? []).forEach((rule, j) => {
+      const routes = resolveRule(rule);
+      if (typeof routes === 'string') cfg.fail(['roles', name, kind, j], routes);
+      for (const r of routes) out[r.index] ??= rule;
+    });
+    return out;
+  };
+  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true };
+}
+
+function quoteList(names: string[]): string {
+  return names.map((n) => JSON.stringify(n)).join(', ');
+}
+
+function decide(identity: string, roles: CompiledRole[], route: Route): Decision {
+  const deny = (rule: string, why: string): Decision => ({
+    allow: false,
+    verdict: Object.freeze({
+      kind: 'deny',
+      status: 403,
+      route: route.name,
+      rule,
+      message: `dockward: identity ${JSON.stringify(identity)} may not ${route.name} (${why})`,
+    }),
+  });
+  let verdict: Decision | undefined;
+  for (const role of roles) {
+    const d = role.deny[route.index];
+    if (d !== undefined) {
+      verdict = deny(`role ${role.name}: deny ${d}`, `denied by role ${JSON.stringify(role.name)}: deny ${JSON.stringify(d)}`);
+      break;
+    }
+  }
+  if (!verdict) {
+    for (const role of roles) {
+      const a = role.allow[route.index];
+      if (a !== undefined) return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false };
+    }
+    if (roles.length > 0 && IMPLICIT_ROUTES.includes(route)) return { allow: true, rule: IMPLICIT_RULE, auditOnly: false };
+    const names = roles.map((r) => r.name);
+    const why =
+      names.length === 0
+        ? 'it has no roles; default deny'
+        : `no rule in role${names.length > 1 ? 's' : ''} ${quoteList(names)} allows it; default deny`;
+    verdict = deny('default-deny', why);
+  }
+  const audit = roles.find((r) => r.auditOnly);
+  if (audit && !verdict.allow) {
+    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message };
+  }
+  return verdict;
+}
+
+function compilePolicy(cfg: YamlConfig<PolicyDoc>, source: string, unmatchedReason: string): Policy {
+  const doc = cfg.value;
+  const roleDocs = doc.roles ?? {};
+  const roles = new Map<string, CompiledRole>();
+  for (const [name, r] of Object.entries(roleDocs)) roles.set(name, compileRole(cfg, name, r));
+  const seen = new Set<string>();
+  const identities: PolicyIdentity[] = doc.identities.map((idDoc, i) => {
+    if (seen.has(idDoc.name)) cfg.fail(['identities', i, 'name'], `identity "${idDoc.name}" is defined twice`);
+    seen.add(idDoc.name);
+    const idRoles = idDoc.roles.map((name, j) => {
+      const r = roles.get(name);
+      if (!r) {
+        const known = [...roles.keys()];
+        cfg.fail(['identities', i, 'roles', j], `unknown role "${name}" (${known.length ? `roles: ${known.join(', ')}` : 'the policy defines no roles'})`);
+      }
+      return r!;
+    });
+    return {
+      name: idDoc.name,
+      matches: compileMatch(idDoc.match),
+      decisions: ROUTES.map((route) => decide(idDoc.name, idRoles, route)),
+    };
+  });
+  return {
+    source,
+    unmatchedReason,
+    identities,
+    maxApiVersion: apiVersionNumber(DEFAULT_MAX_API_VERSION),
+    identityCache: new WeakMap(),
+  };
+}
+
+/** Parse and compile a policy; errors are UsageErrors naming `source` and the line. */
+export function parsePolicy(text: string, source: string): Policy {
+  const cfg = parseYamlConfig<PolicyDoc>(text, POLICY_SCHEMA, source);
+  return compilePolicy(cfg, source, `no identity in policy ${source} matches it`);
+}
+
+export async function loadPolicyFile(path: string): Promise<Policy> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT' ? `policy file ${path} does not exist` : `cannot read policy file ${path}: ${code ?? String(e)}`,
+      'pass an existing policy file, or leave the option out to use the built-in default policy',
+    );
+  }
+  return parsePolicy(text, path);
+}
+
+/** The built-in default policy, as YAML (also what `dockward up` documents as a starting point). */
+export const DEFAULT_POLICY_YAML = `version: 1
+identities:
+  - name: admin
+    match: { cn: admin }
+    roles: [admin]
+roles:
+  admin:
+    allow: [preset:all]
+`;
+
+/** The identity whose certificate CN is "admin" may do everything; any other identity nothing. */
+export function defaultPolicy(): Policy {
+  const cfg = parseYamlConfig<PolicyDoc>(DEFAULT_POLICY_YAML, POLICY_SCHEMA, 'built-in default policy');
+  return compilePolicy(cfg, 'built-in default policy', 'the built-in default policy only allows the identity with certificate CN "admin"');
+}
