@@ -1,4 +1,13 @@
 import type { Command } from 'commander';
+import { registerDaemon } from './daemon.js';
+import { registerPki } from './pki.js';
+import { registerGateway } from './gateway.js';
+import { registerUp } from './up.js';
 
 /** Every part registers its subcommands here; the CLI layer only parses and delegates. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerDaemon(program);
+  registerPki(program);
+  registerGateway(program);
+  registerUp(program);
+}

@@ -6,7 +6,8 @@ import { registerCommands } from './commands.js';
 const program = new Command('dockward')
   .description('Make the Docker daemon safe to reach and safe to share.')
   .version('0.1.0')
-  .showHelpAfterError()
+  .showHelpAfterError('(add --help for usage)')
+  .configureOutput({ outputError: (text, write) => write(`dockward: ${text.replace(/^error: /, '')}`) })
   .exitOverride();
 
 registerCommands(program);

@@ -112,3 +112,27 @@ export async function startTestEngine(opts: PrivateDaemonOptions & { image?: boo
   }
   return engine;
 }
+
+/** A free loopback TCP port (bound then released; fine for tests that start a listener right away). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** dockerd's own TLS listener flags for a PKI's server material, on a loopback port. */
+export function dockerdTlsArgs(serverDir: string, port: number): string[] {
+  return [
+    '-H', `tcp://127.0.0.1:${port}`,
+    '--tlsverify',
+    '--tlscacert', join(serverDir, 'ca.pem'),
+    '--tlscert', join(serverDir, 'server-cert.pem'),
+    '--tlskey', join(serverDir, 'server-key.pem'),
+  ];
+}

@@ -1,0 +1,225 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { dockward, snapshotTree } from '../harness/cli.js';
+
+const openssl = (args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const mode = async (p: string) => ((await stat(p)).mode & 0o777).toString(8);
+
+describe('pki: certificate profiles and files', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+    for (const args of [['init'], ['server', '--host', 'docker.example.test', '--host', 'localhost', '--ip', '127.0.0.1', '--ip', '::1'], ['client', 'ci', '--role', 'read-only']]) {
+      const r = await dockward(['pki', ...args, '--pki', dir]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('the CA is CA:TRUE pathlen 0 with keyCertSign and cRLSign and an SKI', async () => {
+    const text = openssl(['x509', '-in', join(dir, 'ca.pem'), '-noout', '-text']);
+    assert.match(text, /CA:TRUE, pathlen:0/);
+    assert.match(text, /Certificate Sign, CRL Sign/);
+    assert.match(text, /Subject Key Identifier/);
+    assert.match(text, /ecdsa-with-SHA256/);
+  });
+
+  test('the server certificate has serverAuth, every name and IP as SAN, an AKI, and is backdated', async () => {
+    const pem = await readFile(join(dir, 'server', 'server-cert.pem'), 'utf8');
+    const text = openssl(['x509', '-noout', '-text'].concat(['-in', join(dir, 'server', 'server-cert.pem')]));
+    assert.match(text, /TLS Web Server Authentication/);
+    assert.doesNotMatch(text, /TLS Web Client Authentication/);
+    assert.match(text, /DNS:docker.example.test, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1/);
+    assert.match(text, /Authority Key Identifier/);
+    const cert = new X509Certificate(pem);
+    const backdate = Date.now() - Date.parse(cert.validFrom);
+    assert.ok(backdate > 60_000 && backdate < 15 * 60_000, `notBefore backdated by ${backdate} ms`);
+    openssl(['verify', '-CAfile', join(dir, 'ca.pem'), '-purpose', 'sslserver', join(dir, 'server', 'server-cert.pem')]);
+  });
+
+  test('the client certificate has clientAuth, CN = identity, OU = role, and a short lifetime', async () => {
+    const pem = await readFile(join(dir, 'clients', 'ci', 'cert.pem'), 'utf8');
+    const cert = new X509Certificate(pem);
+    assert.match(cert.subject, /CN=ci/);
+    assert.match(cert.subject, /OU=read-only/);
+    const text = openssl(['x509', '-in', join(dir, 'clients', 'ci', 'cert.pem'), '-noout', '-text']);
+    assert.match(text, /TLS Web Client Authentication/);
+    const days = (Date.parse(cert.validTo) - Date.now()) / 86_400_000;
+    assert.ok(days > 1 && days <= 31, `client lifetime ${days} days`);
+    openssl(['verify', '-CAfile', join(dir, 'ca.pem'), '-purpose', 'sslclient', join(dir, 'clients', 'ci', 'cert.pem')]);
+  });
+
+  test('serials are random 128-bit values', async () => {
+    const list = JSON.parse((await dockward(['pki', 'list', '--json', '--pki', dir])).stdout) as { serial: string }[];
+    assert.equal(list.length, 3);
+    for (const c of list) assert.match(c.serial, /^[0-9a-f]{32}$/);
+    assert.equal(new Set(list.map((c) => c.serial)).size, 3);
+  });
+
+  test('keys are unencrypted PKCS#8 with mode 0400, certs 0444, directories 0700', async () => {
+    for (const k of ['private/ca-key.pem', 'server/server-key.pem', 'clients/ci/key.pem']) {
+      assert.equal(await mode(join(dir, k)), '400', k);
+      assert.match(await readFile(join(dir, k), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+    }
+    for (const c of ['ca.pem', 'server/server-cert.pem', 'clients/ci/cert.pem', 'clients/ci/ca.pem', 'crl.pem']) assert.equal(await mode(join(dir, c)), '444', c);
+    for (const d of ['', 'private', 'server', 'clients', 'clients/ci']) assert.equal(await mode(join(dir, d)), '700', d || 'pki dir');
+  });
+
+  test('the client env file points the docker CLI at the bundle', async () => {
+    const env = await readFile(join(dir, 'clients', 'ci', 'docker.env'), 'utf8');
+    assert.match(env, /export DOCKER_HOST='tcp:\/\/docker.example.test:2376'/);
+    assert.match(env, /export DOCKER_TLS_VERIFY=1/);
+    assert.match(env, new RegExp(`export DOCKER_CERT_PATH='${join(dir, 'clients', 'ci')}'`));
+  });
+
+  test('revocation: the CRL is standard and openssl verify -crl_check rejects the revoked client', async () => {
+    assert.equal((await dockward(['pki', 'client', 'mallory', '--pki', dir])).code, 0);
+    const before = openssl(['crl', '-in', join(dir, 'crl.pem'), '-noout', '-crlnumber']);
+    const r = await dockward(['pki', 'revoke', 'mallory', '--reason', 'keyCompromise', '--pki', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = openssl(['crl', '-in', join(dir, 'crl.pem'), '-noout', '-text']);
+    assert.match(text, /Key Compromise/);
+    assert.notEqual(openssl(['crl', '-in', join(dir, 'crl.pem'), '-noout', '-crlnumber']), before);
+    const verify = (cert: string) =>
+      execFileSync('openssl', ['verify', '-crl_check', '-CAfile', join(dir, 'ca.pem'), '-CRLfile', join(dir, 'crl.pem'), cert], { stdio: 'pipe' });
+    assert.throws(() => verify(join(dir, 'clients', 'mallory', 'cert.pem')), /certificate revoked/);
+    verify(join(dir, 'clients', 'ci', 'cert.pem'));
+    const list = JSON.parse((await dockward(['pki', 'list', '--json', '--pki', dir])).stdout) as { cn: string; status: string }[];
+    assert.equal(list.find((c) => c.cn === 'mallory')?.status, 'revoked');
+  });
+
+  test('renew re-issues in place with a new key and marks the old certificate superseded', async () => {
+    const oldCert = await readFile(join(dir, 'clients', 'ci', 'cert.pem'), 'utf8');
+    const oldKey = await readFile(join(dir, 'clients', 'ci', 'key.pem'), 'utf8');
+    const r = await dockward(['pki', 'renew', 'ci', '--pki', dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.notEqual(await readFile(join(dir, 'clients', 'ci', 'cert.pem'), 'utf8'), oldCert);
+    assert.notEqual(await readFile(join(dir, 'clients', 'ci', 'key.pem'), 'utf8'), oldKey);
+    assert.match(new X509Certificate(await readFile(join(dir, 'clients', 'ci', 'cert.pem'))).subject, /OU=read-only/);
+    const list = JSON.parse((await dockward(['pki', 'list', '--json', '--pki', dir])).stdout) as { cn: string; status: string }[];
+    assert.deepEqual(list.filter((c) => c.cn === 'ci').map((c) => c.status), ['superseded', 'valid']);
+    const none = await dockward(['pki', 'renew', '--expiring-within', '1d', '--pki', dir]);
+    assert.equal(none.code, 0);
+    assert.match(none.stdout, /nothing to renew/);
+    const soon = await dockward(['pki', 'renew', '--expiring-within', '20d', '--pki', dir, '--json']);
+    assert.deepEqual((JSON.parse(soon.stdout) as { cn: string }[]).map((c) => c.cn).sort(), ['ci']);
+  });
+
+  test('two pki client runs at the same moment both succeed with distinct serials', async () => {
+    const runs = await Promise.all(['job-a', 'job-b', 'job-c', 'job-d'].map((n) => dockward(['pki', 'client', n, '--pki', dir, '--json'])));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const serials = runs.map((r) => (JSON.parse(r.stdout) as { serial: string }).serial);
+    assert.equal(new Set(serials).size, 4);
+    const list = JSON.parse((await dockward(['pki', 'list', '--json', '--pki', dir])).stdout) as { serial: string }[];
+    for (const s of serials) assert.ok(list.some((c) => c.serial === s), `serial ${s} missing from the inventory`);
+  });
+});
+
+describe('pki: every key type', () => {
+  for (const key of ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519']) {
+    test(`${key}: chains verify with openssl`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+      try {
+        for (const args of [['init', '--key', key], ['server', '--host', 'localhost', '--key', key], ['client', 'u', '--key', key]]) {
+          const r = await dockward(['pki', ...args, '--pki', dir], { timeoutMs: 120_000 });
+          assert.equal(r.code, 0, r.stderr);
+        }
+        openssl(['verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'server', 'server-cert.pem'), join(dir, 'clients', 'u', 'cert.pem')]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('pki: the CA key passphrase', () => {
+  let dir: string;
+  const passphrase = 'correct horse battery staple';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('with a passphrase the CA key is encrypted PKCS#8 (scrypt) and no warning is printed', async () => {
+    const r = await dockward(['pki', 'init', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: passphrase } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /not encrypted/);
+    const key = await readFile(join(dir, 'private', 'ca-key.pem'), 'utf8');
+    assert.match(key, /BEGIN ENCRYPTED PRIVATE KEY/);
+    assert.match(openssl(['asn1parse', '-in', join(dir, 'private', 'ca-key.pem')]), /scrypt/);
+    // Standard tools can still recover the key with the passphrase.
+    execFileSync('openssl', ['pkey', '-in', join(dir, 'private', 'ca-key.pem'), '-passin', 'env:PW', '-noout'], {
+      env: { ...process.env, PW: passphrase },
+      stdio: 'pipe',
+    });
+  });
+
+  test('issuing without the passphrase, or with a wrong one, fails with one line and changes nothing', async () => {
+    const before = await snapshotTree(dir);
+    const none = await dockward(['pki', 'client', 'x', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: undefined } });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /encrypted and no passphrase was given/);
+    const wrong = await dockward(['pki', 'client', 'x', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: 'not the passphrase' } });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^dockward: wrong passphrase for the CA key/);
+    assert.equal(wrong.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(await snapshotTree(dir), before);
+  });
+
+  test('the passphrase can come from a file, never from argv', async () => {
+    const file = join(dir, '..', `pw-${Date.now()}`);
+    await writeFile(file, passphrase + '\n', { mode: 0o600 });
+    try {
+      const r = await dockward(['pki', 'client', 'from-file', '--pki', dir, '--passphrase-file', file], { env: { DOCKWARD_CA_PASSPHRASE: undefined } });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await rm(file, { force: true });
+    }
+    const argv = await dockward(['pki', 'client', 'y', '--pki', dir, '--passphrase', passphrase]);
+    assert.equal(argv.code, 2);
+  });
+});
+
+describe('pki: bad input is a clear one-line error and changes nothing', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+    assert.equal((await dockward(['pki', 'init', '--pki', dir])).code, 0);
+    assert.equal((await dockward(['pki', 'client', 'taken', '--pki', dir])).code, 0);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const cases: [string, string[], RegExp][] = [
+    ['missing CA', ['pki', 'client', 'a', '--pki', '/nonexistent/dw-pki'], /no CA in \/nonexistent\/dw-pki .*pki init/],
+    ['unknown key type', ['pki', 'client', 'a', '--key', 'dsa-1024'], /dsa-1024.*(choices|ecdsa-p256)/i],
+    ['invalid name', ['pki', 'client', '../etc'], /invalid client name "..\/etc"/],
+    ['invalid IP', ['pki', 'server', '--ip', '300.1.2.3'], /invalid IP address "300.1.2.3"/],
+    ['invalid host', ['pki', 'server', '--host', 'bad_host!'], /invalid host name "bad_host!"/],
+    ['server without names', ['pki', 'server'], /at least one --host or --ip/],
+    ['existing file without --force', ['pki', 'client', 'taken'], /already exist.*--force/],
+    ['existing CA without --force', ['pki', 'init'], /a CA already exists.*--force/],
+    ['bad --days', ['pki', 'client', 'a', '--days', 'ten'], /--days must be a whole number/],
+    ['unknown reason', ['pki', 'revoke', 'taken', '--reason', 'because'], /because/],
+    ['revoking nothing', ['pki', 'revoke', 'nobody'], /no certificate named or numbered "nobody"/],
+  ];
+  for (const [name, args, message] of cases) {
+    test(name, async () => {
+      const before = await snapshotTree(dir);
+      const r = await dockward(args.includes('--pki') ? args : [...args, '--pki', dir]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, message);
+      assert.ok(r.stderr.trim().split('\n').filter((l) => !/^\(|^Usage|^\s|^$/.test(l)).length <= 2, r.stderr);
+      assert.deepEqual(await snapshotTree(dir), before);
+    });
+  }
+
+  test('--force replaces an existing bundle', async () => {
+    const r = await dockward(['pki', 'client', 'taken', '--force', '--pki', dir]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
