@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rmdir, rm, stat, unlink, chown, lstat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFilesAtomic, writeFileAtomic, ensureDir } from '../util/atomic-write.js';
+import { DockwardError } from '../util/errors.js';
+import { atRoot, BACKUP_DIR, PKI_INSTALL_DIR } from './paths.js';
+import type { Plan } from './plan.js';
+
+/**
+ * Applying a plan and undoing it. Every touched file is copied into a timestamped backup set
+ * first, with a manifest saying which files existed (restored on rollback) and which are new
+ * (deleted on rollback); then all files are written at once (writeFilesAtomic: a crash leaves
+ * the old files intact).
+ */
+export interface BackupEntry {
+  /** Path on the target. */
+  path: string;
+  existed: boolean;
+  /** File name inside the backup set, when it existed. */
+  backup?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** sha256 of what apply wrote, so rollback can tell whether someone changed it since. */
+  written: string;
+}
+
+export interface BackupManifest {
+  version: 1;
+  created: string;
+  files: BackupEntry[];
+  /** Directories apply created, removed again on rollback when empty. */
+  createdDirs: string[];
+}
+
+const ROLLED_BACK = '.rolled-back';
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const isRoot = () => process.getuid?.() === 0;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Backup sets are named by time, so name order is age order. */
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[:.]/g, '-');
+}
+
+export async function applyPlan(plan: Plan, now = new Date()): Promise<{ backupDir: string }> {
+  const root = plan.root;
+  const backupRoot = atRoot(root, BACKUP_DIR);
+  await ensureDir(backupRoot, 0o700);
+  let backupDir = join(backupRoot, stamp(now));
+  for (let i = 1; ; i++) {
+    try {
+      await mkdir(backupDir, { mode: 0o700 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || i > 50) throw e;
+      backupDir = join(backupRoot, `${stamp(now)}-${i}`);
+    }
+  }
+  try {
+    const createdDirs = new Set<string>();
+    for (const f of plan.files) {
+      for (let d = dirname(f.path); d !== '/' && !(await exists(atRoot(root, d))); d = dirname(d)) createdDirs.add(d);
+    }
+    const entries: BackupEntry[] = [];
+    const copies: { path: string; data: Buffer; mode: number }[] = [];
+    for (const [n, f] of plan.files.entries()) {
+      const target = atRoot(root, f.path);
+      const entry: BackupEntry = { path: f.path, existed: false, written: sha256(f.after) };
+      if (await exists(target)) {
+        const st = await stat(target);
+        // The plan was computed from what was on disk; a file changed since would be lost.
+        const now = await readFile(target);
+        if (!f.before || !now.equals(f.before)) throw new DockwardError(`${f.path} changed while the plan was being made`, 'run apply again');
+        entry.existed = true;
+        entry.backup = `${n}-${f.path.split('/').pop()}`;
+        entry.mode = st.mode & 0o7777;
+        entry.uid = st.uid;
+        entry.gid = st.gid;
+        copies.push({ path: join(backupDir, entry.backup), data: now, mode: 0o600 });
+      } else if (f.before) {
+        throw new DockwardError(`${f.path} disappeared while the plan was being made`, 'run apply again');
+      }
+      entries.push(entry);
+    }
+    const manifest: BackupManifest = { version: 1, created: now.toISOString(), files: entries, createdDirs: [...createdDirs] };
+    await writeFilesAtomic([...copies, { path: join(backupDir, 'manifest.json'), data: `${JSON.stringify(manifest, null, 2)}\n`, mode: 0o600 }]);
+
+    if (plan.files.some((f) => f.path.startsWith(`${PKI_INSTALL_DIR}/`))) await ensureDir(atRoot(root, PKI_INSTALL_DIR), 0o700);
+    await writeFilesAtomic(
+      plan.files.map((f) => ({ path: atRoot(root, f.path), data: f.after, mode: f.mode })),
+      { force: true, dirMode: 0o755 },
+    );
+    // dockerd runs as root and reads these as root; the files are root's whatever user ran apply.
+    if (isRoot()) for (const f of plan.files) await chown(atRoot(root, f.path), 0, 0);
+  } catch (e) {
+    await rm(backupDir, { recursive: true, force: true });
+    throw e;
+  }
+  return { backupDir };
+}
+
+export interface RollbackResult {
+  backupDir: string;
+  restored: string[];
+  removed: string[];
+}
+
+export async function latestBackup(root: string): Promise<string | undefined> {
+  const backupRoot = atRoot(root, BACKUP_DIR);
+  let names: string[];
+  try {
+    names = await readdir(backupRoot);
+  } catch {
+    return undefined;
+  }
+  const sets = names.filter((n) => !n.endsWith(ROLLED_BACK)).sort();
+  const last = sets[sets.length - 1];
+  return last ? join(backupRoot, last) : undefined;
+}
+
+export async function rollback(root: string, opts: { force?: boolean } = {}): Promise<RollbackResult> {
+  const backupDir = await latestBackup(root);
+  if (!backupDir) throw new DockwardError(`no backup set to roll back to in ${atRoot(root, BACKUP_DIR)}`, 'rollback restores what `dockward daemon apply` replaced');
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as BackupManifest;
+  } catch (e) {
+    throw new DockwardError(`cannot read ${join(backupDir, 'manifest.json')}: ${(e as Error).message}`, 'restore the files from that directory by hand');
+  }
+  const changed: string[] = [];
+  for (const f of manifest.files) {
+    const now = await readFile(atRoot(root, f.path)).catch(() => undefined);
+    if (!now || sha256(now) !== f.written) changed.push(f.path);
+  }
+  if (changed.length && !opts.force) {
+    throw new DockwardError(`${changed.join(', ')} changed since dockward applied it`, 'pass --force to roll back anyway (those changes are lost)');
+  }
+  const restore = manifest.files.filter((f) => f.existed);
+  const restored: { path: string; data: Buffer; mode: number }[] = [];
+  for (const f of restore) restored.push({ path: atRoot(root, f.path), data: await readFile(join(backupDir, f.backup!)), mode: f.mode ?? 0o644 });
+  await writeFilesAtomic(restored, { force: true, dirMode: 0o755 });
+  if (isRoot()) for (const f of restore) await chown(atRoot(root, f.path), f.uid ?? 0, f.gid ?? 0);
+  const removed: string[] = [];
+  for (const f of manifest.files.filter((x) => !x.existed)) {
+    await unlink(atRoot(root, f.path)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    removed.push(f.path);
+  }
+  // Deepest first, and only when empty: something else may have been put there since.
+  for (const d of [...manifest.createdDirs].sort((a, b) => b.length - a.length)) await rmdir(atRoot(root, d)).catch(() => undefined);
+  await rename(backupDir, `${backupDir}${ROLLED_BACK}`);
+  await writeFileAtomic(join(`${backupDir}${ROLLED_BACK}`, 'rolled-back-at'), `${new Date().toISOString()}\n`, 0o600);
+  return { backupDir, restored: restore.map((f) => f.path), removed };
+}

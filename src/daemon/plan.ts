@@ -1,0 +1,460 @@
+import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { UsageError, DockwardError } from '../util/errors.js';
+import { pkiLayout, resolvePkiDir } from '../pki/index.js';
+import { parseDaemonJson, renderDaemonJson, type DaemonConfig } from './daemon-json.js';
+import { configKeyOfFlag, unknownKeys } from './known-keys.js';
+import { profileSettings, TLS_WHY, LOG_ROTATION, type ProfileName } from './profile.js';
+import {
+  readDockerUnit,
+  dockerdFlags,
+  execStartWithout,
+  resolveExecStart,
+  DOCKWARD_DROP_IN,
+  type DaemonFlag,
+  type DockerUnit,
+} from './systemd-unit.js';
+import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
+import { loadServerTls, TlsMaterialError } from './tls-material.js';
+import { detectSwarmManager } from './swarm.js';
+import { atRoot, SUBUID, SUBGID, PASSWD, PKI_INSTALL_DIR } from './paths.js';
+
+export interface PlanOptions {
+  root: string;
+  profile: ProfileName;
+  tls: boolean;
+  listen: string[];
+  usernsRemap?: string;
+  /** daemon.json on the target (inside --root). */
+  configPath: string;
+  pki?: string;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+  insecureTcp: boolean;
+  /** The live daemon's socket, asked whether it is a swarm manager (only when the root is `/`). */
+  socketPath?: string;
+}
+
+export type Severity = 'blocking' | 'fixed' | 'warning';
+
+export interface Problem {
+  severity: Severity;
+  file?: string;
+  line?: number;
+  message: string;
+  fix: string;
+}
+
+export interface Change {
+  file: string;
+  what: string;
+  why: string;
+}
+
+export interface FileChange {
+  /** Path on the target (without the --root prefix). */
+  path: string;
+  /** undefined: the file is new. */
+  before?: Buffer;
+  after: Buffer;
+  mode: number;
+  /** Shown instead of a diff: certificates say what they are, and a private key is never printed. */
+  summary?: string;
+}
+
+export interface Plan {
+  root: string;
+  files: FileChange[];
+  changes: Change[];
+  problems: Problem[];
+  /** The daemon.json that will be written, for validation. */
+  config: DaemonConfig;
+  /** Remap user (for the report), when userns-remap is set. */
+  remapUser?: string;
+  /** systemd must re-read its units before the restart. */
+  unitChanged: boolean;
+}
+
+interface Listener {
+  url: string;
+  host: string;
+  port: number;
+}
+
+export function parseListen(url: string): Listener {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--listen ${url} is not an address`, 'use tcp://ADDR:PORT, e.g. tcp://127.0.0.1:2376');
+  }
+  if (u.protocol !== 'tcp:' || !u.port || (u.pathname && u.pathname !== '/') || u.username) {
+    throw new UsageError(`--listen ${url} is not a TCP address`, 'use tcp://ADDR:PORT, e.g. tcp://127.0.0.1:2376');
+  }
+  return { url: `tcp://${u.host}`, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+async function readMaybe(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DockwardError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+const show = (v: unknown) => JSON.stringify(v);
+const isTcp = (h: unknown) => typeof h === 'string' && /^tcp:\/\//.test(h);
+
+export async function computePlan(opts: PlanOptions): Promise<Plan> {
+  const listeners = opts.listen.map(parseListen);
+  if (listeners.length && !opts.tls && !opts.insecureTcp) {
+    throw new UsageError(
+      `refusing to listen on ${listeners.map((l) => l.url).join(', ')} without TLS: anyone who reaches a plain TCP Docker port is root on this host`,
+      'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
+    );
+  }
+  const problems: Problem[] = [];
+  const changes: Change[] = [];
+  const files: FileChange[] = [];
+  const cfgPath = opts.configPath;
+
+  // --- daemon.json as it is
+  const beforeBytes = await readMaybe(atRoot(opts.root, cfgPath));
+  const parsed = parseDaemonJson(beforeBytes?.toString('utf8') ?? '');
+  for (const i of parsed.issues) {
+    const fixable = i.kind === 'comment' || i.kind === 'trailing-comma' || i.kind === 'duplicate-key';
+    problems.push({
+      severity: fixable ? 'fixed' : 'blocking',
+      file: cfgPath,
+      line: i.line,
+      message: `${i.message}: dockerd reads strict JSON and refuses to start`,
+      fix: fixable
+        ? i.kind === 'duplicate-key'
+          ? 'dockward writes the key once, with the value dockerd used (the last)'
+          : 'dockward rewrites the file as strict JSON (comments are dropped: keep notes elsewhere)'
+        : `correct the JSON in ${cfgPath} by hand, then plan again`,
+    });
+  }
+  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false };
+  const original = parsed.config;
+  const config: DaemonConfig = structuredClone(original);
+  for (const u of unknownKeys(original)) {
+    problems.push({
+      severity: 'blocking',
+      file: cfgPath,
+      message: `unknown key "${u.key}"${u.parent ? ` (inside "${u.parent}", which dockerd flattens)` : ''}: dockerd refuses to start ("the following directives don't match any configuration option")`,
+      fix: u.hint,
+    });
+  }
+
+  // --- the unit and its flags
+  const unit = await readDockerUnit(opts.root);
+  const flags = unit.execStart ? dockerdFlags(unit.execStart, unit.env) : [];
+  const flagFor = (key: string) => flags.filter((f) => configKeyOfFlag(f.name) === key);
+  if (!unit.fragment) {
+    problems.push({
+      severity: 'warning',
+      message: 'no docker.service unit found: flags dockerd is started with could not be checked',
+      fix: 'make sure whatever starts dockerd passes no flag that daemon.json also sets (-H above all)',
+    });
+  }
+
+  const set = (key: string, value: unknown, why: string, enforce: boolean) => {
+    const flagged = flagFor(key);
+    if (flagged.length && !(key in original)) {
+      const same = flagged.every((f) => f.value === String(value));
+      if (enforce && !same && typeof value !== 'object') {
+        problems.push({
+          severity: 'blocking',
+          file: flagged[0]!.source,
+          message: `--${flagged[0]!.name}=${flagged[0]!.value} on dockerd's command line contradicts ${key}: ${show(value)} (${why})`,
+          fix: `remove --${flagged[0]!.name} from ${flagged[0]!.source}, then plan again`,
+        });
+      } else {
+        changes.push({ file: cfgPath, what: `${key}: left to --${flagged[0]!.name} on the command line`, why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
+      }
+      return;
+    }
+    if (!(key in config)) {
+      config[key] = value;
+      changes.push({ file: cfgPath, what: `add "${key}": ${show(value)}`, why });
+    } else if (!isDeepStrictEqual(config[key], value)) {
+      if (enforce) {
+        changes.push({ file: cfgPath, what: `change "${key}" from ${show(config[key])} to ${show(value)} (your value is replaced: the profile requires it)`, why });
+        config[key] = value;
+      } else {
+        changes.push({ file: cfgPath, what: `keep your "${key}": ${show(config[key])}`, why: `the profile would set ${show(value)}: ${why}` });
+      }
+    }
+  };
+
+  // --- swarm: live-restore is refused on a manager
+  const dataRoot = typeof original['data-root'] === 'string' ? (original['data-root'] as string) : flagFor('data-root')[0]?.value ?? '/var/lib/docker';
+  const swarm = await detectSwarmManager(opts.root, dataRoot, opts.root === '/' ? opts.socketPath : undefined);
+
+  // --- profile settings
+  let remapUser: string | undefined;
+  for (const s of profileSettings(opts.profile)) {
+    if (s.key === 'live-restore' && swarm.manager) {
+      changes.push({ file: cfgPath, what: 'live-restore left out', why: `this node is a swarm manager (${swarm.evidence}) and dockerd refuses live-restore in swarm mode` });
+      continue;
+    }
+    if (s.key === 'userns-remap') continue;
+    if (s.key === 'log-opts') {
+      planLogRotation(config, original, cfgPath, changes);
+      continue;
+    }
+    if (s.key === 'log-driver' && typeof config['log-driver'] === 'string' && config['log-driver'] !== s.value) {
+      changes.push({ file: cfgPath, what: `keep your "log-driver": ${show(config['log-driver'])}`, why: 'your driver is kept; rotation options are added only for the file-based drivers (json-file, local)' });
+      continue;
+    }
+    set(s.key, s.value, s.why, s.enforce);
+  }
+  if (swarm.manager && original['live-restore'] === true) {
+    problems.push({
+      severity: 'blocking',
+      file: cfgPath,
+      message: `"live-restore": true on a swarm manager (${swarm.evidence}): dockerd refuses to start ("live-restore daemon configuration is incompatible with swarm mode")`,
+      fix: `remove "live-restore" from ${cfgPath}`,
+    });
+  }
+
+  // --- userns-remap and its subordinate ids
+  const hardenedRemap = profileSettings(opts.profile).find((s) => s.key === 'userns-remap');
+  const remap = opts.usernsRemap ?? (typeof config['userns-remap'] === 'string' && config['userns-remap'] ? (config['userns-remap'] as string) : undefined) ?? (hardenedRemap?.value as string | undefined);
+  if (remap) {
+    const why = hardenedRemap?.why ?? profileSettings('hardened').find((s) => s.key === 'userns-remap')!.why;
+    if (config['userns-remap'] !== remap) {
+      const had = config['userns-remap'];
+      config['userns-remap'] = remap;
+      changes.push({ file: cfgPath, what: had === undefined ? `add "userns-remap": ${show(remap)}` : `change "userns-remap" from ${show(had)} to ${show(remap)}`, why });
+    }
+    remapUser = await planSubIds(opts.root, remap, files, changes, problems);
+  }
+
+  // --- TLS and listeners
+  if (opts.tls) await planTls(opts, listeners, config, files, changes, problems);
+  const hostFlags = flags.filter((f) => f.name === 'host');
+  const hostsBefore = Array.isArray(config.hosts) ? (config.hosts as unknown[]) : undefined;
+  if (listeners.length || (hostsBefore && hostFlags.length)) {
+    const hosts: unknown[] = [...(hostsBefore ?? [])];
+    const from = !hostsBefore && hostFlags.length ? ' (with the addresses the unit passed with -H)' : '';
+    // The local socket the unit gave with -H keeps working: `fd://` stays socket activation through docker.socket.
+    for (const f of hostFlags) if (!hosts.includes(f.value)) hosts.push(f.value);
+    if (!hosts.length) hosts.push('unix:///var/run/docker.sock');
+    for (const l of listeners) if (!hosts.includes(l.url)) hosts.push(l.url);
+    if (!isDeepStrictEqual(hosts, hostsBefore)) {
+      config.hosts = hosts;
+      changes.push({
+        file: cfgPath,
+        what: `${hostsBefore ? 'change' : 'add'} "hosts": ${show(hosts)}${from}`,
+        why: `dockerd listens on these addresses${hosts.includes('fd://') ? '; fd:// keeps the local socket from docker.socket (socket activation)' : ''}`,
+      });
+    }
+  }
+  if (Array.isArray(config.hosts) && hostFlags.length) planHostsDropIn(unit, hostFlags, cfgPath, files, changes, problems);
+  const plainTcp = (Array.isArray(config.hosts) ? config.hosts : []).filter(isTcp).filter(() => config.tlsverify !== true);
+  if (plainTcp.length && !opts.insecureTcp) {
+    problems.push({
+      severity: 'blocking',
+      file: cfgPath,
+      message: `${plainTcp.join(', ')} is a TCP listener without tlsverify: anyone who reaches it is root on this host`,
+      fix: 'add --tls, or spell out --insecure-tcp if the port is protected otherwise',
+    });
+  }
+
+  // --- combinations dockerd refuses
+  const iptablesOff = config.iptables === false || flagFor('iptables').some((f) => f.value === 'false');
+  if (config.icc === false && iptablesOff) {
+    problems.push({
+      severity: 'blocking',
+      file: config.iptables === false ? cfgPath : flagFor('iptables')[0]?.source,
+      message: 'icc: false with iptables disabled: dockerd refuses to start ("ICC=false uses iptables to function")',
+      fix: 'remove "iptables": false (or --iptables=false), or keep icc enabled',
+    });
+  }
+  for (const key of Object.keys(config)) {
+    const flagged = flagFor(key);
+    if (!flagged.length || key === 'hosts') continue;
+    problems.push({
+      severity: 'blocking',
+      file: flagged[0]!.source,
+      message: `"${key}" is set both in ${cfgPath} and as --${flagged[0]!.name} on dockerd's command line: dockerd refuses to start ("the following directives are specified both as a flag and in the configuration file")`,
+      fix: `remove --${flagged[0]!.name} from ${flagged[0]!.source === '$DOCKER_OPTS' ? 'DOCKER_OPTS in /etc/default/docker' : flagged[0]!.source}, or "${key}" from ${cfgPath}`,
+    });
+  }
+
+  const after = Buffer.from(renderDaemonJson(beforeBytes?.toString('utf8'), parsed.issues.length === 0, original, config));
+  if (!beforeBytes || !after.equals(beforeBytes)) {
+    files.unshift({ path: cfgPath, before: beforeBytes, after, mode: 0o644 });
+  }
+  return { root: opts.root, files, changes, problems, config, remapUser, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
+}
+
+function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: string, changes: Change[]): void {
+  const driver = config['log-driver'];
+  if (driver !== undefined && driver !== 'json-file' && driver !== 'local') {
+    changes.push({ file: cfgPath, what: 'log rotation left to your log driver', why: `"${String(driver)}" ships logs off the host; max-size/max-file only apply to json-file and local` });
+    return;
+  }
+  const existing = original['log-opts'] && typeof original['log-opts'] === 'object' ? (original['log-opts'] as Record<string, unknown>) : {};
+  const opts: Record<string, unknown> = { ...existing };
+  const added: string[] = [];
+  for (const [k, v] of Object.entries(LOG_ROTATION)) {
+    if (!(k in opts)) {
+      opts[k] = v;
+      added.push(`${k}=${v}`);
+    }
+  }
+  if (!added.length) return;
+  config['log-opts'] = opts;
+  const why = profileSettings('baseline').find((s) => s.key === 'log-opts')!.why;
+  changes.push({ file: cfgPath, what: `log-opts: add ${added.join(', ')}${Object.keys(existing).length ? ' (your other log options are kept)' : ''}`, why });
+}
+
+async function planSubIds(root: string, remap: string, files: FileChange[], changes: Change[], problems: Problem[]): Promise<string> {
+  const [userPart, groupPart] = remap === 'default' ? ['dockremap', 'dockremap'] : remap.split(':');
+  const user = userPart!;
+  const group = groupPart ?? user;
+  const passwd = (await readMaybe(atRoot(root, PASSWD)))?.toString('utf8') ?? '';
+  const entry = passwd.split('\n').map((l) => l.split(':')).find((f) => f[0] === user || (/^\d+$/.test(user) && f[2] === user));
+  if (!entry && remap !== 'default') {
+    problems.push({
+      severity: 'blocking',
+      file: PASSWD,
+      message: `userns-remap user "${user}" does not exist in ${PASSWD}: dockerd refuses to start`,
+      fix: `create it (useradd --system --shell /usr/sbin/nologin ${user}) or use --userns-remap default`,
+    });
+  } else if (!entry) {
+    changes.push({ file: PASSWD, what: 'user dockremap: created by dockerd on its first start with userns-remap "default" (useradd --system)', why: 'the remap user owns no files and cannot log in' });
+  }
+  const uid = entry?.[2] !== undefined ? Number(entry[2]) : undefined;
+  const name = entry?.[0] ?? user;
+  const bytes: Record<string, Buffer | undefined> = {};
+  const texts: Record<string, string> = {};
+  const parsed: Record<string, SubIdRange[]> = {};
+  for (const f of [SUBUID, SUBGID]) {
+    bytes[f] = await readMaybe(atRoot(root, f));
+    texts[f] = bytes[f]?.toString('utf8') ?? '';
+    const p = parseSubIds(texts[f]!);
+    parsed[f] = p.ranges;
+    for (const line of p.bad) problems.push({ severity: 'warning', file: f, line, message: 'line is not NAME:START:COUNT', fix: `correct or remove line ${line}` });
+  }
+  // One start free in both files, so container uid N and gid N map to the same host id.
+  const start = freeRangeStart([...parsed[SUBUID]!, ...parsed[SUBGID]!]);
+  for (const f of [SUBUID, SUBGID]) {
+    const who = f === SUBUID ? name : group === user ? name : group;
+    const own = rangesOf(parsed[f]!, who, f === SUBUID ? uid : undefined);
+    if (own.length) {
+      const total = own.reduce((n, r) => n + r.count, 0);
+      if (total < RANGE_SIZE) {
+        problems.push({ severity: 'warning', file: f, message: `${who} has only ${total} subordinate ids; containers using ids above ${total - 1} fail`, fix: `give ${who} a range of ${RANGE_SIZE}` });
+      }
+      for (const r of own) {
+        const clash = parsed[f]!.find((o) => o !== r && o.name !== who && overlaps(o, r));
+        if (clash) problems.push({ severity: 'blocking', file: f, message: `${who}'s range ${r.start}:${r.count} overlaps ${clash.name}'s ${clash.start}:${clash.count}: container ids would be host ids of ${clash.name}`, fix: `move one of the ranges in ${f}` });
+      }
+      continue;
+    }
+    const range = { name: who, start, count: RANGE_SIZE };
+    files.push({ path: f, before: bytes[f], after: Buffer.from(appendRange(texts[f]!, range)), mode: 0o644 });
+    changes.push({
+      file: f,
+      what: `add ${who}:${start}:${RANGE_SIZE}`,
+      why: `container ids 0..65535 become host ids ${start}..${start + RANGE_SIZE - 1}, a range no other entry uses`,
+    });
+  }
+  return name;
+}
+
+async function planTls(opts: PlanOptions, listeners: Listener[], config: DaemonConfig, files: FileChange[], changes: Change[], problems: Problem[]): Promise<void> {
+  const given = [opts.tlscacert, opts.tlscert, opts.tlskey].filter(Boolean).length;
+  if (given && given < 3) throw new UsageError('--tlscacert, --tlscert and --tlskey go together', 'pass all three, or none to use the dockward PKI');
+  const server = pkiLayout(resolvePkiDir(opts.pki)).serverDir;
+  const src = given
+    ? { ca: opts.tlscacert!, cert: opts.tlscert!, key: opts.tlskey! }
+    : { ca: `${server}/ca.pem`, cert: `${server}/server-cert.pem`, key: `${server}/server-key.pem` };
+  let material;
+  try {
+    material = await loadServerTls(src, listeners.map((l) => l.host));
+  } catch (e) {
+    if (e instanceof TlsMaterialError) throw new DockwardError(e.message, e.hint);
+    throw e;
+  }
+  // Copies under /etc/docker/pki: daemon.json then names fixed root-owned paths on the target,
+  // independent of where the PKI lives (an operator's config dir, another machine when building
+  // an image with --root); the host gets its own key and the CA certificate, never the CA key;
+  // and the copies are backed up and rolled back with the rest.
+  const installed = [
+    { key: 'tlscacert', path: `${PKI_INSTALL_DIR}/ca.pem`, data: material.ca, mode: 0o444, summary: 'CA certificate (clients must be signed by it)' },
+    { key: 'tlscert', path: `${PKI_INSTALL_DIR}/server-cert.pem`, data: material.cert, mode: 0o444, summary: `server certificate ${material.subject}, valid until ${material.notAfter}` },
+    { key: 'tlskey', path: `${PKI_INSTALL_DIR}/server-key.pem`, data: material.key, mode: 0o400, summary: 'server private key (content not shown), mode 0400' },
+  ];
+  for (const i of installed) {
+    const before = await readMaybe(atRoot(opts.root, i.path));
+    if (!before || !before.equals(i.data)) {
+      files.push({ path: i.path, before, after: i.data, mode: i.mode, summary: `${before ? 'replace' : 'install'} ${i.summary}` });
+    }
+    if (config[i.key] !== i.path) {
+      const had = config[i.key];
+      config[i.key] = i.path;
+      changes.push({ file: opts.configPath, what: had === undefined ? `add "${i.key}": "${i.path}"` : `change "${i.key}" from ${show(had)} to "${i.path}"`, why: `copied from ${src[i.key === 'tlscacert' ? 'ca' : i.key === 'tlscert' ? 'cert' : 'key']}` });
+    }
+  }
+  if (config.tlsverify !== true) {
+    const had = config.tlsverify;
+    config.tlsverify = true;
+    changes.push({ file: opts.configPath, what: had === undefined ? 'add "tlsverify": true' : `change "tlsverify" from ${show(had)} to true`, why: TLS_WHY });
+  }
+  if ('tls' in config) {
+    changes.push({ file: opts.configPath, what: 'remove "tls"', why: 'tlsverify implies TLS; "tls" alone would accept any client' });
+    delete config.tls;
+  }
+  const tcp = listeners.length || (Array.isArray(config.hosts) && config.hosts.some(isTcp));
+  if (!tcp) problems.push({ severity: 'warning', message: 'TLS is configured but dockerd has no TCP listener', fix: 'add --listen tcp://ADDR:2376' });
+}
+
+function planHostsDropIn(unit: DockerUnit, hostFlags: DaemonFlag[], cfgPath: string, files: FileChange[], changes: Change[], problems: Problem[]): void {
+  const fromEnv = hostFlags.filter((f) => f.source.startsWith('$'));
+  if (fromEnv.length || !unit.execStart) {
+    problems.push({
+      severity: 'blocking',
+      file: '/etc/default/docker',
+      message: `-H ${fromEnv.map((f) => f.value).join(' ')} comes from ${fromEnv[0]?.source ?? 'the environment'} while daemon.json has "hosts": dockerd refuses to start`,
+      fix: 'remove -H from DOCKER_OPTS in /etc/default/docker (the addresses are in daemon.json "hosts")',
+    });
+    return;
+  }
+  const exec = unit.execStart;
+  const drop = new Set(hostFlags.flatMap((f) => f.words));
+  const line = execStartWithout(exec, drop);
+  const text = [
+    '# Written by dockward. dockerd refuses to start when daemon.json has "hosts" and its command',
+    `# line has -H ("specified both as a flag and in the configuration file"). The listeners are in`,
+    `# ${cfgPath}; this resets ExecStart to ${exec.source}'s command without -H.`,
+    '[Service]',
+    'ExecStart=',
+    `ExecStart=${line}`,
+    '',
+  ].join('\n');
+  // The drop-in must be the one that wins: a later drop-in with its own ExecStart would undo it.
+  const all = [...(unit.fragment ? [unit.fragment] : []), ...unit.dropIns.filter((d) => d.path !== DOCKWARD_DROP_IN), { path: DOCKWARD_DROP_IN, text }];
+  const sorted = [all[0]!, ...all.slice(1).sort((a, b) => a.path.split('/').pop()!.localeCompare(b.path.split('/').pop()!))];
+  const winner = resolveExecStart(sorted);
+  if (winner?.source !== DOCKWARD_DROP_IN) {
+    problems.push({ severity: 'blocking', file: winner?.source, message: `${winner?.source} sets ExecStart after dockward's drop-in would`, fix: `remove -H from ExecStart in ${winner?.source} by hand` });
+    return;
+  }
+  const existing = unit.dropIns.find((d) => d.path === DOCKWARD_DROP_IN);
+  if (existing?.text === text) return;
+  files.push({ path: DOCKWARD_DROP_IN, before: existing ? Buffer.from(existing.text) : undefined, after: Buffer.from(text), mode: 0o644 });
+  problems.push({
+    severity: 'fixed',
+    file: exec.source,
+    message: `ExecStart passes ${hostFlags.map((f) => `-H ${f.value}`).join(' ')} while daemon.json has "hosts": dockerd refuses to start ("the following directives are specified both as a flag and in the configuration file: hosts")`,
+    fix: `dockward writes ${DOCKWARD_DROP_IN}, which starts dockerd without -H; the addresses move to "hosts"`,
+  });
+  changes.push({ file: DOCKWARD_DROP_IN, what: `ExecStart=${line}`, why: 'the listeners live in daemon.json "hosts" only, so dockerd starts (run `systemctl daemon-reload` before the restart)' });
+}

@@ -1,0 +1,132 @@
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPrivateDaemon, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
+import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
+import { atRoot } from './paths.js';
+import type { FileChange } from './plan.js';
+
+/**
+ * dockerd 20.10 has no `--validate` (it came with 23.0), so a candidate configuration is proven
+ * by starting a throw-away dockerd with it on private paths and seeing it answer. What cannot
+ * be tried without touching the host is taken out of the throw-away copy and named, so the
+ * report never claims more than was proven.
+ */
+
+/** Keys the private daemon sets as flags itself (giving them twice would make it refuse to start). */
+const PRIVATE_FLAG_KEYS: Record<string, string> = {
+  'data-root': "the host's data-root",
+  graph: "the host's data-root",
+  'exec-root': "the host's exec-root",
+  pidfile: "the host's pidfile",
+  'containerd-namespace': 'the containerd namespace',
+  'containerd-plugins-namespace': 'the containerd namespace',
+  'storage-driver': 'the storage driver (it needs the real data-root)',
+  'storage-opts': 'the storage driver options',
+  bridge: 'the default bridge settings (the throw-away daemon has no bridge)',
+  bip: 'the default bridge settings (the throw-away daemon has no bridge)',
+  'fixed-cidr': 'the default bridge settings (the throw-away daemon has no bridge)',
+  'fixed-cidr-v6': 'the default bridge settings (the throw-away daemon has no bridge)',
+  'default-gateway': 'the default bridge settings (the throw-away daemon has no bridge)',
+  'default-gateway-v6': 'the default bridge settings (the throw-away daemon has no bridge)',
+  containerd: "the host's containerd (the throw-away daemon runs its own)",
+  'metrics-addr': 'the metrics listener (its port is the live daemon\'s)',
+};
+
+/** Keys whose value is a file on the target system. */
+const PATH_KEYS = ['tlscacert', 'tlscert', 'tlskey', 'seccomp-profile', 'init-path', 'userland-proxy-path'];
+
+export interface CandidateOptions {
+  root: string;
+  /** Files the plan will write: the throw-away daemon reads these instead of the target's. */
+  staged?: FileChange[];
+  /** Keep the candidate's TCP listeners as they are (acceptance tests); otherwise TLS is tried on 127.0.0.1:0. */
+  keepTcp?: boolean;
+  /** Keep userns-remap: only where this host's /etc/subuid, /etc/subgid and the remap user are the target's. */
+  keepUserns?: boolean;
+  /** Let the daemon manage iptables (changes this host's firewall): needed to prove `icc: false`. */
+  iptables?: boolean;
+}
+
+export interface CandidateDaemon extends PrivateDaemon {
+  /** What the throw-away run could not prove, one phrase each. */
+  notValidated: string[];
+}
+
+export async function startCandidateDaemon(config: DaemonConfig, opts: CandidateOptions): Promise<CandidateDaemon> {
+  const work = await mkdtemp(join(tmpdir(), 'dw-v-'));
+  const notValidated = new Set<string>();
+  const c: DaemonConfig = structuredClone(config);
+  try {
+    for (const [key, what] of Object.entries(PRIVATE_FLAG_KEYS)) {
+      if (key in c) {
+        delete c[key];
+        notValidated.add(what);
+      }
+    }
+    const staged = new Map((opts.staged ?? []).map((f) => [f.path, f]));
+    let n = 0;
+    for (const key of PATH_KEYS) {
+      const p = c[key];
+      if (typeof p !== 'string') continue;
+      const f = staged.get(p);
+      if (f) {
+        const copy = join(work, `${n++}-${p.split('/').pop()}`);
+        await writeFile(copy, f.after, { mode: 0o600 });
+        c[key] = copy;
+      } else {
+        c[key] = atRoot(opts.root, p);
+      }
+    }
+    const args: string[] = [];
+    const hosts = Array.isArray(c.hosts) ? (c.hosts as string[]) : [];
+    delete c.hosts;
+    const tcp = hosts.filter((h) => /^tcp:\/\//.test(h));
+    if (opts.keepTcp) for (const h of tcp) args.push('-H', h);
+    else if (tcp.length) args.push('-H', 'tcp://127.0.0.1:0');
+    if (hosts.some((h) => !/^tcp:\/\//.test(h))) notValidated.add('the local sockets in "hosts" (fd:// works only under systemd)');
+    if (!opts.keepTcp && tcp.length) notValidated.add(`the TCP addresses ${tcp.join(', ')} (TLS was tried on 127.0.0.1)`);
+    if ('userns-remap' in c && !opts.keepUserns) {
+      delete c['userns-remap'];
+      notValidated.add("userns-remap (it needs the target's remap user and /etc/subuid, /etc/subgid; dockward checked those itself)");
+    }
+    let iptables = opts.iptables ?? false;
+    if ('iptables' in c) {
+      iptables = iptables && c.iptables !== false;
+      delete c.iptables;
+    }
+    if (!iptables && (c.icc === false || c['userland-proxy'] === false)) {
+      for (const k of ['icc', 'userland-proxy', 'ip-masq', 'ip-forward']) delete c[k];
+      notValidated.add("icc and userland-proxy (they need dockerd to manage this host's iptables; the icc/iptables combination was checked by dockward)");
+    }
+    const cfgFile = join(work, 'daemon.json');
+    await writeFile(cfgFile, formatDaemonJson(c), { mode: 0o600 });
+    const daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
+    return {
+      ...daemon,
+      notValidated: [...notValidated],
+      stop: async () => {
+        await daemon.stop();
+        await rm(work, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export type ValidationResult = { ok: true; notValidated: string[] } | { ok: false; reason: string; log: string };
+
+/** Starts the candidate on private paths and stops it again; a refusal carries dockerd's reason. */
+export async function validateCandidate(config: DaemonConfig, opts: CandidateOptions): Promise<ValidationResult> {
+  let daemon: CandidateDaemon;
+  try {
+    daemon = await startCandidateDaemon(config, opts);
+  } catch (e) {
+    if (e instanceof DaemonStartError) return { ok: false, reason: e.message, log: e.daemonLog };
+    throw e;
+  }
+  await daemon.stop();
+  return { ok: true, notValidated: daemon.notValidated };
+}
