@@ -160,6 +160,8 @@ export interface Route {
   readonly method: string;
   /** The template a policy names, e.g. `/containers/{id}/json`. */
   readonly template: string;
+  /** The template with its parameter kinds, e.g. `/containers/{id*}/json`. */
+  readonly pattern: string;
   /** `METHOD template`, e.g. `GET /containers/{id}/json`: what audit logs and messages show. */
   readonly name: string;
   readonly unversionedOnly: boolean;
@@ -192,6 +194,7 @@ function compile(def: string, index: number): Route {
     index,
     method,
     template,
+    pattern,
     name: `${method} ${template}`,
     unversionedOnly: pattern.startsWith(UNVERSIONED_ONLY_PREFIX),
     matcher,

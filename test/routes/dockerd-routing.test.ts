@@ -1,0 +1,123 @@
+/**
+ * Grounds the route table and the canonicalization refusals in the real dockerd 20.10:
+ * - every (method, path) the table routes, dockerd routes too, and the paths/methods it does not,
+ *   dockerd answers 404 "page not found" (side-effect free: a too-old API version /v1.11 makes
+ *   dockerd's version middleware answer 400 for a route that exists, before any handler runs);
+ * - for each refused trick, dockerd's reading differs from the naive one, which is why it is refused.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { engineRequest } from '../../src/engine/engine-client.js';
+import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
+import { HTTP_METHODS, matchRoute, ROUTES } from '../../src/gateway/routes.js';
+import { authorize, defaultPolicy } from '../../src/policy/index.js';
+import { engineSkipReason } from '../harness/engine.js';
+import { samplePath } from './samples.js';
+
+const skip = engineSkipReason();
+const admin = { name: 'admin', cn: 'admin', ou: [], sans: [], listener: 'test' };
+const policy = defaultPolicy();
+
+/** The raw target sent byte for byte (curl --path-as-is --request-target): status, Location, body. */
+async function rawGet(socketPath: string, target: string): Promise<{ status: number; location?: string; body: string }> {
+  const { stdout } = await promisify(execFile)('curl', [
+    '-s', '-i', '--path-as-is', '--max-time', '10', '--unix-socket', socketPath, '--request-target', target, 'http://docker/',
+  ]);
+  const [head = '', ...rest] = stdout.split('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+  const location = /^location: (.*)$/im.exec(head)?.[1];
+  return { status, location, body: rest.join('\r\n\r\n') };
+}
+
+describe('dockerd 20.10 routing', { skip }, () => {
+  let daemon: PrivateDaemon;
+  before(async () => {
+    daemon = await startPrivateDaemon({ args: ['--debug'] });
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  it('registers the same routes in the same order as the table', async () => {
+    // dockerd --debug logs `Registering METHOD, PATH` once per route, in registration order.
+    const kind = (p: string) => p.replace(/\{\w+:\.\*\}/g, '{*}').replace(/\{\w+:\.\+\}/g, '{+}').replace(/\{\w+\}/g, '{}');
+    const registered = [...(await daemon.log()).matchAll(/Registering (\w+), (\S+?)"?$/gm)]
+      .map((m) => `${m[1]} ${kind(m[2]!)}`)
+      .filter((r) => r !== 'OPTIONS /{*}'); // CORS preflight for any path: deliberately not proxied
+    const ours = ROUTES.filter((r) => !r.unversionedOnly).map((r) => `${r.method} ${r.pattern.replace(/\{\w+([*+]?)\}/g, '{$1}')}`);
+    assert.deepEqual(ours, registered);
+  });
+
+  it('routes exactly the (method, path) pairs the route table routes', async () => {
+    const mismatches: string[] = [];
+    let routed = 0;
+    for (const r of ROUTES.filter((x) => !x.unversionedOnly)) {
+      const path = samplePath(r);
+      for (const method of HTTP_METHODS) {
+        const m = matchRoute(method, path, true);
+        const ours = m.kind === 'route';
+        const res = await engineRequest({ socketPath: daemon.socketPath }, method, `/v1.11${path}`);
+        if (ours && m.route === r) routed++;
+        if (res.status !== (ours ? 400 : 404)) mismatches.push(`${method} ${path}: dockerd ${res.status}, table ${ours ? 'routes it' : 'does not'}`);
+      }
+    }
+    assert.deepEqual(mismatches, []);
+    assert.equal(routed, ROUTES.filter((x) => !x.unversionedOnly).length);
+  });
+
+  it('routes the debug endpoints only unversioned', async () => {
+    assert.equal((await rawGet(daemon.socketPath, '/debug/vars')).status, 200);
+    assert.equal((await rawGet(daemon.socketPath, '/v1.41/debug/vars')).status, 404);
+    assert.equal(authorize(policy, admin, 'GET', '/debug/vars').kind, 'allow');
+    assert.deepEqual(authorize(policy, admin, 'GET', '/v1.41/debug/vars'), {
+      kind: 'bad',
+      status: 404,
+      message: 'dockward: page not found: the Engine API has no route GET /v1.41/debug/vars',
+    });
+  });
+
+  it('decodes %2F into a separator: /containers%2Fjson lists containers', async () => {
+    const res = await rawGet(daemon.socketPath, '/v1.41/containers%2Fjson');
+    assert.equal(res.status, 200);
+    assert.ok(Array.isArray(JSON.parse(res.body)), res.body);
+    assert.equal(authorize(policy, admin, 'GET', '/v1.41/containers%2Fjson').kind, 'bad');
+  });
+
+  it('redirects unclean paths to another route than the one a naive filter sees', async () => {
+    const cases: [target: string, location: string][] = [
+      ['/v1.41/containers/json/../../info', '/v1.41/info'],
+      ['/v1.41/%2e%2e/info', '/info'],
+      ['/v1.41/./info', '/v1.41/info'],
+      ['//info', '/info'],
+      ['/v1.41//containers/json', '/v1.41/containers/json'],
+    ];
+    for (const [target, location] of cases) {
+      const res = await rawGet(daemon.socketPath, target);
+      assert.deepEqual([res.status, res.location], [301, location], target);
+      const v = authorize(policy, admin, 'GET', target);
+      assert.equal(v.kind === 'bad' && v.status, 400, target);
+    }
+  });
+
+  it('reads non-canonical versions and absolute-form targets as if they were canonical', async () => {
+    for (const target of ['/v01.041/info', '/v1.41.0/info', '/v1.041/info', 'http://127.0.0.1/v1.41/info']) {
+      const res = await rawGet(daemon.socketPath, target);
+      assert.equal(res.status, 200, target);
+      assert.ok('ServerVersion' in JSON.parse(res.body), target);
+      const v = authorize(policy, admin, 'GET', target);
+      assert.equal(v.kind === 'bad' && v.status, 400, target);
+    }
+  });
+
+  it('answers decoded escapes of ordinary characters the way the rebuilt target reads', async () => {
+    const v = authorize(policy, admin, 'GET', '/v1.41/in%66o');
+    assert.ok(v.kind === 'allow');
+    assert.equal(v.forwardTarget, '/v1.41/info');
+    const raw = await rawGet(daemon.socketPath, '/v1.41/in%66o');
+    const canonical = await rawGet(daemon.socketPath, v.forwardTarget);
+    assert.equal(raw.status, 200);
+    assert.equal(JSON.parse(raw.body).ID, JSON.parse(canonical.body).ID);
+  });
+});
