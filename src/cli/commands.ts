@@ -3,6 +3,8 @@ import { registerDaemon } from './daemon.js';
 import { registerPki } from './pki.js';
 import { registerGateway } from './gateway.js';
 import { registerUp } from './up.js';
+import { registerConnect } from './connect.js';
+import { registerDoctor } from './doctor.js';
 
 /** Every part registers its subcommands here; the CLI layer only parses and delegates. */
 export function registerCommands(program: Command): void {
@@ -10,4 +12,6 @@ export function registerCommands(program: Command): void {
   registerPki(program);
   registerGateway(program);
   registerUp(program);
+  registerConnect(program);
+  registerDoctor(program);
 }

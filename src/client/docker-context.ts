@@ -1,0 +1,76 @@
+/**
+ * Docker CLI contexts, written exactly as `docker context create` (CLI 28) stores them, so the
+ * real CLI lists, inspects and uses them: contexts/meta/<sha256(name)>/meta.json and the TLS
+ * material in contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem.
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureDir, writeFilesAtomic } from '../util/atomic-write.js';
+import { DockwardError, UsageError } from '../util/errors.js';
+
+export interface DockerContextOptions {
+  name: string;
+  /** tcp://HOST:PORT */
+  host: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  description?: string;
+  /** Default: $DOCKER_CONFIG, else ~/.docker. */
+  configDir?: string;
+  force?: boolean;
+}
+
+export interface DockerContextResult {
+  name: string;
+  metaFile: string;
+  tlsDir: string;
+}
+
+/** The docker CLI's own rule for context names; "default" is the built-in one. */
+const CONTEXT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$/;
+
+export function dockerConfigDir(explicit?: string): string {
+  if (explicit) return resolve(explicit);
+  return process.env.DOCKER_CONFIG ? resolve(process.env.DOCKER_CONFIG) : join(homedir(), '.docker');
+}
+
+export function contextDirs(name: string, configDir?: string): { meta: string; tls: string } {
+  const id = createHash('sha256').update(name).digest('hex');
+  const contexts = join(dockerConfigDir(configDir), 'contexts');
+  return { meta: join(contexts, 'meta', id), tls: join(contexts, 'tls', id) };
+}
+
+export async function writeDockerContext(o: DockerContextOptions): Promise<DockerContextResult> {
+  if (!CONTEXT_NAME.test(o.name) || o.name === 'default') {
+    throw new UsageError(`invalid context name "${o.name}"`, 'use at least 2 letters, digits, dots, dashes, underscores or pluses, starting with a letter or digit ("default" is taken)');
+  }
+  if (!/^tcp:\/\/[^/]+:\d+$/.test(o.host)) throw new UsageError(`invalid Docker host "${o.host}"`, 'give it as tcp://HOST:PORT');
+  const dirs = contextDirs(o.name, o.configDir);
+  const metaFile = join(dirs.meta, 'meta.json');
+  if (!o.force && (await stat(metaFile).catch(() => undefined))) {
+    throw new DockwardError(`a Docker context named "${o.name}" already exists`, 'pass --force to replace it, or choose another --context name');
+  }
+  const meta = {
+    Name: o.name,
+    Metadata: o.description ? { Description: o.description } : {},
+    Endpoints: { docker: { Host: o.host, SkipTLSVerify: false } },
+  };
+  const tlsDocker = join(dirs.tls, 'docker');
+  // Same modes as the CLI: metadata readable, TLS material (the key above all) owner-only.
+  await ensureDir(dirs.meta, 0o755);
+  await ensureDir(tlsDocker, 0o700);
+  await writeFilesAtomic(
+    [
+      { path: join(tlsDocker, 'ca.pem'), data: o.caPem, mode: 0o600 },
+      { path: join(tlsDocker, 'cert.pem'), data: o.certPem, mode: 0o600 },
+      { path: join(tlsDocker, 'key.pem'), data: o.keyPem, mode: 0o600 },
+      // Last in the set: the context only appears to the CLI once its TLS files are in place.
+      { path: metaFile, data: JSON.stringify(meta), mode: 0o644 },
+    ],
+    { force: true },
+  );
+  return { name: o.name, metaFile, tlsDir: tlsDocker };
+}
