@@ -20,8 +20,9 @@ export interface YamlConfig<T> {
   fail(path: YamlPath, message: string): never;
 }
 
-// useDefaults lets a schema carry the default of an optional setting next to its type.
-const ajv = new Ajv({ allErrors: false, strict: true, useDefaults: true, verbose: true });
+// useDefaults lets a schema carry the default of an optional setting next to its type. allErrors
+// lets an unknown key (a typo: `rolez`) be reported before the required key it was meant to be.
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, verbose: true });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 function validatorFor(schema: AnySchemaObject): ValidateFunction {
@@ -76,6 +77,11 @@ function describeError(e: ErrorObject, path: (string | number)[]): { at: (string
         at: path,
         message: `${subject} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
       };
+    case 'minProperties':
+    case 'minItems':
+    case 'minLength':
+      if (params.limit === 1) return { at: path, message: `${subject} must not be empty` };
+      return { at: path, message: `${subject} ${e.message ?? 'is too short'}` };
     case 'const':
       return { at: path, message: `${subject} must be ${JSON.stringify(params.allowedValue)}` };
     default:
@@ -145,7 +151,8 @@ export function parseYamlConfig<T>(text: string, schema: AnySchemaObject, source
   };
   const validate = validatorFor(schema);
   if (!validate(value)) {
-    const err = validate.errors?.[0];
+    const errors = validate.errors ?? [];
+    const err = errors.find((e) => e.keyword === 'additionalProperties') ?? errors[0];
     if (!err) fail([], 'does not match its schema');
     const { at, message } = describeError(err as ErrorObject, pointerToPath((err as ErrorObject).instancePath));
     fail(at, message);
