@@ -117,7 +117,7 @@ export async function verifyCertificate(opts: VerifyOptions): Promise<VerifyRepo
   const dns = san?.names.items.filter((n) => n.type === 'dns').map((n) => n.value) ?? [];
   const ips = san?.names.items.filter((n) => n.type === 'ip').map((n) => n.value) ?? [];
   const ekuExt = leaf.px.getExtension(x509.ExtendedKeyUsageExtension);
-  const ekuOids = ekuExt ? ekuExt.usages.map(String) : undefined;
+  const ekuOids = ekuExt ? Array.from(ekuExt.usages, String) : undefined;
   const who = opts.purpose === 'server' ? 'the Docker client' : 'dockerd and dockward\'s gateway';
 
   const checks: VerifyCheck[] = [];
