@@ -31,7 +31,7 @@ export async function issueAt(
   pkiDir: string,
   o: { profile: 'server' | 'client'; cn: string; now: Date; days: number; names?: { dns: string[]; ips: string[] } },
 ): Promise<Pem> {
-  const issuer = await loadIssuer(pkiLayout(pkiDir), quiet);
+  const issuer = await loadIssuer(pkiLayout(pkiDir), { dir: pkiDir, ...quiet });
   const issued = await issueCertificate({ profile: o.profile, keyType: 'ecdsa-p256', subject: [{ CN: [o.cn] }], days: o.days, names: o.names, issuer, now: o.now });
   return { certPem: issued.certPem, keyPem: issued.keyPem };
 }
