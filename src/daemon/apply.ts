@@ -93,14 +93,20 @@ export async function applyPlan(plan: Plan, now = new Date()): Promise<{ backupD
     }
     const manifest: BackupManifest = { version: 1, created: now.toISOString(), files: entries, createdDirs: [...createdDirs] };
     await writeFilesAtomic([...copies, { path: join(backupDir, 'manifest.json'), data: `${JSON.stringify(manifest, null, 2)}\n`, mode: 0o600 }]);
-
-    if (plan.files.some((f) => f.path.startsWith(`${PKI_INSTALL_DIR}/`))) await ensureDir(atRoot(root, PKI_INSTALL_DIR), 0o700);
-    await writeFilesAtomic(
-      plan.files.map((f) => ({ path: atRoot(root, f.path), data: f.after, mode: f.mode })),
-      { force: true, dirMode: 0o755 },
-    );
-    // dockerd runs as root and reads these as root; the files are root's whatever user ran apply.
-    if (isRoot()) for (const f of plan.files) await chown(atRoot(root, f.path), 0, 0);
+    try {
+      if (plan.files.some((f) => f.path.startsWith(`${PKI_INSTALL_DIR}/`))) await ensureDir(atRoot(root, PKI_INSTALL_DIR), 0o700);
+      await writeFilesAtomic(
+        plan.files.map((f) => ({ path: atRoot(root, f.path), data: f.after, mode: f.mode })),
+        { force: true, dirMode: 0o755 },
+      );
+      // dockerd runs as root and reads these as root, whoever ran apply.
+      if (isRoot()) for (const f of plan.files) await chown(atRoot(root, f.path), 0, 0);
+    } catch (e) {
+      // Each file is replaced by a rename, but a failure between two renames would leave the set half
+      // applied: put every file back as it was before reporting the failure.
+      await restoreSet(root, backupDir, manifest);
+      throw e;
+    }
   } catch (e) {
     await rm(backupDir, { recursive: true, force: true });
     throw e;
@@ -144,11 +150,26 @@ export async function rollback(root: string, opts: { force?: boolean } = {}): Pr
   if (changed.length && !opts.force) {
     throw new DockwardError(`${changed.join(', ')} changed since dockward applied it`, 'pass --force to roll back anyway (those changes are lost)');
   }
+  const { restored, removed } = await restoreSet(root, backupDir, manifest);
+  await rename(backupDir, `${backupDir}${ROLLED_BACK}`);
+  await writeFileAtomic(join(`${backupDir}${ROLLED_BACK}`, 'rolled-back-at'), `${new Date().toISOString()}\n`, 0o600);
+  return { backupDir, restored, removed };
+}
+
+/** Puts every file of a backup set back: existing ones restored with mode and owner, new ones deleted. */
+async function restoreSet(root: string, backupDir: string, manifest: BackupManifest): Promise<{ restored: string[]; removed: string[] }> {
   const restore = manifest.files.filter((f) => f.existed);
-  const restored: { path: string; data: Buffer; mode: number }[] = [];
-  for (const f of restore) restored.push({ path: atRoot(root, f.path), data: await readFile(join(backupDir, f.backup!)), mode: f.mode ?? 0o644 });
-  await writeFilesAtomic(restored, { force: true, dirMode: 0o755 });
-  if (isRoot()) for (const f of restore) await chown(atRoot(root, f.path), f.uid ?? 0, f.gid ?? 0);
+  const copies: { entry: BackupEntry; path: string; data: Buffer; mode: number }[] = [];
+  for (const f of restore) {
+    const data = await readFile(join(backupDir, f.backup!));
+    const now = await readFile(atRoot(root, f.path)).catch(() => undefined);
+    const st = now && (await stat(atRoot(root, f.path)));
+    // A file still as it was (apply failed before reaching it) is left alone.
+    if (now?.equals(data) && st && (st.mode & 0o7777) === f.mode) continue;
+    copies.push({ entry: f, path: atRoot(root, f.path), data, mode: f.mode ?? 0o644 });
+  }
+  await writeFilesAtomic(copies, { force: true, dirMode: 0o755 });
+  if (isRoot()) for (const c of copies) await chown(c.path, c.entry.uid ?? 0, c.entry.gid ?? 0);
   const removed: string[] = [];
   for (const f of manifest.files.filter((x) => !x.existed)) {
     await unlink(atRoot(root, f.path)).catch((e: NodeJS.ErrnoException) => {
@@ -158,7 +179,5 @@ export async function rollback(root: string, opts: { force?: boolean } = {}): Pr
   }
   // Deepest first, and only when empty: something else may have been put there since.
   for (const d of [...manifest.createdDirs].sort((a, b) => b.length - a.length)) await rmdir(atRoot(root, d)).catch(() => undefined);
-  await rename(backupDir, `${backupDir}${ROLLED_BACK}`);
-  await writeFileAtomic(join(`${backupDir}${ROLLED_BACK}`, 'rolled-back-at'), `${new Date().toISOString()}\n`, 0o600);
-  return { backupDir, restored: restore.map((f) => f.path), removed };
+  return { restored: restore.map((f) => f.path), removed };
 }

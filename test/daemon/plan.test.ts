@@ -1,0 +1,243 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm, mkdir, mkdtemp, writeFile, readdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { computePlan, type PlanOptions } from '../../src/daemon/plan.js';
+import { renderPlan } from '../../src/daemon/render.js';
+import { applyPlan, rollback } from '../../src/daemon/apply.js';
+import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
+import { initCa, issueServer } from '../../src/pki/index.js';
+import { UsageError } from '../../src/util/errors.js';
+import { makeRoot, FIXTURES } from './root.js';
+
+const execFileP = promisify(execFile);
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, DOCKWARD_PKI: '/nonexistent' } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const roots: string[] = [];
+async function root(files: Record<string, string> = {}, opts?: { stockUnit?: boolean }): Promise<string> {
+  const r = await makeRoot(files, opts);
+  roots.push(r);
+  return r;
+}
+after(async () => {
+  await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
+});
+
+const opts = (r: string, more: Partial<PlanOptions> = {}): PlanOptions => ({
+  root: r,
+  profile: 'hardened',
+  tls: false,
+  listen: [],
+  configPath: '/etc/docker/daemon.json',
+  insecureTcp: false,
+  ...more,
+});
+
+describe('daemon plan: problems with their fix', () => {
+  test("the seeds' commented daemon.json: comments reported, the plan writes strict JSON", async () => {
+    const seed = await readFile(join(FIXTURES, 'seed-commented-daemon.json'), 'utf8');
+    const r = await root({ '/etc/docker/daemon.json': seed });
+    const res = await cli(['daemon', 'plan', '--root', r, '--profile', 'hardened']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /\/etc\/docker\/daemon\.json:2: comment \(JSON has none\): dockerd reads strict JSON and refuses to start/);
+    assert.match(res.stdout, /fix: dockward rewrites the file as strict JSON/);
+    const plan = await computePlan(opts(r));
+    const written = plan.files.find((f) => f.path === '/etc/docker/daemon.json')!.after.toString();
+    const parsed = JSON.parse(written) as Record<string, unknown>;
+    // The user's log driver and its options are kept; nothing of theirs is lost.
+    assert.equal(parsed['log-driver'], 'local');
+    assert.equal(parsed.tlskey, '/etc/docker/pki/server-key.pem');
+    assert.ok(!written.includes('//'));
+  });
+
+  test('unknown keys block apply, with a did-you-mean', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"live-restor": true, "icc": false, "bogus-key": 1}\n' });
+    const res = await cli(['daemon', 'plan', '--root', r]);
+    assert.equal(res.code, 1);
+    assert.match(res.stdout, /\[BLOCKS APPLY\] \/etc\/docker\/daemon\.json: unknown key "live-restor": dockerd refuses to start \("the following directives don't match any configuration option"\)\n\s+fix: did you mean "live-restore"\?/);
+    assert.match(res.stdout, /unknown key "bogus-key"/);
+    const json = JSON.parse((await cli(['daemon', 'plan', '--root', r, '--json'])).stdout) as { blocking: boolean; problems: { message: string }[] };
+    assert.equal(json.blocking, true);
+    const apply = await cli(['daemon', 'apply', '--root', r, '--yes', '--no-validate']);
+    assert.equal(apply.code, 1);
+    assert.match(apply.stderr, /^dockward: 2 problems must be fixed first: unknown key/);
+  });
+
+  test('hosts in daemon.json with -H fd:// on the stock unit: found, and the drop-in that resolves it is planned', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{\n  "hosts": ["unix:///var/run/docker.sock"]\n}\n' });
+    const res = await cli(['daemon', 'plan', '--root', r, '--profile', 'baseline']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /\[fixed by this plan\] \/lib\/systemd\/system\/docker\.service: ExecStart passes -H fd:\/\/ while daemon\.json has "hosts": dockerd refuses to start/);
+    assert.match(res.stdout, /fix: dockward writes \/etc\/systemd\/system\/docker\.service\.d\/zz-dockward\.conf/);
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    assert.deepEqual(plan.config.hosts, ['unix:///var/run/docker.sock', 'fd://']);
+    const dropIn = plan.files.find((f) => f.path === DOCKWARD_DROP_IN)!;
+    assert.match(dropIn.after.toString(), /\[Service\]\nExecStart=\nExecStart=\/usr\/sbin\/dockerd --containerd=\/run\/containerd\/containerd\.sock \$DOCKER_OPTS\n/);
+    // Applied, the unit as systemd resolves it passes no -H any more.
+    await applyPlan(plan);
+    const unit = await readDockerUnit(r);
+    assert.equal(unit.execStart?.source, DOCKWARD_DROP_IN);
+    assert.deepEqual(dockerdFlags(unit.execStart!, unit.env).filter((f) => f.name === 'host'), []);
+    const again = await computePlan(opts(r, { profile: 'baseline' }));
+    assert.deepEqual(again.files, [], 'a second plan has nothing left to do');
+  });
+
+  test('-H in DOCKER_OPTS cannot be fixed by a drop-in: blocking, with the file to edit', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"hosts": ["fd://"]}', '/etc/default/docker': 'DOCKER_OPTS="-H tcp://127.0.0.1:2375"\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline', insecureTcp: true }));
+    const p = plan.problems.find((x) => x.severity === 'blocking' && /DOCKER_OPTS/.test(x.fix));
+    assert.ok(p, renderPlan(plan));
+  });
+
+  test('without --tls a plain TCP listener is refused, with the reason (exit 2)', async () => {
+    const r = await root();
+    const res = await cli(['daemon', 'plan', '--root', r, '--listen', 'tcp://0.0.0.0:2375']);
+    assert.equal(res.code, 2);
+    assert.equal(res.stdout, '');
+    assert.match(res.stderr, /^dockward: refusing to listen on tcp:\/\/0\.0\.0\.0:2375 without TLS: anyone who reaches a plain TCP Docker port is root on this host \(add --tls/);
+    await assert.rejects(computePlan(opts(r, { listen: ['tcp://0.0.0.0:2375'] })), UsageError);
+    // An existing plain listener in the file is a blocking problem too.
+    const r2 = await root({ '/etc/docker/daemon.json': '{"hosts": ["tcp://0.0.0.0:2375"]}' }, { stockUnit: false });
+    const plan = await computePlan(opts(r2));
+    assert.ok(plan.problems.some((p) => p.severity === 'blocking' && /without tlsverify/.test(p.message)));
+    assert.ok((await computePlan(opts(r2, { insecureTcp: true }))).problems.every((p) => p.severity !== 'blocking'));
+  });
+
+  test('combinations dockerd refuses: icc with iptables off, a key also given as a flag', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"iptables": false, "log-level": "info"}', '/etc/default/docker': 'DOCKER_OPTS="--log-level=debug"\n' });
+    const plan = await computePlan(opts(r));
+    const text = renderPlan(plan);
+    assert.match(text, /icc: false with iptables disabled: dockerd refuses to start \("ICC=false uses iptables to function"\)/);
+    assert.match(text, /"log-level" is set both in \/etc\/docker\/daemon\.json and as --log-level on dockerd's command line/);
+    assert.match(text, /fix: remove --log-level from DOCKER_OPTS in \/etc\/default\/docker/);
+  });
+
+  test('a flag on the unit that already says what the profile wants is left there; one that contradicts it blocks', async () => {
+    const ok = await root({ '/etc/systemd/system/docker.service.d/override.conf': '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --live-restore\n' });
+    const plan = await computePlan(opts(ok, { profile: 'baseline' }));
+    assert.equal(plan.config['live-restore'], undefined);
+    assert.ok(plan.changes.some((c) => /live-restore: left to --live-restore/.test(c.what)));
+    const bad = await root({ '/etc/systemd/system/docker.service.d/override.conf': '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// --icc=true\n' });
+    const p2 = await computePlan(opts(bad));
+    assert.ok(p2.problems.some((p) => p.severity === 'blocking' && /--icc=true on dockerd's command line contradicts icc: false/.test(p.message)), renderPlan(p2));
+  });
+
+  test('swarm manager: live-restore left out, and a user-set live-restore blocks', async () => {
+    const r = await root({ '/var/lib/docker/swarm/raft/wal-v3-encrypted/0.wal': '' });
+    const plan = await computePlan(opts(r));
+    assert.equal(plan.config['live-restore'], undefined);
+    assert.ok(plan.changes.some((c) => c.what === 'live-restore left out' && /swarm manager/.test(c.why)));
+    const custom = await root({ '/etc/docker/daemon.json': '{"data-root": "/srv/docker", "live-restore": true}', '/srv/docker/swarm/raft/x': '' });
+    const p2 = await computePlan(opts(custom));
+    assert.ok(p2.problems.some((p) => p.severity === 'blocking' && /live-restore.*swarm manager/.test(p.message)));
+  });
+
+  test('user keys are kept, profile-required ones are changed and the plan says so', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"icc": true, "log-driver": "journald", "registry-mirrors": ["https://m.example"]}' });
+    const plan = await computePlan(opts(r));
+    assert.equal(plan.config.icc, false);
+    assert.equal(plan.config['log-driver'], 'journald');
+    assert.deepEqual(plan.config['registry-mirrors'], ['https://m.example']);
+    assert.equal(plan.config['log-opts'], undefined);
+    assert.ok(plan.changes.some((c) => /change "icc" from true to false \(your value is replaced: the profile requires it\)/.test(c.what)));
+  });
+
+  test('subordinate ids: matching ranges after the existing ones; a named user must exist', async () => {
+    const r = await root({ '/etc/subuid': 'alice:100000:65536\n', '/etc/subgid': 'alice:100000:65536\nbob:165536:65536\n', '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n' });
+    const plan = await computePlan(opts(r));
+    const sub = (p: string) => plan.files.find((f) => f.path === p)!.after.toString();
+    assert.equal(sub('/etc/subuid'), 'alice:100000:65536\ndockremap:231072:65536\n');
+    assert.equal(sub('/etc/subgid'), 'alice:100000:65536\nbob:165536:65536\ndockremap:231072:65536\n');
+    const named = await computePlan(opts(r, { usernsRemap: 'svc' }));
+    assert.ok(named.problems.some((p) => p.severity === 'blocking' && /user "svc" does not exist/.test(p.message)));
+  });
+});
+
+describe('daemon apply and rollback on a --root', () => {
+  let pki: string;
+  before(async () => {
+    pki = await mkdtemp(join(tmpdir(), 'dw-dpki-'));
+    await initCa({ dir: pki, onWarning: () => undefined });
+    await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], onWarning: () => undefined });
+  });
+  after(async () => {
+    await rm(pki, { recursive: true, force: true });
+  });
+
+  test('TLS from the PKI: installed with modes, backed up, rolled back to the original bytes', async () => {
+    const original = '{\n  "debug": false,\n  "labels": ["team=ci"]\n}\n';
+    const r = await root({ '/etc/docker/daemon.json': original, '/etc/subuid': '', '/etc/subgid': '' });
+    const res = await cli(['daemon', 'apply', '--root', r, '--profile', 'hardened', '--tls', '--listen', 'tcp://127.0.0.1:2376', '--pki', pki, '--yes', '--no-validate']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /install server private key \(content not shown\), mode 0400/);
+    assert.ok(!res.stdout.includes('PRIVATE KEY'));
+    assert.match(res.stdout, /To take effect, run on the target system: systemctl daemon-reload && systemctl restart docker/);
+    const cfg = JSON.parse(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(cfg.hosts, ['fd://', 'tcp://127.0.0.1:2376']);
+    assert.equal(cfg.tlsverify, true);
+    assert.deepEqual(cfg.labels, ['team=ci']);
+    assert.equal((await stat(join(r, 'etc/docker/pki/server-key.pem'))).mode & 0o777, 0o400);
+    assert.equal((await stat(join(r, 'etc/docker/pki'))).mode & 0o777, 0o700);
+    assert.equal((await stat(join(r, 'etc/docker/daemon.json'))).mode & 0o777, 0o644);
+
+    const rb = await cli(['daemon', 'rollback', '--root', r]);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), original);
+    assert.equal(await readFile(join(r, 'etc/subuid'), 'utf8'), '');
+    await assert.rejects(stat(join(r, 'etc/docker/pki')), /ENOENT/);
+    await assert.rejects(stat(join(r, DOCKWARD_DROP_IN)), /ENOENT/);
+    const again = await cli(['daemon', 'rollback', '--root', r]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no backup set to roll back to/);
+  });
+
+  test('rollback refuses to drop changes made since apply, unless --force', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{}\n' });
+    assert.equal((await cli(['daemon', 'apply', '--root', r, '--yes', '--no-validate'])).code, 0);
+    await writeFile(join(r, 'etc/docker/daemon.json'), '{"debug": true}\n');
+    const rb = await cli(['daemon', 'rollback', '--root', r]);
+    assert.equal(rb.code, 1);
+    assert.match(rb.stderr, /\/etc\/docker\/daemon\.json changed since dockward applied it \(pass --force/);
+    assert.equal((await cli(['daemon', 'rollback', '--root', r, '--force'])).code, 0);
+    assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), '{}\n');
+  });
+
+  test('apply without --yes and without a terminal refuses (never prompts in CI)', async () => {
+    const r = await root();
+    const res = await cli(['daemon', 'apply', '--root', r]);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /pass --yes/);
+    await assert.rejects(stat(join(r, 'etc/docker/daemon.json')), /ENOENT/);
+  });
+
+  test('a failure between two renames puts the files already renamed back', { skip: process.getuid?.() !== 0 && 'chattr +i needs root' }, async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"debug": true}\n', '/etc/subuid': 'a:100000:65536\n', '/etc/subgid': 'a:100000:65536\n' });
+    const plan = await computePlan(opts(r));
+    assert.deepEqual(plan.files.map((f) => f.path), ['/etc/docker/daemon.json', '/etc/subuid', '/etc/subgid']);
+    // An immutable /etc/subgid can be read and backed up, but not replaced: its rename fails after
+    // daemon.json and /etc/subuid were already renamed into place.
+    await execFileP('chattr', ['+i', join(r, 'etc/subgid')]);
+    try {
+      await assert.rejects(applyPlan(plan), /EPERM|not permitted/);
+    } finally {
+      await execFileP('chattr', ['-i', join(r, 'etc/subgid')]);
+    }
+    assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), '{"debug": true}\n');
+    assert.equal(await readFile(join(r, 'etc/subuid'), 'utf8'), 'a:100000:65536\n');
+    assert.deepEqual((await readdir(join(r, 'etc'))).filter((n) => n.endsWith('.tmp')), []);
+    await assert.rejects(rollback(r), /no backup set/);
+  });
+});
