@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, mkdir, mkdtemp, writeFile, readdir, stat } from 'node:fs/promises';
+import { readFile, rm, mkdtemp, writeFile, readdir, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
