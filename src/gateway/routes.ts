@@ -251,6 +251,10 @@ export type RouteMatch =
   | { kind: 'method-not-allowed'; allowed: string[] }
   | { kind: 'not-found' };
 
+const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not-found' });
+// Preallocated so the hot path returns without allocating.
+const ROUTE_MATCHES: readonly RouteMatch[] = ROUTES.map((route) => Object.freeze({ kind: 'route', route }));
+
 /**
  * Which route dockerd would run for `method` on the decoded, unversioned `path` (as produced by
  * parseTarget), mirroring gorilla/mux: the first registered route matching path and method.
@@ -269,10 +273,6 @@ export function matchRoute(method: string, path: string, versioned: boolean): Ro
   const allowed = candidates.filter((r) => !(versioned && r.unversionedOnly) && pathMatches(r, path)).map((r) => r.method);
   return { kind: 'method-not-allowed', allowed: [...new Set(allowed)] };
 }
-
-const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not-found' });
-// Preallocated so the hot path returns without allocating.
-const ROUTE_MATCHES: readonly RouteMatch[] = ROUTES.map((route) => Object.freeze({ kind: 'route', route }));
 
 /** The decoded value of a route's first parameter (container id, image name, ...), if it has one. */
 export function routeParam(route: Route, path: string): string | undefined {

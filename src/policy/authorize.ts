@@ -8,12 +8,14 @@ import { apiVersionNumber, DEFAULT_MAX_API_VERSION, formatVersion, parseTarget }
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */
 export interface Identity {
+  /** The certificate's CN, or a unix listener's fixed identity name. */
   name: string;
+  /** Set exactly for certificate identities. */
   cn?: string;
   ou: string[];
   sans: string[];
   serial?: string;
-  /** The listener's name; a unix listener's fixed identity is matched by it. */
+  /** The listener's address, e.g. `tcp://127.0.0.1:2376`, `unix:///run/dockward/agent.sock`. */
   listener: string;
 }
 

@@ -5,13 +5,19 @@
  *   version: 1
  *   identities:                 # first match wins
  *     - name: ci
- *       match: { cn: "ci-*" }   # cn, ou, san: globs (* and ?); listener: exact; all given must match
+ *       match: { cn: "ci-*" }   # cn, ou, san, listener: globs (* and ?); all given must match
  *       roles: [read-only, exec]
  *   roles:
  *     exec:
  *       allow: [preset:containers-read, "POST /containers/{id}/exec", "POST /exec/{id}/start"]
  *       deny: ["GET /containers/{id}/logs"]   # deny wins over allow, across all of the identity's roles
  *       audit-only: false       # true: allow everything, record what would have been denied
+ *
+ * `cn` matches the client certificate's CN, `ou` any of its OUs, `san` any of its SANs with or
+ * without the type prefix Node prints (`DNS:host` or `host`, `IP Address:10.0.0.1` or `10.0.0.1`,
+ * `email:a@b`, `URI:spiffe://x`). `listener` matches the listener's
+ * address (`tcp://127.0.0.1:2376`, `unix:///run/dockward/monitor.sock`) or, for a unix listener,
+ * its fixed identity name (`dockward gateway --unix PATH --identity NAME`).
  *
  * Rules are `preset:NAME` or `METHOD /template` (METHOD may be `*`) with templates exactly as in
  * the route table. Any identity that has at least one role may also ping and read the version
@@ -72,7 +78,7 @@ export const POLICY_SCHEMA = {
             type: 'object',
             additionalProperties: false,
             minProperties: 1,
-            properties: { cn: glob, ou: glob, san: glob, listener: { type: 'string', minLength: 1 } },
+            properties: { cn: glob, ou: glob, san: glob, listener: glob },
           },
           roles: stringList,
         },
@@ -105,6 +111,9 @@ export function compileGlob(pattern: string): (s: string) => boolean {
   return (s) => re.test(s);
 }
 
+// The type prefix Node puts on each subjectAltName entry; `san: host.example` matches `DNS:host.example`.
+const SAN_TYPE = /^(DNS|IP Address|email|URI|DirName|Registered ID|othername):/;
+
 function compileMatch(m: MatchDoc): (id: Identity) => boolean {
   const tests: ((id: Identity) => boolean)[] = [];
   if (m.cn !== undefined) {
@@ -117,11 +126,13 @@ function compileMatch(m: MatchDoc): (id: Identity) => boolean {
   }
   if (m.san !== undefined) {
     const g = compileGlob(m.san);
-    tests.push((id) => id.sans.some(g));
+    tests.push((id) => id.sans.some((san) => g(san) || g(san.replace(SAN_TYPE, ''))));
   }
   if (m.listener !== undefined) {
-    const l = m.listener;
-    tests.push((id) => id.listener === l);
+    // The listener's address, or the fixed identity of a listener without certificates (a unix
+    // socket); a certificate identity never matches by name here, whatever its CN.
+    const g = compileGlob(m.listener);
+    tests.push((id) => g(id.listener) || (id.cn === undefined && g(id.name)));
   }
   return (id) => tests.every((t) => t(id));
 }

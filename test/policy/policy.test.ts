@@ -176,8 +176,23 @@ describe('authorize', () => {
     assert.equal(verdict(policy, who({ name: 'x', cn: 'xci-1' }), 'GET', '/_ping').kind, 'deny');
     assert.equal(verdict(policy, who({ name: 'x', cn: 'ci' }), 'GET', '/_ping').kind, 'deny');
     assert.equal(verdict(policy, who({ name: 'x', cn: 'ci-' }), 'GET', '/_ping').kind, 'allow');
-    // listener identity: the monitoring listener, whatever the name.
+    // san with or without Node's type prefix.
+    const bySan = parsePolicy(
+      'version: 1\nidentities:\n  - { name: h, match: { san: h.example }, roles: [r] }\n  - { name: i, match: { san: "IP Address:10.0.0.*" }, roles: [r] }\nroles:\n  r: { allow: [preset:system] }\n',
+      'san.yaml',
+    );
+    const identityOf = (sans: string[]) => {
+      const v = verdict(bySan, who({ name: 'x', cn: 'x', sans }), 'GET', '/info');
+      return v.kind === 'allow' ? v.identity : v.kind;
+    };
+    assert.equal(identityOf(['DNS:h.example']), 'h');
+    assert.equal(identityOf(['DNS:xh.example', 'IP Address:10.0.0.7']), 'i');
+    assert.equal(identityOf(['DNS:h.example.evil']), 'deny');
+    assert.equal(identityOf(['email:h.example@x']), 'deny');
+    // listener: the listener's address, or a unix listener's fixed identity name, never a CN.
     assert.equal(verdict(policy, who({ name: 'x', listener: 'other' }), 'GET', '/_ping').kind, 'deny');
+    assert.equal(verdict(policy, who({ name: 'monitoring', listener: 'unix:///run/m.sock' }), 'GET', '/_ping').kind, 'allow');
+    assert.equal(verdict(policy, who({ name: 'monitoring', cn: 'monitoring', listener: 'tcp://127.0.0.1:2376' }), 'GET', '/_ping').kind, 'deny');
     // first match wins: a ci-* cert on the monitoring listener is "ci".
     const both = who({ name: 'ci-9', cn: 'ci-9', listener: 'monitoring' });
     const v = verdict(policy, both, 'GET', '/v1.41/containers/json');
@@ -253,6 +268,7 @@ describe('compileGlob', () => {
       ['[ab]', 'a', false],
       ['*', '', true],
       ['admin', 'Admin', false],
+      ['unix://*', 'unix:///run/a.sock', true],
     ];
     for (const [glob, s, want] of cases) assert.equal(compileGlob(glob)(s), want, `${glob} ~ ${s}`);
   });
