@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { resolvePassphrase, resolvePkiDir } from '../pki/index.js';
+import { defaultDockerSocket } from '../gateway/config.js';
+import { up } from '../up/up.js';
+import { gatewayListenerLines, serveUntilSignal } from './gateway.js';
+import { withPkiDir } from './options.js';
+
+interface UpFlags {
+  listen: string;
+  dockerSocket?: string;
+  pki?: string;
+  auditLog: string;
+  passphraseFile?: string;
+}
+
+export function registerUp(program: Command): void {
+  withPkiDir(
+    program
+      .command('up')
+      .description('Create the PKI if missing and run the gateway on 127.0.0.1:2376 in front of the local Docker daemon')
+      .option('--listen <addr>', '[tcp://]HOST:PORT to listen on', '127.0.0.1:2376')
+      .option('--docker-socket <path>', "the daemon's socket (default: DOCKER_HOST if unix://, else /var/run/docker.sock)")
+      .option('--audit-log <file>', 'append the audit log to FILE (- for stdout)', '-')
+      .option('--passphrase-file <file>', 'CA passphrase from FILE (else $DOCKWARD_CA_PASSPHRASE, else a prompt on a terminal)'),
+  ).action(async (flags: UpFlags) => {
+    const pkiDir = resolvePkiDir(flags.pki);
+    const res = await up({
+      pkiDir,
+      listen: flags.listen,
+      dockerSocket: flags.dockerSocket ?? defaultDockerSocket(),
+      auditLog: flags.auditLog,
+      passphrase: (creatingCa) => resolvePassphrase({ file: flags.passphraseFile, confirm: creatingCa }),
+    });
+    for (const c of res.created) process.stderr.write(`dockward up: created ${c}\n`);
+    for (const line of gatewayListenerLines(res.gateway)) process.stderr.write(`${line}\n`);
+    process.stderr.write('dockward up: point the docker CLI at the gateway with:\n');
+    process.stdout.write(`${res.clientLines.join('\n')}\n`);
+    await serveUntilSignal(res.gateway);
+  });
+}

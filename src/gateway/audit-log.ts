@@ -1,0 +1,89 @@
+/**
+ * One JSON line per request. Lines go through a write stream: writes never block the proxy, the
+ * stream queues them in memory when the disk is slower than the traffic (so nothing is dropped
+ * under load), and `close()` waits until every queued line is on disk.
+ *
+ * Records carry only what is safe to keep: the route template and the path without its query
+ * string (queries carry build args and registry URLs), never a header value or a body, so
+ * X-Registry-Auth, X-Registry-Config, /auth bodies, secrets and container environments cannot
+ * reach the file.
+ */
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { DockwardError } from '../util/errors.js';
+
+export type Decision = 'allow' | 'deny' | 'bad' | 'error' | 'refused';
+
+export interface AuditRecord {
+  time: string;
+  identity: string | null;
+  cn: string | null;
+  serial: string | null;
+  remote: string;
+  listener: string;
+  method: string | null;
+  route: string | null;
+  path: string | null;
+  decision: Decision;
+  rule: string | null;
+  auditOnly?: boolean;
+  status: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  /** Hijacked exchanges (exec, attach, BuildKit session) are logged when the stream ends. */
+  hijacked?: boolean;
+  /** Why the gateway itself failed or refused (never client-supplied text beyond the path). */
+  error?: string;
+}
+
+export class AuditLog {
+  private readonly stream: WriteStream | NodeJS.WriteStream;
+  private readonly ownsStream: boolean;
+
+  /** `path` '-' writes to stdout. The file is opened now so a bad path fails at start, not later. */
+  constructor(path: string) {
+    if (path === '-') {
+      this.stream = process.stdout;
+      this.ownsStream = false;
+      return;
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, 'a', 0o600);
+    } catch (e) {
+      throw new DockwardError(
+        `cannot open the audit log ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'pass a writable --audit-log FILE (or - for stdout)',
+      );
+    }
+    try {
+      this.stream = createWriteStream(path, { fd, flags: 'a' });
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    this.stream.on('error', (e) => process.stderr.write(`dockward gateway: audit log ${path}: ${e.message}\n`));
+    this.ownsStream = true;
+  }
+
+  write(rec: AuditRecord): void {
+    this.stream.write(`${JSON.stringify(rec)}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsStream) return;
+    const s = this.stream as WriteStream;
+    if (s.closed) return;
+    s.end();
+    await once(s, 'close');
+  }
+}
+
+/** The path of a request target without its query string, bounded so a huge target cannot bloat the log. */
+export function auditPath(target: string | undefined): string | null {
+  if (!target) return null;
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  return path.length > 512 ? `${path.slice(0, 512)}…` : path;
+}

@@ -1,0 +1,66 @@
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Identity, Policy } from '../policy/index.js';
+import type { AuditLog, AuditRecord, Decision } from './audit-log.js';
+import type { AcceptEncodingMode } from './wire.js';
+
+/** What every listener's handlers share. `policy` is swapped whole on reload. */
+export interface GatewayContext {
+  upstreamSocket: string;
+  /** Keep-alive connections to dockerd for ordinary requests; hijacks get their own. */
+  agent: http.Agent;
+  policy: Policy;
+  audit: AuditLog;
+  acceptEncoding: AcceptEncodingMode;
+  /** Upper bound of a request body read before forwarding (upgrade requests). */
+  maxUpgradeBodyBytes: number;
+  bodyTimeoutMs: number;
+  log(line: string): void;
+  /** Client sockets of live hijacked streams, so a shutdown can end them. */
+  tunnels: Set<Duplex>;
+}
+
+const IDENTITY = Symbol('dockward.identity');
+type Tagged = { [IDENTITY]?: Identity; remoteLabel?: string };
+
+/** The identity is fixed per connection (listener or verified certificate), set when it opens. */
+export function setIdentity(socket: Duplex, id: Identity): void {
+  (socket as Duplex & Tagged)[IDENTITY] = id;
+}
+
+export function identityOf(socket: Duplex): Identity | undefined {
+  return (socket as Duplex & Tagged)[IDENTITY];
+}
+
+export function remoteOf(socket: Duplex, listener: string): string {
+  const s = socket as Socket;
+  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : listener;
+}
+
+/** The audit record of one exchange; fields the caller does not know stay null. */
+export function auditRecord(
+  socket: Duplex,
+  id: Identity | undefined,
+  listener: string,
+  startedAt: number,
+  fields: Partial<AuditRecord> & { decision: Decision },
+): AuditRecord {
+  return {
+    time: new Date(Date.now() - (performance.now() - startedAt)).toISOString(),
+    identity: id?.name ?? null,
+    cn: id?.cn ?? null,
+    serial: id?.serial ?? null,
+    remote: remoteOf(socket, listener),
+    listener,
+    method: null,
+    route: null,
+    path: null,
+    rule: null,
+    status: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    ...fields,
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * The two kinds of front door: TCP with mutual TLS (identity = the verified client certificate)
+ * and Unix sockets with a fixed identity (the thing to mount into one container instead of
+ * docker.sock). Both speak HTTP/1.1 through Node's http server, with the same handlers.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { chmod, chown, lstat, unlink } from 'node:fs/promises';
+import type { TLSSocket } from 'node:tls';
+import type { Identity } from '../policy/index.js';
+import { DockwardError } from '../util/errors.js';
+import { auditRecord, setIdentity, type GatewayContext } from './context.js';
+import { handleRequest } from './proxy.js';
+import { handleUpgrade } from './hijack.js';
+import { hasClientAuth, loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
+import { rawError } from './wire.js';
+
+export interface TcpListenerSpec {
+  kind: 'tcp';
+  host: string;
+  port: number;
+  tls: TlsFiles;
+}
+
+export interface UnixListenerSpec {
+  kind: 'unix';
+  path: string;
+  identity: string;
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+export type ListenerSpec = TcpListenerSpec | UnixListenerSpec;
+
+export interface ServerLimits {
+  /** Whole request head must arrive within this (slowloris). */
+  headersTimeoutMs: number;
+  /** Head and body of an ordinary request must arrive within this; responses are not limited. */
+  requestTimeoutMs: number;
+  /** Idle time between requests on a keep-alive connection. */
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+export interface Listener {
+  name: string;
+  /** `host:port` actually bound (port 0 resolves here) or the socket path. */
+  address: string;
+  port?: number;
+  server: http.Server;
+  reloader?: TlsReloader;
+  close(): Promise<void>;
+}
+
+export function listenerName(spec: ListenerSpec): string {
+  return spec.kind === 'tcp' ? `tcp://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}` : `unix://${spec.path}`;
+}
+
+function wire(ctx: GatewayContext, server: http.Server, name: string, limits: ServerLimits): void {
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // No socket idle timeout: `logs -f`, `events` and `wait` are silent for as long as they like.
+  server.timeout = 0;
+  server.maxConnections = limits.maxConnections;
+  server.on('request', (req, res) => handleRequest(ctx, name, req, res));
+  server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, name, req, socket, head));
+  server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket) => {
+    const pending = (socket as typeof socket & { _httpMessage?: unknown })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || pending) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const why = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'the request did not arrive in time' : (err.reason ?? err.code ?? 'malformed request');
+    rawError(socket, status, `dockward: refused a malformed HTTP request: ${why}`);
+    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'bad', status, error: why }));
+  });
+}
+
+function identityFromCert(socket: TLSSocket, listener: string): Identity | string {
+  const cert = socket.getPeerCertificate();
+  if (!cert || !cert.subject) return 'no client certificate';
+  if (!hasClientAuth(cert)) return 'the client certificate lacks the EKU clientAuth';
+  const cn = Array.isArray(cert.subject.CN) ? cert.subject.CN[0] : cert.subject.CN;
+  if (!cn) return 'the client certificate has no CN';
+  const ou = cert.subject.OU === undefined ? [] : Array.isArray(cert.subject.OU) ? cert.subject.OU : [cert.subject.OU];
+  return {
+    name: cn,
+    cn,
+    ou,
+    sans: cert.subjectaltname ? cert.subjectaltname.split(', ') : [],
+    serial: cert.serialNumber?.toLowerCase(),
+    listener,
+  };
+}
+
+async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: ServerLimits): Promise<Listener> {
+  const name = listenerName(spec);
+  const material = await loadTlsMaterial(spec.tls);
+  // allowHalfOpen: a client that half-closes after stdin (`echo hi | docker exec -i c cat`)
+  // must still receive the output that follows.
+  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, allowHalfOpen: true, noDelay: true });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    socket.disableRenegotiation();
+    const id = identityFromCert(socket, name);
+    if (typeof id === 'string') {
+      ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: id }));
+      socket.destroy();
+      return;
+    }
+    setIdentity(socket, id);
+  });
+  server.on('tlsClientError', (err, socket) => {
+    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: `TLS: ${err.message}` }));
+  });
+  wire(ctx, server, name, limits);
+  await bind(server, () => server.listen(spec.port, spec.host), name);
+  const addr = server.address() as net.AddressInfo;
+  const reloader = new TlsReloader(name, spec.tls, server, ctx.log);
+  reloader.watch();
+  return {
+    name,
+    address: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    port: addr.port,
+    server,
+    reloader,
+    close: async () => reloader.close(),
+  };
+}
+
+function bind(server: net.Server, listen: () => void, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) =>
+      reject(new DockwardError(`cannot listen on ${name}: ${e.code ?? e.message}`, e.code === 'EADDRINUSE' ? 'another process uses it; pick another address' : undefined));
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      resolve();
+    });
+    listen();
+  });
+}
+
+/** A leftover socket file of a gateway that died may be replaced; anything else is not ours. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!st.isSocket()) throw new DockwardError(`${path} exists and is not a socket`, 'remove it or choose another --unix path');
+  const live = await new Promise<boolean>((resolve) => {
+    const c = net.connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code !== 'ECONNREFUSED' && e.code !== 'ENOENT'));
+  });
+  if (live) throw new DockwardError(`another process is listening on ${path}`, 'stop it or choose another --unix path');
+  await unlink(path);
+}
+
+async function listenUnix(ctx: GatewayContext, spec: UnixListenerSpec, limits: ServerLimits): Promise<Listener> {
+  const name = listenerName(spec);
+  const identity: Identity = { name: spec.identity, ou: [], sans: [], listener: name };
+  await clearStaleSocket(spec.path);
+  const server = http.createServer();
+  server.on('connection', (socket: net.Socket) => setIdentity(socket, identity));
+  wire(ctx, server, name, limits);
+  // The socket file is created by bind() with the process umask; a tight umask for that
+  // synchronous call means it is never reachable by others before the chmod below.
+  const old = process.umask(0o177);
+  try {
+    await bind(server, () => server.listen(spec.path), name);
+  } finally {
+    process.umask(old);
+  }
+  try {
+    if (spec.uid !== undefined || spec.gid !== undefined) await chown(spec.path, spec.uid ?? -1, spec.gid ?? -1);
+    await chmod(spec.path, spec.mode);
+  } catch (e) {
+    server.close();
+    throw new DockwardError(`cannot set owner/mode of ${spec.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return {
+    name,
+    address: spec.path,
+    server,
+    close: async () => {
+      await unlink(spec.path).catch(() => undefined);
+    },
+  };
+}
+
+export function openListener(ctx: GatewayContext, spec: ListenerSpec, limits: ServerLimits): Promise<Listener> {
+  return spec.kind === 'tcp' ? listenTcp(ctx, spec, limits) : listenUnix(ctx, spec, limits);
+}

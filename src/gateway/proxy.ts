@@ -1,0 +1,146 @@
+/**
+ * The ordinary request path: screen, authorize, forward over a keep-alive Unix-socket connection,
+ * stream both bodies (never buffered), write the audit line when the exchange is over.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { authorize, type Identity, type Verdict } from '../policy/index.js';
+import { auditPath } from './audit-log.js';
+import { auditRecord, identityOf, type GatewayContext } from './context.js';
+import { forwardRequestHeaders, forwardResponseHeaders, replyError } from './wire.js';
+
+export interface Refusal {
+  status: number;
+  message: string;
+}
+
+/**
+ * Refusals that need no policy: a browser page reaching the Docker API (its requests carry
+ * Origin; its CORS preflights are OPTIONS), ambiguous message framing (Node's parser already
+ * rejects CL+TE, repeated Content-Length and a bad Transfer-Encoding; this is the second lock),
+ * and a connection without an identity (fail closed).
+ */
+export function screen(req: IncomingMessage, id: Identity | undefined): Refusal | undefined {
+  if (!id) return { status: 403, message: 'dockward: the connection has no verified identity' };
+  if (req.method === 'OPTIONS') {
+    return { status: 403, message: 'dockward: OPTIONS requests are refused (browser preflight into the Docker API)' };
+  }
+  const h = req.headers;
+  if (h.origin !== undefined) {
+    return { status: 403, message: 'dockward: requests with an Origin header are refused (a web page must not drive the Docker API)' };
+  }
+  if (h['content-length'] !== undefined) {
+    if (h['transfer-encoding'] !== undefined) {
+      return { status: 400, message: 'dockward: Content-Length together with Transfer-Encoding is refused' };
+    }
+    let n = 0;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 14 && raw[i]!.toLowerCase() === 'content-length') n++;
+    if (n > 1) return { status: 400, message: 'dockward: repeated Content-Length is refused' };
+  }
+  return undefined;
+}
+
+export function verdictFields(v: Verdict): { route: string | null; rule: string | null; auditOnly?: boolean } {
+  if (v.kind === 'bad') return { route: null, rule: null };
+  return v.kind === 'allow' && v.auditOnly ? { route: v.route, rule: v.rule, auditOnly: true } : { route: v.route, rule: v.rule };
+}
+
+export function handleRequest(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse): void {
+  const startedAt = performance.now();
+  const socket = req.socket;
+  const id = identityOf(socket);
+  const method = req.method!;
+  const refusal = screen(req, id);
+  if (refusal) {
+    // Framing we do not trust: answer and close rather than guess where the next request starts.
+    replyError(res, refusal.status, refusal.message, true);
+    res.once('close', () =>
+      ctx.audit.write(
+        auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: refusal.status === 403 ? 'deny' : 'bad', status: refusal.status }),
+      ),
+    );
+    return;
+  }
+  const verdict = authorize(ctx.policy, id!, method, req.url!);
+  if (verdict.kind !== 'allow') {
+    replyError(res, verdict.status, verdict.message);
+    res.once('close', () =>
+      ctx.audit.write(
+        auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
+      ),
+    );
+    return;
+  }
+  forward(ctx, listener, req, res, id!, verdict, startedAt);
+}
+
+/**
+ * Seam for body inspection (a later issue): a route whose body must be checked will read it
+ * (bounded) before this call and forward the checked bytes instead of piping `req`.
+ */
+function forward(
+  ctx: GatewayContext,
+  listener: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: Identity,
+  verdict: Extract<Verdict, { kind: 'allow' }>,
+  startedAt: number,
+): void {
+  const socket = req.socket;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let error: string | undefined;
+  const upReq = http.request({
+    agent: ctx.agent,
+    socketPath: ctx.upstreamSocket,
+    method: req.method,
+    path: verdict.forwardTarget,
+    headers: forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding) as unknown as http.OutgoingHttpHeaders,
+  });
+  upReq.on('error', (e: NodeJS.ErrnoException) => {
+    error ??= `upstream: ${e.code ?? e.message}`;
+    if (!res.headersSent) replyError(res, 502, `dockward: cannot reach the Docker daemon at ${ctx.upstreamSocket}: ${e.code ?? e.message}`, true);
+    else res.destroy();
+  });
+  upReq.on('response', (upRes) => {
+    res.writeHead(upRes.statusCode!, upRes.statusMessage, forwardResponseHeaders(upRes.rawHeaders));
+    // Node holds the head until the first body byte; a streamed answer (wait, events, logs -f)
+    // may have no body byte for minutes while the client needs the status now (docker run
+    // starts the container only after its wait request got its 200). A sized answer is complete
+    // in a moment and goes out in one write.
+    if (upRes.headers['content-length'] === undefined) res.flushHeaders();
+    upRes.on('data', (c: Buffer) => (bytesOut += c.length));
+    // Streams as it comes (logs -f, events, archives): no buffering, and no idle timeout on it.
+    pipeline(upRes, res, (e) => {
+      if (e && !res.writableFinished) error ??= `stream: ${(e as NodeJS.ErrnoException).code ?? e.message}`;
+    });
+  });
+  res.once('close', () => {
+    // The client went away (or the answer is complete): a still-running upstream exchange, such
+    // as `logs -f` or `events`, must not outlive it.
+    if (!res.writableFinished) upReq.destroy();
+    ctx.audit.write(
+      auditRecord(socket, id, listener, startedAt, {
+        method: req.method!,
+        path: auditPath(verdict.forwardTarget),
+        decision: 'allow',
+        status: res.statusCode,
+        bytesIn,
+        bytesOut,
+        ...verdictFields(verdict),
+        ...(error ? { error } : {}),
+      }),
+    );
+  });
+  const h = req.headers;
+  if (h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')) {
+    req.on('data', (c: Buffer) => (bytesIn += c.length));
+    pipeline(req, upReq, (e) => {
+      if (e) error ??= `request body: ${(e as NodeJS.ErrnoException).code ?? e.message}`;
+    });
+  } else {
+    upReq.end();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * `dockward gateway`: an authenticating, authorizing, auditing reverse proxy in front of the
+ * daemon's Unix socket. This module wires listeners, upstream, policy and audit log together and
+ * owns reload and shutdown.
+ */
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { engineRequest } from '../engine/engine-client.js';
+import { loadPolicyFile, withApiVersion, type Policy } from '../policy/index.js';
+import { DockwardError } from '../util/errors.js';
+import { AuditLog } from './audit-log.js';
+import type { GatewayContext } from './context.js';
+import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
+import type { AcceptEncodingMode } from './wire.js';
+
+export interface GatewayOptions {
+  upstreamSocket: string;
+  listeners: ListenerSpec[];
+  policy: Policy;
+  /** Re-read on reload when set; a policy that fails to load keeps the previous one. */
+  policyFile?: string;
+  /** File path, or '-' for stdout. */
+  auditLog: string;
+  acceptEncoding?: AcceptEncodingMode;
+  limits?: Partial<ServerLimits>;
+  /** Operational messages (reloads, refusals of the gateway's own config); stderr by default. */
+  log?: (line: string) => void;
+}
+
+export interface Gateway {
+  listeners: Listener[];
+  /** dockerd's API version, read at start. */
+  apiVersion: string;
+  /** Reload TLS material of every TCP listener and the policy file; never throws. */
+  reload(): Promise<void>;
+  /** Stop accepting, let ordinary requests finish (up to `graceMs`), end streams, flush the audit log. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  headersTimeoutMs: 20_000,
+  // Generous: `docker load` or a build context over a slow link is one long request body.
+  requestTimeoutMs: 15 * 60_000,
+  keepAliveTimeoutMs: 30_000,
+  maxConnections: 1024,
+};
+
+/** dockerd must be there before we promise anyone a front door to it. */
+export async function upstreamVersion(socketPath: string): Promise<string> {
+  const hint = 'start dockerd, or pass --docker-socket PATH (or set DOCKER_HOST=unix://PATH)';
+  if (!existsSync(socketPath)) throw new DockwardError(`no Docker socket at ${socketPath}`, hint);
+  try {
+    const res = await engineRequest({ socketPath }, 'GET', '/version', { timeoutMs: 5000 });
+    if (res.status !== 200) throw new Error(`GET /version answered ${res.status}`);
+    return (JSON.parse(res.body.toString('utf8')) as { ApiVersion: string }).ApiVersion;
+  } catch (e) {
+    throw new DockwardError(`the Docker daemon at ${socketPath} does not answer: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, hint);
+  }
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  if (!opts.listeners.length) throw new DockwardError('the gateway has no listener', 'pass --listen HOST:PORT or --unix PATH');
+  const log = opts.log ?? ((line: string) => process.stderr.write(`dockward gateway: ${line}\n`));
+  const apiVersion = await upstreamVersion(opts.upstreamSocket);
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const audit = new AuditLog(opts.auditLog);
+  const ctx: GatewayContext = {
+    upstreamSocket: opts.upstreamSocket,
+    // LIFO reuse keeps a few hot connections busy instead of cycling through all of them; the
+    // cap bounds what a burst can open towards dockerd (excess requests queue in the agent).
+    agent: new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' }),
+    // Routes of newer API versions than the daemon speaks would only reach it to fail.
+    policy: withApiVersion(opts.policy, apiVersion),
+    audit,
+    acceptEncoding: opts.acceptEncoding ?? 'strip',
+    maxUpgradeBodyBytes: 1 << 20,
+    bodyTimeoutMs: limits.headersTimeoutMs,
+    log,
+    tunnels: new Set(),
+  };
+  const listeners: Listener[] = [];
+  try {
+    for (const spec of opts.listeners) listeners.push(await openListener(ctx, spec, limits));
+  } catch (e) {
+    for (const l of listeners) {
+      l.server.close();
+      await l.close();
+    }
+    ctx.agent.destroy();
+    await audit.close();
+    throw e;
+  }
+
+  const reload = async () => {
+    await Promise.all(listeners.map((l) => l.reloader?.reload()));
+    if (opts.policyFile) {
+      try {
+        ctx.policy = withApiVersion(await loadPolicyFile(opts.policyFile), apiVersion);
+        log(`policy reloaded from ${opts.policyFile}`);
+      } catch (e) {
+        log(`policy reload failed, keeping the previous policy: ${(e as Error).message}`);
+      }
+    }
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = 10_000) =>
+    (closing ??= (async () => {
+      const drained = Promise.all(listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+      for (const l of listeners) l.server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        for (const l of listeners) l.server.closeAllConnections();
+        for (const t of ctx.tunnels) t.destroy();
+      }, graceMs);
+      // Hijacked streams are not the HTTP server's any more: end them now, they have no "finish".
+      for (const t of ctx.tunnels) t.destroy();
+      await drained;
+      clearTimeout(timer);
+      for (const l of listeners) await l.close();
+      ctx.agent.destroy();
+      await audit.close();
+    })());
+
+  return { listeners, apiVersion, reload, close };
+}

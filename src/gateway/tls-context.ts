@@ -1,0 +1,137 @@
+/**
+ * TLS material of an mTLS listener: load, validate, and reload on SIGHUP or when the files change.
+ * A reload that fails (a half-written file, a key that does not match, an unreadable CRL) keeps
+ * the last good context: open connections are never touched, only new handshakes use a new one.
+ */
+import { readFile } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname, basename } from 'node:path';
+import tls, { type PeerCertificate, type SecureContextOptions } from 'node:tls';
+import { DockwardError } from '../util/errors.js';
+import { pkiLayout } from '../pki/index.js';
+
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+  /** PEM `X509 CRL`; when given it is enforced for every client (OpenSSL CRL_CHECK|CRL_CHECK_ALL). */
+  crl?: string;
+}
+
+/** Files of a `dockward pki` directory; its CRL always exists (pki init writes an empty one). */
+export function tlsFilesFromPki(dir: string): TlsFiles {
+  const l = pkiLayout(dir);
+  return { ca: l.caCert, cert: `${l.serverDir}/server-cert.pem`, key: `${l.serverDir}/server-key.pem`, crl: l.crl };
+}
+
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+/** Settings every mTLS listener gets; only the material changes on reload. */
+export const TLS_SERVER_OPTIONS = {
+  requestCert: true,
+  rejectUnauthorized: true,
+  minVersion: 'TLSv1.2',
+  ALPNProtocols: ['http/1.1'],
+} as const satisfies tls.TlsOptions;
+
+async function readPart(what: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new DockwardError(`cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Reads and proves the material: createSecureContext fails on a key/cert mismatch or a bad CRL. */
+export async function loadTlsMaterial(files: TlsFiles): Promise<SecureContextOptions> {
+  const [ca, cert, key, crl] = await Promise.all([
+    readPart('CA certificate', files.ca),
+    readPart('server certificate', files.cert),
+    readPart('server key', files.key),
+    files.crl ? readPart('CRL', files.crl) : Promise.resolve(undefined),
+  ]);
+  if (crl && !crl.includes('-----BEGIN X509 CRL-----')) {
+    throw new DockwardError(`the CRL ${files.crl} is not a PEM "X509 CRL"`, 'regenerate it with dockward pki crl');
+  }
+  const options: SecureContextOptions = { ca, cert, key, ...(crl ? { crl } : {}) };
+  try {
+    tls.createSecureContext(options);
+  } catch (e) {
+    throw new DockwardError(`the TLS files do not work together (${files.cert}, ${files.key}, ${files.ca}): ${(e as Error).message}`);
+  }
+  return options;
+}
+
+/**
+ * Go accepts a client certificate without any EKU; we do not: a certificate meant for clients
+ * says so, and one made for a server (EKU serverAuth only) or for anything else is refused.
+ */
+export function hasClientAuth(cert: PeerCertificate): boolean {
+  const eku = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage;
+  return Array.isArray(eku) && eku.includes(CLIENT_AUTH_OID);
+}
+
+export interface Reloadable {
+  setSecureContext(options: SecureContextOptions): void;
+}
+
+/** Keeps a server's context in step with its files (fs.watch on their directories, debounced). */
+export class TlsReloader {
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly name: string,
+    private readonly files: TlsFiles,
+    private readonly server: Reloadable,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  watch(): void {
+    const names = new Map<string, Set<string>>();
+    for (const f of Object.values(this.files)) {
+      if (!f) continue;
+      const set = names.get(dirname(f)) ?? new Set<string>();
+      set.add(basename(f));
+      names.set(dirname(f), set);
+    }
+    for (const [dir, files] of names) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, file) => {
+          if (file === null || files.has(file.toString())) this.schedule();
+        });
+        w.on('error', (e) => this.log(`${this.name}: stopped watching ${dir}: ${e.message} (SIGHUP still reloads)`));
+        this.watchers.push(w);
+      } catch (e) {
+        this.log(`${this.name}: cannot watch ${dir}: ${(e as Error).message} (SIGHUP still reloads)`);
+      }
+    }
+  }
+
+  // Writers replace several files in a row (cert, then key; CRL then inventory): wait for quiet.
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.reload(), 250);
+    this.timer.unref();
+  }
+
+  /** Resolves once the reload is applied or refused; never rejects. */
+  reload(): Promise<void> {
+    this.running = this.running.then(async () => {
+      try {
+        this.server.setSecureContext(await loadTlsMaterial(this.files));
+        this.log(`${this.name}: TLS certificates, CA and CRL reloaded`);
+      } catch (e) {
+        this.log(`${this.name}: reload failed, keeping the previous TLS state: ${(e as Error).message}`);
+      }
+    });
+    return this.running;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The HTTP pieces shared by the plain proxy path and the hijack path: which headers cross the
+ * gateway, and how a refusal looks on the wire (Docker-style JSON, so the docker CLI prints
+ * `Error response from daemon: <message>`).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+
+/** What to do with the client's Accept-Encoding; see `forwardRequestHeaders`. */
+export type AcceptEncodingMode = 'strip' | 'forward';
+
+// Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection: the client's connection to us
+// is not our connection to dockerd, which the keep-alive agent manages itself.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'upgrade',
+  // Node's server already answered `100 Continue`; dockerd must not be asked again.
+  'expect',
+]);
+
+/**
+ * Headers a client could use to claim an identity or origin that some later hop might trust.
+ * The identity is the verified certificate (or the listener) and nothing the client writes.
+ */
+function claimsIdentity(lower: string): boolean {
+  return (
+    lower.startsWith('x-forwarded-') ||
+    lower.startsWith('x-dockward-') ||
+    lower.startsWith('x-client-') ||
+    lower.startsWith('x-ssl-') ||
+    lower === 'forwarded' ||
+    lower === 'x-real-ip'
+  );
+}
+
+/** Extra hop-by-hop names a sender listed in its Connection header (`Connection: close, X-Foo`). */
+function connectionTokens(raw: string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      for (const t of raw[i + 1]!.split(',')) {
+        const name = t.trim().toLowerCase();
+        if (name) (tokens ??= new Set()).add(name);
+      }
+    }
+  }
+  return tokens;
+}
+
+/**
+ * The client's headers as dockerd should see them, as a flat raw list (Node's http client takes
+ * it as is, keeping case and order, with no per-header setHeader work on the hot path).
+ *
+ * Accept-Encoding is dropped by default: over TCP the docker CLI asks for gzip, and dockerd then
+ * compresses `docker cp` archives on a single core, about 7x slower than sending them raw
+ * (FIELD-NOTES). Between the gateway and dockerd there is only a Unix socket, so compression buys
+ * nothing there; `forward` exists for a gateway whose clients sit behind a slow link.
+ */
+export function forwardRequestHeaders(raw: string[], acceptEncoding: AcceptEncodingMode, upgrade?: string): string[] {
+  const listed = connectionTokens(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || claimsIdentity(lower) || listed?.has(lower)) continue;
+    if (lower === 'accept-encoding' && acceptEncoding === 'strip') continue;
+    out.push(name, raw[i + 1]!);
+  }
+  if (upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
+  return out;
+}
+
+/** dockerd's response headers minus the ones that describe its connection to us. */
+export function forwardResponseHeaders(raw: string[]): string[] {
+  const listed = connectionTokens(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+export function dockerErrorBody(message: string): string {
+  return `${JSON.stringify({ message })}\n`;
+}
+
+/** A refusal on a live HTTP exchange. */
+export function replyError(res: ServerResponse, status: number, message: string, close = false): void {
+  const body = dockerErrorBody(message);
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+  };
+  if (close) headers.Connection = 'close';
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** A refusal written straight to a socket the HTTP server no longer owns (upgrade, parse error). */
+export function rawError(socket: Duplex, status: number, message: string): void {
+  const body = dockerErrorBody(message);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Raw HTTP/1.1 head for a response relayed onto a socket. */
+export function rawResponseHead(status: number, statusMessage: string, headers: string[]): string {
+  let head = `HTTP/1.1 ${status} ${statusMessage}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
