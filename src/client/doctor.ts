@@ -163,7 +163,7 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
       r.findings.push({
         id: 'tls-on-plain-port',
         severity: 'error',
-        message: `${where(t)} does not speak TLS (the handshake failed: ${shortTlsError(p.error!)}); it answered plain HTTP instead`,
+        message: `${where(t)} does not speak TLS (the handshake failed: ${shortTlsError(p.error!)}; the docker CLI says "http: server gave HTTP response to HTTPS client"); it answered plain HTTP instead`,
         fix: 'connect with plain HTTP only if you accept the risk below; better, turn on TLS on that daemon',
       });
       r.findings.push(exposedWithoutTls(t, plain.ping.apiVersion, 'error'));
@@ -210,7 +210,10 @@ function shortTlsError(e: NetError): string {
 
 function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: VerifyReport | undefined): Finding[] {
   const alertName = e.alert !== undefined ? TLS_ALERTS[e.alert] ?? `alert ${e.alert}` : undefined;
-  if (!alertName) {
+  // dockerd answers a refused client certificate with an alert; Node's TLS servers (dockward's
+  // gateway among them) just drop the connection once the handshake is done.
+  const silentDrop = !alertName && handshake && !!b.cert && ['ECONNRESET', 'EPIPE'].includes(e.code);
+  if (!alertName && !silentDrop) {
     return [
       {
         id: handshake ? 'connection-dropped' : 'tls-failed',
@@ -220,7 +223,7 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
       },
     ];
   }
-  const said = `the server refused the connection with the TLS alert "${alertName}"`;
+  const said = alertName ? `the server refused the connection with the TLS alert "${alertName}"` : 'the server dropped the connection right after the TLS handshake, without a TLS alert';
   if (!b.cert) {
     return [
       {
@@ -236,7 +239,7 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
       {
         id: 'client-cert-revoked',
         severity: 'error',
-        message: `${said}: your client certificate ${b.files.cert} is revoked. dockerd never checks revocation, so this server is dockward's gateway (or another proxy that enforces a CRL)`,
+        message: `${said}: your client certificate ${b.files.cert} is revoked. dockerd never checks revocation, so this server is a proxy that enforces a CRL`,
         fix: 'ask for a new client certificate (dockward pki client NAME) and replace cert.pem and key.pem',
       },
     ];
@@ -247,6 +250,18 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
   }
   if (e.alert === 45) {
     return [{ id: 'client-cert-validity', severity: 'error', message: `${said}: the server considers your client certificate expired (check this machine's and the server's clocks)`, fix: 'issue a new client certificate (dockward pki client NAME)' }];
+  }
+  if (silentDrop) {
+    return [
+      {
+        id: 'client-cert-refused',
+        severity: 'error',
+        message:
+          `${said}. That is how dockward's gateway refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
+          'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway trusts another CA',
+        fix: 'check it with dockward pki verify --crl (on the CA host) and ask for a new client certificate (dockward pki client NAME); the gateway\'s audit log names the reason',
+      },
+    ];
   }
   return [
     {

@@ -1,0 +1,224 @@
+/**
+ * `dockward doctor` against real servers: a private dockerd with TLS (on 127.0.0.1 and
+ * 127.0.0.2, so one certificate can be dialed by a name it lacks), a private dockerd on plain
+ * TCP, and small Node TLS servers where dockerd cannot serve the case (a CRL it would enforce,
+ * an expired server certificate). Each case also runs the real docker CLI with the same bundle,
+ * so the diagnosis is checked against what Docker actually does.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { engineSkipReason, runDocker } from '../harness/engine.js';
+import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
+import { revoke } from '../../src/pki/index.js';
+import { runDoctor, type DoctorReport } from '../../src/client/doctor.js';
+import { makeFixtures, freePort, type Fixtures } from './fixtures.js';
+
+const skip = engineSkipReason();
+let fx: Fixtures;
+let tlsDaemon: PrivateDaemon | undefined;
+let plainDaemon: PrivateDaemon | undefined;
+let tlsPort: number;
+let plainPort: number;
+const servers: https.Server[] = [];
+let crlServerPort: number;
+let expiredServerPort: number;
+
+async function listen(server: https.Server): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+function pingHandler(_req: unknown, res: import('node:http').ServerResponse): void {
+  res.writeHead(200, { 'Api-Version': '1.41', 'Content-Type': 'text/plain' });
+  res.end('OK');
+}
+
+before(async () => {
+  if (skip) return;
+  fx = await makeFixtures();
+  await revoke({ dir: fx.pkiA, target: 'bob', onWarning: () => undefined });
+  tlsPort = await freePort();
+  plainPort = await freePort();
+  const tlsArgs = ['-H', `tcp://127.0.0.1:${tlsPort}`, '-H', `tcp://127.0.0.2:${tlsPort}`, '--tlsverify', '--tlscacert', join(fx.pkiA, 'ca.pem'), '--tlscert', fx.server.cert, '--tlskey', fx.server.key];
+  const started = await Promise.allSettled([startPrivateDaemon({ args: tlsArgs }), startPrivateDaemon({ args: ['-H', `tcp://127.0.0.1:${plainPort}`] })]);
+  tlsDaemon = started[0].status === 'fulfilled' ? started[0].value : undefined;
+  plainDaemon = started[1].status === 'fulfilled' ? started[1].value : undefined;
+  for (const s of started) if (s.status === 'rejected') throw s.reason;
+  const tlsMaterial = { ca: fx.caA, cert: await readFile(fx.server.cert), key: await readFile(fx.server.key), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' as const };
+  crlServerPort = await listen(https.createServer({ ...tlsMaterial, crl: await fx.crlA() }, pingHandler));
+  expiredServerPort = await listen(https.createServer({ ...tlsMaterial, cert: fx.expiredServer.certPem, key: fx.expiredServer.keyPem }, pingHandler));
+});
+
+after(async () => {
+  for (const s of servers) s.close();
+  await Promise.all([tlsDaemon?.stop(), plainDaemon?.stop()]);
+  await fx?.cleanup();
+});
+
+function ids(r: DoctorReport): string[] {
+  return r.findings.filter((f) => f.severity === 'error').map((f) => f.id);
+}
+
+function finding(r: DoctorReport, id: string): string {
+  const f = r.findings.find((x) => x.id === id);
+  assert.ok(f, `no finding ${id} in ${JSON.stringify(r.findings, null, 1)}`);
+  return `${f.message} | ${f.fix ?? ''}`;
+}
+
+/** The real docker CLI, configured the way users do it: DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH. */
+function dockerWith(host: string, bundle?: string) {
+  const env: Record<string, string> = { DOCKER_HOST: host };
+  if (bundle) Object.assign(env, { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle });
+  return runDocker(['version', '--format', '{{.Server.APIVersion}}'], { env, timeoutMs: 30_000 });
+}
+
+const tcp = (port: number, host = '127.0.0.1') => `tcp://${host}:${port}`;
+
+test('OK: a good bundle connects, for doctor and for the docker CLI', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(tlsPort), bundle: fx.bundles.ok });
+  assert.equal(r.ok, true, JSON.stringify(r.findings, null, 1));
+  assert.match(finding(r, 'ok'), /answered \/_ping over TLSv1\.[23] \(API 1\.\d+\)/);
+  const d = await dockerWith(tcp(tlsPort), fx.bundles.ok);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(d.stdout.trim(), r.apiVersion);
+});
+
+test('unknown authority: the server certificate is not signed by the bundle\'s ca.pem', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(tlsPort), bundle: fx.bundles.otherCa });
+  assert.equal(r.ok, false);
+  assert.match(finding(r, 'server-cert-chain'), /signed by unknown authority.*issued by "CN=CA A".*trusts only "CN=CA B"/);
+  const d = await dockerWith(tcp(tlsPort), fx.bundles.otherCa);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /certificate signed by unknown authority/);
+});
+
+test('SAN mismatch: the certificate does not name the address that was dialed', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(tlsPort, '127.0.0.2'), bundle: fx.bundles.ok });
+  assert.equal(r.ok, false);
+  assert.deepEqual(ids(r), ['server-cert-san']);
+  assert.match(finding(r, 'server-cert-san'), /valid for localhost, 127\.0\.0\.1, not 127\.0\.0\.2.*--ip 127\.0\.0\.2/);
+  const d = await dockerWith(tcp(tlsPort, '127.0.0.2'), fx.bundles.ok);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /certificate is valid for .*not 127\.0\.0\.2/);
+});
+
+test('expired server certificate', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(expiredServerPort), bundle: fx.bundles.ok });
+  assert.equal(r.ok, false);
+  assert.deepEqual(ids(r), ['server-cert-validity']);
+  assert.match(finding(r, 'server-cert-validity'), /expired on .*ago.*restart dockerd/);
+  const d = await dockerWith(tcp(expiredServerPort), fx.bundles.ok);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /certificate has expired or is not yet valid/);
+});
+
+test('client certificate rejected by dockerd: expired, serverAuth only, from another CA', { skip }, async () => {
+  const cases = [
+    { bundle: fx.bundles.expiredClient, id: 'client-cert-validity', why: /refused the connection with the TLS alert "[a-z ]+", because of your client certificate .*expired on/ },
+    { bundle: fx.bundles.serverAuthOnly, id: 'client-cert-eku', why: /incompatible key usage — it allows only serverAuth/ },
+    { bundle: fx.bundles.strangerClient, id: 'client-cert-chain', why: /issued by "CN=CA B", but the CA file trusts only "CN=CA A"/ },
+  ];
+  for (const c of cases) {
+    const r = await runDoctor({ target: tcp(tlsPort), bundle: c.bundle });
+    assert.equal(r.ok, false, c.id);
+    assert.deepEqual(ids(r), [c.id]);
+    assert.match(finding(r, c.id), c.why);
+    const d = await dockerWith(tcp(tlsPort), c.bundle);
+    assert.notEqual(d.code, 0, `docker CLI accepted ${c.id}`);
+    assert.match(d.stderr, /remote error: tls: (bad certificate|unknown certificate authority|expired certificate|unsupported certificate)/);
+  }
+});
+
+test('no client certificate: the server wants one', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(tlsPort), bundle: fx.bundles.noClient });
+  assert.equal(r.ok, false);
+  assert.deepEqual(ids(r), ['client-cert-required']);
+  assert.match(finding(r, 'client-cert-required'), /wants a client certificate, and none was given .*no cert\.pem and key\.pem/);
+  const d = await dockerWith(tcp(tlsPort), fx.bundles.noClient);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /remote error: tls: (certificate required|bad certificate)/);
+});
+
+test('revoked: refused where a CRL is enforced, accepted by dockerd, which does not check', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(crlServerPort), bundle: fx.bundles.revoked });
+  assert.equal(r.ok, false);
+  // Node's TLS server (as in dockward's gateway) drops the connection without an alert.
+  assert.deepEqual(ids(r), ['client-cert-refused']);
+  assert.match(finding(r, 'client-cert-refused'), /without a TLS alert.*most likely revoked.*dockerd never checks revocation/);
+  const refused = await dockerWith(tcp(crlServerPort), fx.bundles.revoked);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /connection reset by peer|EOF/);
+  // The same bundle against dockerd itself: accepted, the reason dockward's gateway exists.
+  assert.equal((await runDoctor({ target: tcp(tlsPort), bundle: fx.bundles.revoked })).ok, true);
+  assert.equal((await dockerWith(tcp(tlsPort), fx.bundles.revoked)).code, 0);
+  // A bundle that is not revoked passes the CRL server.
+  assert.equal((await runDoctor({ target: tcp(crlServerPort), bundle: fx.bundles.ok })).ok, true);
+});
+
+test('plain HTTP on the TLS port', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(tlsPort) });
+  assert.equal(r.ok, false);
+  assert.equal(r.tls, false);
+  assert.match(finding(r, 'plain-http-on-tls-port'), /Client sent an HTTP request to an HTTPS server.*DOCKER_TLS_VERIFY=1/);
+  const d = await dockerWith(tcp(tlsPort));
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /Client sent an HTTP request to an HTTPS server/);
+});
+
+test('TLS on a plain port: the daemon is exposed without TLS', { skip }, async () => {
+  const r = await runDoctor({ target: tcp(plainPort), bundle: fx.bundles.ok });
+  assert.equal(r.ok, false);
+  assert.deepEqual(ids(r), ['tls-on-plain-port', 'exposed-without-tls']);
+  assert.match(finding(r, 'exposed-without-tls'), /exposed WITHOUT TLS — anyone who can reach this port is root/);
+  const d = await dockerWith(tcp(plainPort), fx.bundles.ok);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /server gave HTTP response to HTTPS client/);
+  assert.match(finding(r, 'tls-on-plain-port'), /server gave HTTP response to HTTPS client/);
+  // Connecting without TLS works, and doctor still warns about it.
+  const plain = await runDoctor({ target: tcp(plainPort) });
+  assert.equal(plain.ok, true);
+  assert.equal(plain.findings.find((f) => f.id === 'exposed-without-tls')?.severity, 'warning');
+});
+
+test('nothing listening', { skip }, async () => {
+  const port = await freePort();
+  const r = await runDoctor({ target: tcp(port), bundle: fx.bundles.ok });
+  assert.deepEqual(ids(r), ['nothing-listening']);
+  assert.match(finding(r, 'nothing-listening'), /nothing is listening on 127\.0\.0\.1:\d+ \(connection refused\)/);
+  const d = await dockerWith(tcp(port), fx.bundles.ok);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /Cannot connect to the Docker daemon at tcp:\/\/127\.0\.0\.1:\d+/);
+});
+
+test('the dockward doctor command: exit codes, text and JSON', { skip }, async () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'doctor', ...args], {
+        env: { PATH: process.env.PATH ?? '', HOME: fx.root, ...env },
+        cwd: join(import.meta.dirname, '..', '..'),
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    });
+  const ok = await run([tcp(tlsPort), '--bundle', fx.bundles.ok]);
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.match(ok.out, /connection OK\n$/);
+  // Defaults from the environment, as the docker CLI reads them; JSON for machines.
+  const bad = await run(['--json'], { DOCKER_HOST: tcp(tlsPort), DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: fx.bundles.otherCa });
+  assert.equal(bad.code, 1, bad.err);
+  const report = JSON.parse(bad.out) as DoctorReport;
+  assert.equal(report.bundle, fx.bundles.otherCa);
+  assert.ok(report.findings.some((f) => f.id === 'server-cert-chain'));
+  const usage = await run(['unix:///var/run/docker.sock']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /^dockward: cannot diagnose "unix:\/\/\/var\/run\/docker.sock": only tcp:\/\/ addresses use TLS \(.*\)\n$/);
+});
