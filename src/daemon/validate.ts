@@ -1,6 +1,6 @@
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, readdir, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { startPrivateDaemon, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
 import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
 import { atRoot } from './paths.js';
@@ -89,6 +89,12 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     if ('userns-remap' in c && !opts.keepUserns) {
       delete c['userns-remap'];
       notValidated.add("userns-remap (it needs the target's remap user and /etc/subuid, /etc/subgid; dockward checked those itself)");
+    } else if ('userns-remap' in c) {
+      // The remapped root must be able to traverse to its data directory, which the private
+      // daemon's own 0700 temp dir forbids; a later --data-root wins over the helper's.
+      await chmod(work, 0o711);
+      await mkdir(join(work, 'data'), { mode: 0o711 });
+      args.push('--data-root', join(work, 'data'));
     }
     let iptables = opts.iptables ?? false;
     if ('iptables' in c) {
@@ -108,6 +114,10 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       stop: async () => {
         await daemon.stop();
         await rm(work, { recursive: true, force: true });
+        // With userns-remap dockerd also makes remapped copies of its state dirs beside the private dir.
+        const parent = dirname(daemon.dir);
+        const remapped = (await readdir(parent)).filter((n) => n.startsWith(`${basename(daemon.dir)}.`));
+        await Promise.all(remapped.map((n) => rm(join(parent, n), { recursive: true, force: true })));
       },
     };
   } catch (e) {
@@ -124,7 +134,7 @@ export async function validateCandidate(config: DaemonConfig, opts: CandidateOpt
   try {
     daemon = await startCandidateDaemon(config, opts);
   } catch (e) {
-    if (e instanceof DaemonStartError) return { ok: false, reason: e.message, log: e.daemonLog };
+    if (e instanceof DaemonStartError) return { ok: false, reason: e.message.replace(/\/\S+\/daemon\.json/g, 'the candidate daemon.json'), log: e.daemonLog };
     throw e;
   }
   await daemon.stop();

@@ -1,0 +1,152 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm, mkdtemp, writeFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
+import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
+import { startCandidateDaemon, type CandidateDaemon } from '../../src/daemon/validate.js';
+import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
+import { makeRoot } from './root.js';
+
+/**
+ * The issue's acceptance, end to end with a real dockerd: apply the hardened profile with TLS
+ * and userns-remap to a root made from the stock Debian unit, start dockerd with what was
+ * written, talk to it through the TLS port with a dockward client bundle, then roll back.
+ */
+const skip = engineSkipReason();
+const execFileP = promisify(execFile);
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileP(process.execPath, ['--import', 'tsx', MAIN, ...args], { maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** The host files userns-remap "default" makes dockerd change (useradd dockremap); restored byte for byte. */
+const HOST_ID_FILES = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow', '/etc/subuid', '/etc/subgid'];
+
+describe('daemon apply --profile hardened --tls on the stock Debian unit, with a real dockerd', { skip }, () => {
+  const ORIGINAL = '{\n  "max-concurrent-uploads": 3,\n  "labels": ["team=ci"],\n  "debug": false\n}\n';
+  let root: string;
+  let pki: string;
+  let port: number;
+  let daemon: CandidateDaemon | undefined;
+  const hostFiles = new Map<string, Buffer | undefined>();
+
+  before(async () => {
+    for (const f of HOST_ID_FILES) hostFiles.set(f, await readFile(f).catch(() => undefined));
+    pki = await mkdtemp(join(tmpdir(), 'dw-dpki-'));
+    await initCa({ dir: pki, onWarning: () => undefined });
+    await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], onWarning: () => undefined });
+    await issueClient({ dir: pki, name: 'ci', onWarning: () => undefined });
+    root = await makeRoot({
+      '/etc/docker/daemon.json': ORIGINAL,
+      '/etc/subuid': '',
+      '/etc/subgid': '',
+      '/etc/passwd': (await readFile('/etc/passwd', 'utf8')).split('\n').filter((l) => !l.startsWith('dockremap:')).join('\n'),
+    });
+    port = await freePort();
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    // Put back the host's user and subordinate-id files exactly (this removes dockremap if dockerd added it).
+    for (const [f, data] of hostFiles) {
+      if (data) await writeFile(f, data);
+      else await rm(f, { force: true });
+    }
+    await Promise.all([root, pki].map((d) => d && rm(d, { recursive: true, force: true })));
+  });
+
+  test('apply validates with dockerd, writes the files; dockerd starts with them; TLS, userns and the settings are in effect; rollback restores the bytes', async () => {
+    const apply = await cli([
+      'daemon', 'apply', '--root', root, '--profile', 'hardened', '--tls', '--listen', `tcp://127.0.0.1:${port}`,
+      '--userns-remap', 'default', '--pki', pki, '--yes',
+    ]);
+    assert.equal(apply.code, 0, apply.stderr + apply.stdout);
+    assert.match(apply.stdout, /Validated: a throw-away dockerd started with this daemon\.json, without/);
+    assert.match(apply.stdout, /To take effect, run on the target system: systemctl daemon-reload && systemctl restart docker/);
+
+    const written = await readFile(join(root, 'etc/docker/daemon.json'), 'utf8');
+    const config = JSON.parse(written) as Record<string, unknown>;
+    // Unrelated keys survive with their values.
+    assert.equal(config['max-concurrent-uploads'], 3);
+    assert.deepEqual(config.labels, ['team=ci']);
+    assert.equal(config.debug, false);
+    assert.deepEqual(config.hosts, ['fd://', `tcp://127.0.0.1:${port}`]);
+    // The unit as systemd resolves it no longer passes -H: the drop-in wins.
+    const unit = await readDockerUnit(root);
+    assert.equal(unit.execStart?.source, DOCKWARD_DROP_IN);
+    assert.deepEqual(dockerdFlags(unit.execStart!, unit.env).map((f) => f.name), ['containerd']);
+    const subuid = await readFile(join(root, 'etc/subuid'), 'utf8');
+    assert.match(subuid, /^dockremap:100000:65536\n$/);
+    assert.equal(await readFile(join(root, 'etc/subgid'), 'utf8'), subuid);
+    assert.equal((await stat(join(root, 'etc/docker/pki/server-key.pem'))).mode & 0o777, 0o400);
+
+    // The real dockerd, on this host, with the produced daemon.json: the subordinate ids it needs
+    // are the produced ones (dockerd itself adds the dockremap user), TCP as written, iptables on
+    // for icc: false, and the local socket private (fd:// exists only under systemd).
+    await writeFile('/etc/subuid', Buffer.concat([hostFiles.get('/etc/subuid') ?? Buffer.alloc(0), Buffer.from(subuid)]));
+    await writeFile('/etc/subgid', Buffer.concat([hostFiles.get('/etc/subgid') ?? Buffer.alloc(0), Buffer.from(subuid)]));
+    daemon = await startCandidateDaemon(config, { root, keepTcp: true, keepUserns: true, iptables: true });
+    assert.deepEqual(daemon.notValidated.filter((n) => /userns|icc|TCP/.test(n)), []);
+
+    const bundle = pkiLayout(pki).clientDir('ci');
+    const env = { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle };
+    const info = await runDocker(['info', '--format', '{{json .}}'], { env });
+    assert.equal(info.code, 0, info.stderr);
+    const i = JSON.parse(info.stdout) as { SecurityOptions: string[]; LiveRestoreEnabled: boolean; LoggingDriver: string; Labels: string[]; DockerRootDir: string };
+    assert.ok(i.SecurityOptions.includes('name=userns'), i.SecurityOptions.join(','));
+    assert.equal(i.LiveRestoreEnabled, true);
+    assert.equal(i.LoggingDriver, 'json-file');
+    assert.deepEqual(i.Labels, ['team=ci']);
+    assert.match(i.DockerRootDir, /\/100000\.100000$/);
+    // Without a client certificate the TLS port refuses.
+    const anon = await runDocker(['version'], { env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
+    assert.notEqual(anon.code, 0);
+
+    // Root in a container is host uid 100000: the remap is in effect, not only configured.
+    await importTestImage(daemon.socketPath);
+    const run = await runDocker(['run', '--rm', '--network', 'none', TEST_IMAGE, 'cat', '/proc/self/uid_map', '/proc/self/status'], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^\s*0\s+100000\s+65536\n/);
+    // no-new-privileges is not listed by `docker info` in 20.10: the kernel flag shows it took effect.
+    assert.match(run.stdout, /^NoNewPrivs:\s+1$/m);
+    const logOpts = await runDocker(['run', '--network', 'none', '--name', 'logs', TEST_IMAGE, 'true'], { env });
+    assert.equal(logOpts.code, 0, logOpts.stderr);
+    const cfg = await runDocker(['inspect', '--format', '{{json .HostConfig.LogConfig}}', 'logs'], { env });
+    assert.deepEqual(JSON.parse(cfg.stdout), { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } });
+    await daemon.stop();
+    daemon = undefined;
+
+    const rb = await cli(['daemon', 'rollback', '--root', root]);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.equal(await readFile(join(root, 'etc/docker/daemon.json'), 'utf8'), ORIGINAL);
+    assert.equal(await readFile(join(root, 'etc/subuid'), 'utf8'), '');
+    await assert.rejects(stat(join(root, DOCKWARD_DROP_IN)), /ENOENT/);
+    await assert.rejects(stat(join(root, 'etc/docker/pki')), /ENOENT/);
+  });
+
+  test('a configuration dockerd refuses is caught by validation and nothing is written', async () => {
+    // "default-shm-size" is a known key, so only dockerd itself can tell this value is wrong.
+    const bad = '{\n  "default-shm-size": "lots"\n}\n';
+    const r = await makeRoot({ '/etc/docker/daemon.json': bad });
+    try {
+      const res = await cli(['daemon', 'apply', '--root', r, '--yes']);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /^dockward: dockerd refuses this configuration: dockerd exited during start \(code 1\): unable to configure the Docker daemon with file the candidate daemon\.json: invalid size: 'lots'/);
+      assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), bad);
+      await assert.rejects(stat(join(r, 'var/lib/dockward')), /ENOENT/);
+    } finally {
+      await rm(r, { recursive: true, force: true });
+    }
+  });
+});
