@@ -3,10 +3,9 @@
  * would (verified server identity, accepted client certificate), then configures the CLI —
  * a context, or the environment lines. A failure comes back as the doctor's diagnosis.
  */
-import { isIP } from 'node:net';
 import { engineJson } from '../engine/engine-client.js';
 import { diagnose, formatDoctorReport, type DoctorReport } from './doctor.js';
-import { loadBundle, type Target } from './tls-probe.js';
+import { loadBundle, serverName, type Target } from './tls-probe.js';
 import { writeDockerContext } from './docker-context.js';
 import { UsageError } from '../util/errors.js';
 
@@ -53,7 +52,7 @@ export async function connect(o: ConnectOptions): Promise<ConnectResult> {
     {
       host: o.target.host,
       port: o.target.port,
-      tls: { ca: bundle.ca, cert: bundle.cert, key: bundle.key, ...(isIP(o.target.host) ? {} : { servername: o.target.host }) },
+      tls: { ca: bundle.ca, cert: bundle.cert, key: bundle.key, servername: serverName(o.target.host) },
     },
     'GET',
     '/version',

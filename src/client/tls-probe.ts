@@ -105,6 +105,14 @@ export async function loadBundle(dir: string): Promise<Bundle> {
   return { dir: abs, ca, cert, key, files };
 }
 
+/**
+ * SNI for the dialed host. An IP gets none (RFC 6066), and it must be set to '' explicitly:
+ * otherwise Node derives it from the Host header ("docker") and checks the wrong name.
+ */
+export function serverName(host: string): string {
+  return isIP(host) ? '' : host;
+}
+
 function netError(e: unknown): NetError {
   const err = e as NodeJS.ErrnoException;
   const alert = /SSL alert number (\d+)/.exec(err.message)?.[1];
@@ -155,7 +163,7 @@ export async function probeTls(t: Target, b: Pick<Bundle, 'ca' | 'cert' | 'key'>
     ...PING,
     host: t.host,
     port: t.port,
-    ...(isIP(t.host) ? {} : { servername: t.host }),
+    servername: serverName(t.host),
     ...(b.ca ? { ca: b.ca } : {}),
     ...(b.cert && b.key ? { cert: b.cert, key: b.key } : {}),
     rejectUnauthorized: false,
