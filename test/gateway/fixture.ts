@@ -1,0 +1,176 @@
+/**
+ * One private dockerd, one PKI and one in-process gateway (mTLS on 127.0.0.1 and a Unix socket)
+ * per test file, plus helpers to drive them with the real docker CLI, openssl and raw TLS.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { spawn } from 'node:child_process';
+import { initCa, issueClient, issueServer, pkiLayout } from '../../src/pki/index.js';
+import { loadPolicyFile } from '../../src/policy/index.js';
+import { startGateway, type Gateway } from '../../src/gateway/server.js';
+import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
+import type { AuditRecord } from '../../src/gateway/audit-log.js';
+import { runDocker, startTestEngine, type DockerResult, type TestEngine } from '../harness/engine.js';
+
+export const TEST_POLICY = `version: 1
+identities:
+  - name: admin
+    match: { cn: admin }
+    roles: [admin]
+  - name: reader
+    match: { cn: reader }
+    roles: [reader]
+  - name: sidecar
+    match: { listener: sidecar }
+    roles: [admin]
+roles:
+  admin:
+    allow: [preset:all]
+  reader:
+    allow: [preset:read-only]
+`;
+
+export interface GatewayFixture {
+  engine: TestEngine;
+  gateway: Gateway;
+  dir: string;
+  pki: string;
+  port: number;
+  unixSocket: string;
+  auditPath: string;
+  /** docker CLI through the mTLS listener as client NAME (its bundle in the PKI). */
+  docker(client: string, args: string[], opts?: Parameters<typeof runDocker>[1]): Promise<DockerResult>;
+  /** docker CLI through the Unix listener (identity "sidecar"). */
+  dockerUnix(args: string[], opts?: Parameters<typeof runDocker>[1]): Promise<DockerResult>;
+  clientDir(name: string): string;
+  /** Runs docker as client NAME until its stdout contains `needle`, then interrupts it. */
+  dockerUntil(client: string, args: string[], needle: string, timeoutMs?: number): Promise<string>;
+  audit(): Promise<AuditRecord[]>;
+  stop(): Promise<void>;
+}
+
+export async function startGatewayFixture(): Promise<GatewayFixture> {
+  const engine = await startTestEngine();
+  const dir = await mkdtemp(join(tmpdir(), 'dw-gw-'));
+  try {
+    const pki = join(dir, 'pki');
+    const quiet = { onWarning: () => undefined };
+    await initCa({ dir: pki, ...quiet });
+    await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
+    for (const name of ['admin', 'reader']) await issueClient({ dir: pki, name, ...quiet });
+    const policyPath = join(dir, 'policy.yaml');
+    await writeFile(policyPath, TEST_POLICY);
+    const unixSocket = join(dir, 'gw.sock');
+    const auditPath = join(dir, 'audit.log');
+    const gateway = await startGateway({
+      upstreamSocket: engine.socketPath,
+      listeners: [
+        { kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(pki) },
+        { kind: 'unix', path: unixSocket, identity: 'sidecar', mode: 0o660 },
+      ],
+      policy: await loadPolicyFile(policyPath),
+      policyFile: policyPath,
+      auditLog: auditPath,
+      log: () => undefined,
+    });
+    const port = gateway.listeners[0]!.port!;
+    const clientDir = (name: string) => pkiLayout(pki).clientDir(name);
+    return {
+      engine,
+      gateway,
+      dir,
+      pki,
+      port,
+      unixSocket,
+      auditPath,
+      clientDir,
+      docker: (client, args, opts = {}) =>
+        runDocker(args, {
+          ...opts,
+          env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: clientDir(client), ...(opts.env ?? {}) },
+        }),
+      dockerUntil: (client, args, needle, timeoutMs = 30_000) =>
+        new Promise((resolve, reject) => {
+          const child = spawn('docker', args, {
+            env: {
+              PATH: process.env.PATH ?? '/usr/bin:/bin',
+              HOME: dir,
+              DOCKER_CONFIG: join(dir, 'docker-config'),
+              DOCKER_HOST: `tcp://127.0.0.1:${port}`,
+              DOCKER_TLS_VERIFY: '1',
+              DOCKER_CERT_PATH: clientDir(client),
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          let err = '';
+          const timer = setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`docker ${args.join(' ')}: no "${needle}" within ${timeoutMs} ms; stdout: ${out} stderr: ${err}`));
+          }, timeoutMs);
+          child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+          child.stdout.on('data', (c: Buffer) => {
+            out += c.toString();
+            if (out.includes(needle)) {
+              clearTimeout(timer);
+              child.kill('SIGINT');
+              resolve(out);
+            }
+          });
+          child.on('error', reject);
+        }),
+      dockerUnix: (args, opts) => runDocker(['-H', `unix://${unixSocket}`, ...args], opts),
+      audit: async () =>
+        (await readFile(auditPath, 'utf8'))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as AuditRecord),
+      stop: async () => {
+        await gateway.close(1000);
+        await engine.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await engine.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Options for a raw TLS connection as client NAME (its cert and key from the fixture's PKI). */
+export async function clientTls(f: GatewayFixture, name: string): Promise<tls.ConnectionOptions> {
+  const d = f.clientDir(name);
+  return {
+    host: '127.0.0.1',
+    port: f.port,
+    ca: await readFile(join(d, 'ca.pem')),
+    cert: await readFile(join(d, 'cert.pem')),
+    key: await readFile(join(d, 'key.pem')),
+    servername: 'localhost',
+  };
+}
+
+/**
+ * Sends raw bytes over mTLS and returns everything the gateway answered until it closed or went
+ * quiet for `quietMs` (keep-alive connections stay open after the last answer).
+ */
+export function rawExchange(opts: tls.ConnectionOptions, payload: string | Buffer, quietMs = 1500): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = tls.connect(opts, () => s.write(payload));
+    let timer = setTimeout(() => s.destroy(), quietMs);
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      clearTimeout(timer);
+      timer = setTimeout(() => s.destroy(), quietMs);
+    });
+    s.on('error', (e) => (chunks.length ? undefined : reject(e)));
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+  });
+}
