@@ -14,6 +14,9 @@ export interface JsonIssue {
   /** 1-based line in the file. */
   line: number;
   message: string;
+  /** Where the comment or trailing comma is, so it can be cut out. */
+  offset?: number;
+  length?: number;
 }
 
 export interface ParsedDaemonJson {
@@ -26,9 +29,9 @@ export function parseDaemonJson(text: string): ParsedDaemonJson {
   const issues: JsonIssue[] = [];
   if (text.trim() === '') return { config: {}, issues };
   const seen: Set<string>[] = [];
-  let afterComma: number | undefined;
+  let afterComma: { line: number; offset: number } | undefined;
   const closing = () => {
-    if (afterComma !== undefined) issues.push({ kind: 'trailing-comma', line: afterComma + 1, message: 'trailing comma' });
+    if (afterComma !== undefined) issues.push({ kind: 'trailing-comma', line: afterComma.line + 1, message: 'trailing comma', offset: afterComma.offset, length: 1 });
     afterComma = undefined;
   };
   visit(
@@ -59,11 +62,11 @@ export function parseDaemonJson(text: string): ParsedDaemonJson {
       onLiteralValue: () => {
         afterComma = undefined;
       },
-      onSeparator: (ch, _o, _l, line) => {
-        if (ch === ',') afterComma = line;
+      onSeparator: (ch, offset, _l, line) => {
+        if (ch === ',') afterComma = { line, offset };
       },
-      onComment: (_o, _l, line) => {
-        issues.push({ kind: 'comment', line: line + 1, message: 'comment (JSON has none)' });
+      onComment: (offset, length, line) => {
+        issues.push({ kind: 'comment', line: line + 1, message: 'comment (JSON has none)', offset, length });
       },
       onError: (code, _o, _l, line) => {
         issues.push({ kind: 'syntax', line: line + 1, message: `syntax error: ${printParseErrorCode(code)}` });
@@ -84,6 +87,24 @@ export function parseDaemonJson(text: string): ParsedDaemonJson {
 /** What dockward writes: strict JSON, two-space indent, trailing newline. */
 export function formatDaemonJson(config: DaemonConfig): string {
   return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * The text with its comments and trailing commas cut out and everything else as the user wrote
+ * it; undefined when that is not enough to make it strict JSON (duplicate keys, syntax errors).
+ */
+export function strictText(text: string, issues: JsonIssue[]): string | undefined {
+  if (issues.some((i) => i.kind !== 'comment' && i.kind !== 'trailing-comma')) return undefined;
+  let out = text;
+  for (const i of [...issues].sort((a, b) => b.offset! - a.offset!)) {
+    let start = i.offset!;
+    let end = start + i.length!;
+    // The blanks before a comment go with it; so does a line that held nothing else.
+    while (start > 0 && (out[start - 1] === ' ' || out[start - 1] === '\t')) start--;
+    if ((start === 0 || out[start - 1] === '\n') && out[end] === '\n') end++;
+    out = out.slice(0, start) + out.slice(end);
+  }
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { UsageError, DockwardError } from '../util/errors.js';
 import { pkiLayout, resolvePkiDir } from '../pki/index.js';
-import { parseDaemonJson, renderDaemonJson, type DaemonConfig } from './daemon-json.js';
+import { parseDaemonJson, renderDaemonJson, strictText, type DaemonConfig } from './daemon-json.js';
 import { configKeyOfFlag, unknownKeys } from './known-keys.js';
 import { profileSettings, TLS_WHY, LOG_ROTATION, type ProfileName } from './profile.js';
 import {
@@ -123,17 +123,32 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   // --- daemon.json as it is
   const beforeBytes = await readMaybe(atRoot(opts.root, cfgPath));
   const parsed = parseDaemonJson(beforeBytes?.toString('utf8') ?? '');
-  for (const i of parsed.issues) {
-    const fixable = i.kind === 'comment' || i.kind === 'trailing-comma' || i.kind === 'duplicate-key';
+  // One problem per kind, with every line it occurs on: six comments are one thing to fix.
+  const kinds = [...new Set(parsed.issues.map((i) => i.kind))];
+  for (const kind of kinds) {
+    const all = parsed.issues.filter((i) => i.kind === kind);
+    const fixable = kind === 'comment' || kind === 'trailing-comma' || kind === 'duplicate-key';
+    const lines = all.map((i) => i.line);
+    const on = `on line${lines.length > 1 ? 's' : ''} ${lines.join(', ')}`;
+    const plural = lines.length > 1 ? 's' : '';
+    const what =
+      kind === 'comment'
+        ? `comment${plural} ${on} (JSON has none)`
+        : kind === 'trailing-comma'
+          ? `trailing comma${plural} ${on}`
+          : kind === 'duplicate-key'
+            ? `${all.map((i) => `${i.message} on line ${i.line}`).join(', ')}`
+            : `${all[0]!.message} on line ${lines[0]}`;
     problems.push({
       severity: fixable ? 'fixed' : 'blocking',
       file: cfgPath,
-      line: i.line,
-      message: `${i.message}: dockerd reads strict JSON and refuses to start`,
+      message: `${what}: dockerd reads strict JSON and refuses to start`,
       fix: fixable
-        ? i.kind === 'duplicate-key'
-          ? 'dockward writes the key once, with the value dockerd used (the last)'
-          : 'dockward rewrites the file as strict JSON (comments are dropped: keep notes elsewhere)'
+        ? kind === 'duplicate-key'
+          ? 'dockward writes each key once, with the value dockerd used (the last)'
+          : kind === 'comment'
+            ? 'dockward removes them (JSON has no comments: keep notes elsewhere)'
+            : 'dockward removes them'
         : `correct the JSON in ${cfgPath} by hand, then plan again`,
     });
   }
@@ -286,7 +301,8 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     });
   }
 
-  const after = Buffer.from(renderDaemonJson(beforeBytes?.toString('utf8'), parsed.issues.length === 0, original, config));
+  const strict = strictText(beforeBytes?.toString('utf8') ?? '', parsed.issues);
+  const after = Buffer.from(renderDaemonJson(strict, strict !== undefined, original, config));
   if (!beforeBytes || !after.equals(beforeBytes)) {
     files.unshift({ path: cfgPath, before: beforeBytes, after, mode: 0o644 });
   }
@@ -390,7 +406,7 @@ async function planTls(opts: PlanOptions, listeners: Listener[], config: DaemonC
   const installed = [
     { key: 'tlscacert', path: `${PKI_INSTALL_DIR}/ca.pem`, data: material.ca, mode: 0o444, summary: 'CA certificate (clients must be signed by it)' },
     { key: 'tlscert', path: `${PKI_INSTALL_DIR}/server-cert.pem`, data: material.cert, mode: 0o444, summary: `server certificate ${material.subject}, valid until ${material.notAfter}` },
-    { key: 'tlskey', path: `${PKI_INSTALL_DIR}/server-key.pem`, data: material.key, mode: 0o400, summary: 'server private key (content not shown), mode 0400' },
+    { key: 'tlskey', path: `${PKI_INSTALL_DIR}/server-key.pem`, data: material.key, mode: 0o400, summary: 'server private key (content not shown)' },
   ];
   for (const i of installed) {
     const before = await readMaybe(atRoot(opts.root, i.path));
