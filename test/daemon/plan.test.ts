@@ -61,7 +61,7 @@ describe('daemon plan: problems with their fix', () => {
     assert.equal(parsed.tlskey, '/etc/docker/pki/server-key.pem');
     assert.ok(!written.includes('//'));
     // Only the comments go: the user's one-line log-opts stays as written.
-    assert.match(written, /^  "log-opts": \{ "max-size": "10m", "max-file": "3" \},$/m);
+    assert.match(written, /^ {2}"log-opts": \{ "max-size": "10m", "max-file": "3" \},$/m);
   });
 
   test('unknown keys block apply, with a did-you-mean', async () => {
