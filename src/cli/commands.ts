@@ -5,6 +5,7 @@ import { registerGateway } from './gateway.js';
 import { registerUp } from './up.js';
 import { registerConnect } from './connect.js';
 import { registerDoctor } from './doctor.js';
+import { registerPolicy } from './policy.js';
 
 /** Every part registers its subcommands here; the CLI layer only parses and delegates. */
 export function registerCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerUp(program);
   registerConnect(program);
   registerDoctor(program);
+  registerPolicy(program);
 }

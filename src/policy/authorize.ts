@@ -49,6 +49,9 @@ export type Decision =
 
 export interface PolicyIdentity {
   readonly name: string;
+  /** The match as written, e.g. `cn=ci-*`, for listings. */
+  readonly match: string;
+  readonly roles: readonly string[];
   readonly matches: (id: Identity) => boolean;
   /** Indexed by Route.index. */
   readonly decisions: readonly Decision[];
@@ -69,7 +72,8 @@ export interface Policy {
 
 /** The same policy accepting API versions up to `version` (the daemon's, from GET /version). */
 export function withApiVersion(policy: Policy, version: string): Policy {
-  return { ...policy, maxApiVersion: apiVersionNumber(version), identityCache: policy.identityCache };
+  // The identity cache is shared: which policy identity matches does not depend on the version.
+  return { ...policy, maxApiVersion: apiVersionNumber(version) };
 }
 
 export function maxApiVersionOf(policy: Policy): string {

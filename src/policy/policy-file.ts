@@ -239,6 +239,10 @@ function compilePolicy(cfg: YamlConfig<PolicyDoc>, source: string, unmatchedReas
     });
     return {
       name: idDoc.name,
+      match: Object.entries(idDoc.match)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' '),
+      roles: idDoc.roles,
       matches: compileMatch(idDoc.match),
       decisions: ROUTES.map((route) => decide(idDoc.name, idRoles, route)),
     };
