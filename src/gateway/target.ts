@@ -148,7 +148,7 @@ export function parseTarget(raw: string, maxVersion: number): TargetResult {
   const firstEnd = path.indexOf('/', 1);
   const first = firstEnd === -1 ? path.slice(1) : path.slice(1, firstEnd);
   if (/^[vV][0-9.]+$/.test(first)) {
-    if (first.charCodeAt(0) !== 0x76 || !/^v[1-9][0-9]{0,2}\.(0|[1-9][0-9]{0,2})$/.test(first)) {
+    if (!/^v[1-9][0-9]{0,2}\.(0|[1-9][0-9]{0,2})$/.test(first)) {
       return bad(`API version "${first}" is not in canonical form (expected e.g. "v1.41")`);
     }
     version = first.slice(1);
