@@ -10,7 +10,7 @@ interface PlanFlags {
   listen: string[];
   usernsRemap?: string;
   root: string;
-  config: string;
+  config?: string;
   pki?: string;
   tlscacert?: string;
   tlscert?: string;
@@ -28,7 +28,7 @@ function planOptions(cmd: Command): Command {
     .option('--listen <addr>', 'TCP address to listen on, e.g. tcp://0.0.0.0:2376 (repeatable)', collect, [])
     .option('--userns-remap <user>', "remap container root to a subordinate uid range: 'default' (user dockremap) or USER[:GROUP]")
     .option('--root <dir>', 'apply to another filesystem root (image, chroot, test)', '/')
-    .option('--config <path>', 'daemon.json on the target', DAEMON_JSON)
+    .option('--config <path>', `daemon.json on the target (default: the unit's --config-file, else ${DAEMON_JSON})`)
     .option('--pki <dir>', 'dockward PKI directory (default $DOCKWARD_PKI or /etc/dockward/pki)')
     .option('--tlscacert <file>', 'CA certificate instead of the PKI one')
     .option('--tlscert <file>', 'server certificate instead of the PKI one')

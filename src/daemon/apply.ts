@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rmdir, rm, stat, unlink, chown, lstat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import { writeFilesAtomic, writeFileAtomic, ensureDir } from '../util/atomic-write.js';
 import { DockwardError } from '../util/errors.js';
 import { atRoot, BACKUP_DIR, PKI_INSTALL_DIR } from './paths.js';
@@ -51,10 +52,29 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/[:.]/g, '-');
 }
 
+/** One apply or rollback at a time per root: two interleaved would each back up the other's half-written set. */
+async function locked<T>(backupRoot: string, fn: () => Promise<T>): Promise<T> {
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(backupRoot, { stale: 60_000, retries: 0 });
+  } catch {
+    throw new DockwardError(`another dockward daemon apply or rollback is running (${backupRoot}.lock)`, 'wait for it to finish, then run this again');
+  }
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
 export async function applyPlan(plan: Plan, now = new Date()): Promise<{ backupDir: string }> {
-  const root = plan.root;
-  const backupRoot = atRoot(root, BACKUP_DIR);
+  const backupRoot = atRoot(plan.root, BACKUP_DIR);
   await ensureDir(backupRoot, 0o700);
+  return locked(backupRoot, () => applyLocked(plan, backupRoot, now));
+}
+
+async function applyLocked(plan: Plan, backupRoot: string, now: Date): Promise<{ backupDir: string }> {
+  const root = plan.root;
   let backupDir = join(backupRoot, stamp(now));
   for (let i = 1; ; i++) {
     try {
@@ -134,8 +154,16 @@ export async function latestBackup(root: string): Promise<string | undefined> {
 }
 
 export async function rollback(root: string, opts: { force?: boolean } = {}): Promise<RollbackResult> {
-  const backupDir = await latestBackup(root);
-  if (!backupDir) throw new DockwardError(`no backup set to roll back to in ${atRoot(root, BACKUP_DIR)}`, 'rollback restores what `dockward daemon apply` replaced');
+  const none = () => new DockwardError(`no backup set to roll back to in ${atRoot(root, BACKUP_DIR)}`, 'rollback restores what `dockward daemon apply` replaced');
+  if (!(await latestBackup(root))) throw none();
+  return locked(atRoot(root, BACKUP_DIR), async () => {
+    const backupDir = await latestBackup(root);
+    if (!backupDir) throw none();
+    return rollbackLocked(root, backupDir, opts);
+  });
+}
+
+async function rollbackLocked(root: string, backupDir: string, opts: { force?: boolean }): Promise<RollbackResult> {
   let manifest: BackupManifest;
   try {
     manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as BackupManifest;

@@ -17,7 +17,7 @@ import {
 import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
 import { loadServerTls, TlsMaterialError } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
-import { atRoot, SUBUID, SUBGID, PASSWD, PKI_INSTALL_DIR } from './paths.js';
+import { atRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, PKI_INSTALL_DIR } from './paths.js';
 
 export interface PlanOptions {
   root: string;
@@ -25,8 +25,8 @@ export interface PlanOptions {
   tls: boolean;
   listen: string[];
   usernsRemap?: string;
-  /** daemon.json on the target (inside --root). */
-  configPath: string;
+  /** daemon.json on the target (inside --root); by default the unit's --config-file, else /etc/docker/daemon.json. */
+  configPath?: string;
   pki?: string;
   tlscacert?: string;
   tlscert?: string;
@@ -87,10 +87,10 @@ export function parseListen(url: string): Listener {
   try {
     u = new URL(url);
   } catch {
-    throw new UsageError(`--listen ${url} is not an address`, 'use tcp://ADDR:PORT, e.g. tcp://127.0.0.1:2376');
+    throw new UsageError(`--listen ${url} is not tcp://ADDR:PORT`, 'e.g. tcp://127.0.0.1:2376');
   }
   if (u.protocol !== 'tcp:' || !u.port || (u.pathname && u.pathname !== '/') || u.username) {
-    throw new UsageError(`--listen ${url} is not a TCP address`, 'use tcp://ADDR:PORT, e.g. tcp://127.0.0.1:2376');
+    throw new UsageError(`--listen ${url} is not tcp://ADDR:PORT`, 'e.g. tcp://127.0.0.1:2376');
   }
   return { url: `tcp://${u.host}`, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }
@@ -118,7 +118,21 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const problems: Problem[] = [];
   const changes: Change[] = [];
   const files: FileChange[] = [];
-  const cfgPath = opts.configPath;
+  // --- the unit and its flags
+  const unit = await readDockerUnit(opts.root);
+  const flags = unit.execStart ? dockerdFlags(unit.execStart, unit.env) : [];
+  const flagFor = (key: string) => flags.filter((f) => configKeyOfFlag(f.name) === key);
+  // dockerd reads the file its --config-file names; writing another one would change nothing.
+  const unitConfig = flagFor('config-file')[0]?.value;
+  const cfgPath = opts.configPath ?? unitConfig ?? DAEMON_JSON;
+  if (cfgPath !== (unitConfig ?? DAEMON_JSON)) {
+    problems.push({
+      severity: 'blocking',
+      file: cfgPath,
+      message: `dockerd reads ${unitConfig ?? DAEMON_JSON}${unitConfig ? ' (--config-file on its command line)' : ''}, not ${cfgPath}`,
+      fix: unitConfig ? `leave out --config (dockward uses ${unitConfig})` : `leave out --config, or start dockerd with --config-file ${cfgPath}`,
+    });
+  }
 
   // --- daemon.json as it is
   const beforeBytes = await readMaybe(atRoot(opts.root, cfgPath));
@@ -164,10 +178,6 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     });
   }
 
-  // --- the unit and its flags
-  const unit = await readDockerUnit(opts.root);
-  const flags = unit.execStart ? dockerdFlags(unit.execStart, unit.env) : [];
-  const flagFor = (key: string) => flags.filter((f) => configKeyOfFlag(f.name) === key);
   if (!unit.fragment) {
     problems.push({
       severity: 'warning',
@@ -250,7 +260,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   }
 
   // --- TLS and listeners
-  if (opts.tls) await planTls(opts, listeners, config, files, changes, problems);
+  if (opts.tls) await planTls(opts, cfgPath, listeners, config, files, changes, problems);
   const hostFlags = flags.filter((f) => f.name === 'host');
   const hostsBefore = Array.isArray(config.hosts) ? (config.hosts as unknown[]) : undefined;
   if (listeners.length || (hostsBefore && hostFlags.length)) {
@@ -270,12 +280,13 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     }
   }
   if (Array.isArray(config.hosts) && hostFlags.length) planHostsDropIn(unit, hostFlags, cfgPath, files, changes, problems);
-  const plainTcp = (Array.isArray(config.hosts) ? config.hosts : []).filter(isTcp).filter(() => config.tlsverify !== true);
+  const tlsOn = config.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
+  const plainTcp = [...(Array.isArray(config.hosts) ? config.hosts : []), ...hostFlags.map((f) => f.value)].filter(isTcp).filter(() => !tlsOn);
   if (plainTcp.length && !opts.insecureTcp) {
     problems.push({
       severity: 'blocking',
       file: cfgPath,
-      message: `${plainTcp.join(', ')} is a TCP listener without tlsverify: anyone who reaches it is root on this host`,
+      message: `${[...new Set(plainTcp)].join(', ')} is a TCP listener without tlsverify: anyone who reaches it is root on this host`,
       fix: 'add --tls, or spell out --insecure-tcp if the port is protected otherwise',
     });
   }
@@ -385,7 +396,7 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
   return name;
 }
 
-async function planTls(opts: PlanOptions, listeners: Listener[], config: DaemonConfig, files: FileChange[], changes: Change[], problems: Problem[]): Promise<void> {
+async function planTls(opts: PlanOptions, cfgPath: string, listeners: Listener[], config: DaemonConfig, files: FileChange[], changes: Change[], problems: Problem[]): Promise<void> {
   const given = [opts.tlscacert, opts.tlscert, opts.tlskey].filter(Boolean).length;
   if (given && given < 3) throw new UsageError('--tlscacert, --tlscert and --tlskey go together', 'pass all three, or none to use the dockward PKI');
   const server = pkiLayout(resolvePkiDir(opts.pki)).serverDir;
@@ -416,16 +427,16 @@ async function planTls(opts: PlanOptions, listeners: Listener[], config: DaemonC
     if (config[i.key] !== i.path) {
       const had = config[i.key];
       config[i.key] = i.path;
-      changes.push({ file: opts.configPath, what: had === undefined ? `add "${i.key}": "${i.path}"` : `change "${i.key}" from ${show(had)} to "${i.path}"`, why: `copied from ${src[i.key === 'tlscacert' ? 'ca' : i.key === 'tlscert' ? 'cert' : 'key']}` });
+      changes.push({ file: cfgPath, what: had === undefined ? `add "${i.key}": "${i.path}"` : `change "${i.key}" from ${show(had)} to "${i.path}"`, why: `copied from ${src[i.key === 'tlscacert' ? 'ca' : i.key === 'tlscert' ? 'cert' : 'key']}` });
     }
   }
   if (config.tlsverify !== true) {
     const had = config.tlsverify;
     config.tlsverify = true;
-    changes.push({ file: opts.configPath, what: had === undefined ? 'add "tlsverify": true' : `change "tlsverify" from ${show(had)} to true`, why: TLS_WHY });
+    changes.push({ file: cfgPath, what: had === undefined ? 'add "tlsverify": true' : `change "tlsverify" from ${show(had)} to true`, why: TLS_WHY });
   }
   if ('tls' in config) {
-    changes.push({ file: opts.configPath, what: 'remove "tls"', why: 'tlsverify implies TLS; "tls" alone would accept any client' });
+    changes.push({ file: cfgPath, what: 'remove "tls"', why: 'tlsverify implies TLS; "tls" alone would accept any client' });
     delete config.tls;
   }
   const tcp = listeners.length || (Array.isArray(config.hosts) && config.hosts.some(isTcp));

@@ -136,6 +136,19 @@ describe('daemon plan: problems with their fix', () => {
     assert.ok(p2.problems.some((p) => p.severity === 'blocking' && /--icc=true on dockerd's command line contradicts icc: false/.test(p.message)), renderPlan(p2));
   });
 
+  test("the unit's --config-file is the file planned; another --config is refused; a plain -H tcp:// on the unit blocks", async () => {
+    const r = await root({
+      '/etc/systemd/system/docker.service.d/override.conf': '[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375 --config-file=/srv/dockerd.json\n',
+      '/srv/dockerd.json': '{}\n',
+    });
+    const { configPath: _default, ...noConfig } = opts(r);
+    const plan = await computePlan(noConfig);
+    assert.equal(plan.files[0]?.path, '/srv/dockerd.json');
+    assert.ok(plan.problems.some((p) => p.severity === 'blocking' && /tcp:\/\/0\.0\.0\.0:2375 is a TCP listener without tlsverify/.test(p.message)), renderPlan(plan));
+    const other = await computePlan(opts(r));
+    assert.ok(other.problems.some((p) => p.severity === 'blocking' && /dockerd reads \/srv\/dockerd\.json \(--config-file on its command line\), not \/etc\/docker\/daemon\.json/.test(p.message)));
+  });
+
   test('swarm manager: live-restore left out, and a user-set live-restore blocks', async () => {
     const r = await root({ '/var/lib/docker/swarm/raft/wal-v3-encrypted/0.wal': '' });
     const plan = await computePlan(opts(r));
