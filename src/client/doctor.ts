@@ -184,7 +184,7 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
   }
 
   if (p.error) {
-    r.findings.push(...clientRejected(p.error, p.handshake, b, r.clientCertificate));
+    r.findings.push(...clientRejected(p.error, p.handshake, b, r.clientCertificate, r.serverCertificate));
   } else if (p.ping && p.ping.status !== 200) {
     r.findings.push({ id: 'unexpected-answer', severity: 'error', message: `${where(t)} answered /_ping with HTTP ${p.ping.status}: ${p.ping.body.trim().slice(0, 200)}`, fix: 'check that this port belongs to dockerd or dockward gateway' });
   } else if (p.ping) {
@@ -208,7 +208,7 @@ function shortTlsError(e: NetError): string {
   return m?.[1]?.trim() ?? e.message;
 }
 
-function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: VerifyReport | undefined): Finding[] {
+function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: VerifyReport | undefined, server: VerifyReport | undefined): Finding[] {
   const alertName = e.alert !== undefined ? TLS_ALERTS[e.alert] ?? `alert ${e.alert}` : undefined;
   // dockerd answers a refused client certificate with an alert; Node's TLS servers (dockward's
   // gateway among them) just drop the connection once the handshake is done.
@@ -263,11 +263,17 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
       },
     ];
   }
+  const serverIssuer = server?.issuer;
+  const clientIssuer = client?.issuer;
+  const why =
+    serverIssuer && clientIssuer && serverIssuer !== clientIssuer
+      ? `the server's own certificate comes from "${serverIssuer}" and yours from "${clientIssuer}": the server most likely trusts only its own CA`
+      : 'so the server trusts another CA than the one that issued it, or it enforces revocation or a policy';
   return [
     {
       id: 'client-cert-rejected',
       severity: 'error',
-      message: `${said}: it refused your client certificate ${b.files.cert}, which looks valid against your ca.pem — so the server trusts another CA than the one that issued it, or it enforces revocation or a policy`,
+      message: `${said}: it refused your client certificate ${b.files.cert}, which looks valid against your ca.pem — ${why}`,
       fix: 'get a client certificate from the CA the server trusts (its --tlscacert), and check the server\'s log for the exact reason',
     },
   ];

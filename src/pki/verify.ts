@@ -251,7 +251,6 @@ function checkSan(leaf: Parsed, dns: string[], ips: string[], opts: VerifyOption
   const asIp = opts.ip !== undefined || isIP(target) !== 0;
   const cn = leaf.node.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
   const all = [...dns, ...ips];
-  const listed = all.length ? `it is valid for ${all.join(', ')}` : 'it lists no names at all (no subjectAltName)';
   const fix = `re-issue the server certificate with the name you dial (dockward pki server ${asIp ? `--ip ${target}` : `--host ${target}`} …), or dial one of the names it has`;
   if (asIp ? leaf.node.checkIP(target) : leaf.node.checkHost(target, { subject: 'never', wildcards: true, partialWildcards: false })) {
     return { id: 'san', ok: true, severity: 'info', message: `${target} matches the certificate's subjectAltName (${all.join(', ')})` };
@@ -268,7 +267,7 @@ function checkSan(leaf: Parsed, dns: string[], ips: string[], opts: VerifyOption
     else if (bare.length) why = `; ${bare[0]} does not cover the bare domain ${target} itself`;
   }
   const goSays = asIp && !ips.length ? `x509: cannot validate certificate for ${target} because it doesn't contain any IP SANs` : all.length ? `x509: certificate is valid for ${all.join(', ')}, not ${target}` : `x509: certificate is not valid for any names, but wanted to match ${target}`;
-  return { id: 'san', ok: false, severity: 'error', message: `${goSays} — the Docker client refuses a server certificate that does not name ${target}: ${listed}${why}`, fix };
+  return { id: 'san', ok: false, severity: 'error', message: `${goSays} — the Docker client refuses a server certificate that does not name ${target}${all.length ? '' : ' (it has no subjectAltName at all)'}${why}`, fix };
 }
 
 async function checkKey(opts: VerifyOptions, cert: X509Certificate): Promise<VerifyCheck | undefined> {

@@ -93,6 +93,8 @@ test('unknown authority: the server certificate is not signed by the bundle\'s c
   const r = await runDoctor({ target: tcp(tlsPort), bundle: fx.bundles.otherCa });
   assert.equal(r.ok, false);
   assert.match(finding(r, 'server-cert-chain'), /signed by unknown authority.*issued by "CN=CA A".*trusts only "CN=CA B"/);
+  // This bundle's client certificate is from CA B too: dockerd refuses it, and doctor says why.
+  assert.match(finding(r, 'client-cert-rejected'), /alert "bad certificate".*server's own certificate comes from "CN=CA A" and yours from "CN=CA B"/);
   const d = await dockerWith(tcp(tlsPort), fx.bundles.otherCa);
   assert.notEqual(d.code, 0);
   assert.match(d.stderr, /certificate signed by unknown authority/);
