@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apiVersionNumber, MAX_TARGET_LENGTH, parseTarget } from '../../src/gateway/target.js';
+import { fuzzTargets } from './fuzz-targets.js';
 
 const MAX = apiVersionNumber('1.41');
 
@@ -126,5 +127,22 @@ describe('apiVersionNumber', () => {
     assert.ok(apiVersionNumber('1.41') < apiVersionNumber('1.100'));
     assert.throws(() => apiVersionNumber('1.041'), /invalid API version/);
     assert.throws(() => apiVersionNumber('v1.41'), /invalid API version/);
+  });
+});
+
+describe('parseTarget on generated targets', () => {
+  it('is idempotent: the forwarded target parses to the same request, and is already canonical', () => {
+    let accepted = 0;
+    for (const raw of fuzzTargets(3000)) {
+      const r = parseTarget(raw, MAX);
+      if (!r.ok) continue;
+      accepted++;
+      const again = parseTarget(r.target.forwardTarget, MAX);
+      assert.ok(again.ok, `${raw} -> ${r.target.forwardTarget}`);
+      assert.deepEqual(again.target, r.target, raw);
+      assert.doesNotMatch(r.target.forwardTarget.split('?')[0]!, /\/\/|\/\.\.?(\/|$)|%2F|%5C|%2E/i, raw);
+    }
+    // The generator is not so hostile that nothing passes.
+    assert.ok(accepted > 300, `only ${accepted} accepted`);
   });
 });
