@@ -4,7 +4,7 @@ import { UsageError, DockwardError } from '../util/errors.js';
 import { pkiLayout, resolvePkiDir } from '../pki/index.js';
 import { parseDaemonJson, renderDaemonJson, strictText, type DaemonConfig } from './daemon-json.js';
 import { configKeyOfFlag, unknownKeys } from './known-keys.js';
-import { profileSettings, TLS_WHY, LOG_ROTATION, type ProfileName } from './profile.js';
+import { profileSettings, TLS_WHY, USERNS_WHY, LOG_ROTATION, type ProfileName } from './profile.js';
 import {
   readDockerUnit,
   dockerdFlags,
@@ -228,7 +228,8 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     }
     if (s.key === 'userns-remap') continue;
     if (s.key === 'log-opts') {
-      planLogRotation(config, original, cfgPath, changes);
+      if (flagFor('log-opts').length) changes.push({ file: cfgPath, what: 'log-opts: left to --log-opt on the command line', why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
+      else planLogRotation(config, original, cfgPath, changes);
       continue;
     }
     if (s.key === 'log-driver' && typeof config['log-driver'] === 'string' && config['log-driver'] !== s.value) {
@@ -247,10 +248,11 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   }
 
   // --- userns-remap and its subordinate ids
-  const hardenedRemap = profileSettings(opts.profile).find((s) => s.key === 'userns-remap');
-  const remap = opts.usernsRemap ?? (typeof config['userns-remap'] === 'string' && config['userns-remap'] ? (config['userns-remap'] as string) : undefined) ?? (hardenedRemap?.value as string | undefined);
+  const profileRemap = profileSettings(opts.profile).find((s) => s.key === 'userns-remap')?.value as string | undefined;
+  const userRemap = typeof config['userns-remap'] === 'string' && config['userns-remap'] ? (config['userns-remap'] as string) : undefined;
+  const remap = opts.usernsRemap ?? userRemap ?? profileRemap;
   if (remap) {
-    const why = hardenedRemap?.why ?? profileSettings('hardened').find((s) => s.key === 'userns-remap')!.why;
+    const why = USERNS_WHY;
     if (config['userns-remap'] !== remap) {
       const had = config['userns-remap'];
       config['userns-remap'] = remap;

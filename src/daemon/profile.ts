@@ -35,12 +35,15 @@ const BASELINE: ProfileSetting[] = [
   },
 ];
 
+export const USERNS_WHY =
+  'root in a container is an unprivileged subordinate uid on the host, so a container escape is not host root. Images and containers created before are kept under the old data directory and are not visible until userns-remap is turned off again; containers needing host namespaces must use `--userns=host`';
+
 const HARDENED: ProfileSetting[] = [
   ...BASELINE,
   {
     key: 'icc',
     value: false,
-    why: 'containers on the default bridge can no longer reach each other unless linked or put on a user-defined network; dockerd enforces it with iptables',
+    why: 'containers on the default bridge can no longer reach each other (dockerd enforces it with iptables); user-defined networks are not affected, so put only containers that must talk on a shared network',
     enforce: true,
   },
   {
@@ -52,15 +55,10 @@ const HARDENED: ProfileSetting[] = [
   {
     key: 'userland-proxy',
     value: false,
-    why: 'published ports are forwarded by iptables NAT instead of one root docker-proxy process per port, which also keeps the client source address',
+    why: 'no root docker-proxy process per published port: traffic from the host itself is forwarded by iptables NAT like the rest, so less root code handles untrusted connections',
     enforce: true,
   },
-  {
-    key: 'userns-remap',
-    value: 'default',
-    why: "root in a container is an unprivileged subordinate uid on the host (user `dockremap`), so a container escape is not host root. Images and containers created before are kept under the old data directory and are not visible until userns-remap is turned off again; containers needing host namespaces must use `--userns=host`",
-    enforce: true,
-  },
+  { key: 'userns-remap', value: 'default', why: USERNS_WHY, enforce: true },
 ];
 
 export function profileSettings(name: ProfileName): ProfileSetting[] {
