@@ -131,31 +131,40 @@ function chainOf(socket: TLSSocket): string[] {
   return out;
 }
 
-function readPing(req: http.ClientRequest, timeoutMs: number): Promise<PingAnswer> {
-  return new Promise((resolvePing, reject) => {
+const PING = { method: 'GET', path: '/_ping', headers: { host: 'docker' }, agent: false as const };
+
+interface Exchange {
+  /** The TCP connection was established (tells a dead address from a silent server). */
+  connected: boolean;
+  ping?: PingAnswer;
+  error?: NetError;
+}
+
+/** One GET /_ping; `timeout` also bounds the TCP connect, so a black-holed address cannot hang. */
+function exchange(req: http.ClientRequest, timeoutMs: number): Promise<Exchange> {
+  let connected = false;
+  return new Promise((resolvePing) => {
+    req.on('socket', (s) => s.once('connect', () => (connected = true)));
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
+    req.on('error', (e) => resolvePing({ connected, error: netError(e) }));
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
+      res.on('error', (e) => resolvePing({ connected, error: netError(e) }));
       res.on('end', () => {
         const api = res.headers['api-version'];
-        resolvePing({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 500), ...(typeof api === 'string' ? { apiVersion: api } : {}) });
+        resolvePing({ connected, ping: { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 500), ...(typeof api === 'string' ? { apiVersion: api } : {}) } });
       });
     });
     req.end();
   });
 }
 
-const PING = { method: 'GET', path: '/_ping', headers: { host: 'docker' }, agent: false as const };
-
 /**
  * Handshakes with verification off so that a bad server certificate can still be examined;
  * the caller must treat the connection as unauthenticated (only `/_ping`, which carries nothing).
  */
 export async function probeTls(t: Target, b: Pick<Bundle, 'ca' | 'cert' | 'key'>, timeoutMs = 10_000): Promise<Probe> {
-  let socket: TLSSocket | undefined;
   let handshake = false;
   let protocol: string | undefined;
   let serverChain: string[] = [];
@@ -163,39 +172,29 @@ export async function probeTls(t: Target, b: Pick<Bundle, 'ca' | 'cert' | 'key'>
     ...PING,
     host: t.host,
     port: t.port,
+    timeout: timeoutMs,
     servername: serverName(t.host),
     ...(b.ca ? { ca: b.ca } : {}),
     ...(b.cert && b.key ? { cert: b.cert, key: b.key } : {}),
     rejectUnauthorized: false,
   });
   req.on('socket', (s) => {
-    socket = s as TLSSocket;
+    const socket = s as TLSSocket;
     socket.once('secureConnect', () => {
       handshake = true;
-      protocol = socket!.getProtocol() ?? undefined;
-      serverChain = chainOf(socket!);
+      protocol = socket.getProtocol() ?? undefined;
+      serverChain = chainOf(socket);
     });
   });
-  try {
-    const ping = await readPing(req, timeoutMs);
-    return { kind: 'tls', handshake, protocol, serverChain, ping };
-  } catch (e) {
-    const error = netError(e);
-    if (!socket || (!handshake && ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL'].includes(error.code))) {
-      return { kind: 'tcp-error', error };
-    }
-    return { kind: 'tls', handshake, protocol, serverChain, error };
-  }
+  const x = await exchange(req, timeoutMs);
+  if (x.error && !x.connected) return { kind: 'tcp-error', error: x.error };
+  return { kind: 'tls', handshake, protocol, serverChain, ...(x.ping ? { ping: x.ping } : {}), ...(x.error ? { error: x.error } : {}) };
 }
 
 export async function probeHttp(t: Target, timeoutMs = 10_000): Promise<Probe> {
-  try {
-    return { kind: 'http', ping: await readPing(http.request({ ...PING, host: t.host, port: t.port }), timeoutMs) };
-  } catch (e) {
-    const error = netError(e);
-    if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL'].includes(error.code)) return { kind: 'tcp-error', error };
-    return { kind: 'http', error };
-  }
+  const x = await exchange(http.request({ ...PING, host: t.host, port: t.port, timeout: timeoutMs }), timeoutMs);
+  if (x.error && !x.connected) return { kind: 'tcp-error', error: x.error };
+  return { kind: 'http', ...(x.ping ? { ping: x.ping } : {}), ...(x.error ? { error: x.error } : {}) };
 }
 
 /** The handshake failed because the other side does not speak TLS at all. */

@@ -11,7 +11,7 @@ import https from 'node:https';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { engineSkipReason, runDocker } from '../harness/engine.js';
 import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
 import { revoke } from '../../src/pki/index.js';
@@ -196,6 +196,23 @@ test('nothing listening', { skip }, async () => {
   const d = await dockerWith(tcp(port), fx.bundles.ok);
   assert.notEqual(d.code, 0);
   assert.match(d.stderr, /Cannot connect to the Docker daemon at tcp:\/\/127\.0\.0\.1:\d+/);
+});
+
+test('a server that accepts TCP but never speaks: bounded by the timeout', { skip }, async () => {
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((sock) => sockets.push(sock));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (silent.address() as AddressInfo).port;
+    const started = Date.now();
+    const r = await runDoctor({ target: tcp(port), bundle: fx.bundles.ok, timeoutMs: 500 });
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(ids(r), ['tls-failed']);
+    assert.match(finding(r, 'tls-failed'), /no answer within 500 ms/);
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });
 
 test('the dockward doctor command: exit codes, text and JSON', { skip }, async () => {
