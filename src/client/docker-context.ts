@@ -4,7 +4,7 @@
  * material in contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureDir, writeFilesAtomic } from '../util/atomic-write.js';
@@ -73,4 +73,45 @@ export async function writeDockerContext(o: DockerContextOptions): Promise<Docke
     { force: true },
   );
   return { name: o.name, metaFile, tlsDir: tlsDocker };
+}
+
+export interface DockerContextEndpoint {
+  name: string;
+  host: string;
+  /** Where the context's ca.pem, cert.pem and key.pem live (the CLI's TLS material dir). */
+  tlsDir: string;
+  skipTlsVerify: boolean;
+}
+
+/** The context the docker CLI would use by itself: $DOCKER_CONTEXT, else config.json's currentContext. */
+export async function currentContextName(configDir?: string): Promise<string | undefined> {
+  if (process.env.DOCKER_CONTEXT) return process.env.DOCKER_CONTEXT;
+  const file = join(dockerConfigDir(configDir), 'config.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const name = (JSON.parse(text) as { currentContext?: unknown }).currentContext;
+    return typeof name === 'string' && name ? name : undefined;
+  } catch {
+    throw new DockwardError(`${file} is not valid JSON`, 'fix or remove it; the docker CLI cannot read it either');
+  }
+}
+
+export async function readDockerContext(name: string, configDir?: string): Promise<DockerContextEndpoint> {
+  const dirs = contextDirs(name, configDir);
+  const file = join(dirs.meta, 'meta.json');
+  let meta: { Endpoints?: { docker?: { Host?: unknown; SkipTLSVerify?: unknown } } };
+  try {
+    meta = JSON.parse(await readFile(file, 'utf8')) as typeof meta;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DockwardError(`no Docker context named "${name}"`, 'see docker context ls');
+    throw new DockwardError(`cannot read the Docker context "${name}" (${file}): ${(e as Error).message}`);
+  }
+  const host = meta.Endpoints?.docker?.Host;
+  if (typeof host !== 'string') throw new DockwardError(`the Docker context "${name}" has no docker endpoint`, 'see docker context inspect ' + name);
+  return { name, host, tlsDir: join(dirs.tls, 'docker'), skipTlsVerify: meta.Endpoints?.docker?.SkipTLSVerify === true };
 }

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { verifyCertificate, type VerifyCheck, type VerifyReport } from '../pki/verify.js';
 import { UsageError } from '../util/errors.js';
+import { currentContextName, readDockerContext } from './docker-context.js';
 import { defaultBundleDir, loadBundle, parseTarget, probeHttp, probeTls, isHttpsAnswer, isNotTls, TLS_ALERTS, type Bundle, type NetError, type Probe, type Target } from './tls-probe.js';
 
 export interface Finding {
@@ -19,6 +20,8 @@ export interface DoctorReport {
   target: string;
   tls: boolean;
   bundle?: string;
+  /** The docker CLI context the settings came from. */
+  context?: string;
   /** True when the docker CLI would connect with these settings. */
   ok: boolean;
   protocol?: string;
@@ -54,13 +57,23 @@ export async function diagnose(o: DiagnoseOptions): Promise<DoctorReport> {
 }
 
 /**
- * The settings the docker CLI itself would use: the address from the argument or DOCKER_HOST;
- * TLS with --bundle, or when DOCKER_TLS_VERIFY is set (any non-empty value, "0" included),
- * from DOCKER_CERT_PATH or ~/.docker; otherwise plain HTTP, as the CLI would.
+ * The settings the docker CLI itself would use, in its order: the address argument (with
+ * --bundle, or DOCKER_TLS_VERIFY and DOCKER_CERT_PATH or ~/.docker — any non-empty
+ * DOCKER_TLS_VERIFY, "0" included, turns TLS on), then --context, DOCKER_HOST, and finally
+ * DOCKER_CONTEXT or the current context of config.json. Without TLS settings the CLI speaks
+ * plain HTTP, and so does the diagnosis.
  */
-export async function runDoctor(o: { target?: string; bundle?: string; timeoutMs?: number }): Promise<DoctorReport> {
+export async function runDoctor(o: { target?: string; bundle?: string; context?: string; configDir?: string; timeoutMs?: number }): Promise<DoctorReport> {
+  const contextName = o.target === undefined ? (o.context ?? (process.env.DOCKER_HOST ? undefined : await currentContextName(o.configDir))) : undefined;
+  if (contextName && contextName !== 'default') {
+    const ctx = await readDockerContext(contextName, o.configDir);
+    const bundle = await loadBundle(o.bundle ?? ctx.tlsDir);
+    const tls = o.bundle !== undefined || !!(bundle.ca || bundle.cert);
+    const report = await diagnose({ target: parseTarget(ctx.host), tls, bundle: tls ? bundle : undefined, timeoutMs: o.timeoutMs });
+    return { ...report, context: contextName };
+  }
   const url = o.target ?? process.env.DOCKER_HOST;
-  if (!url) throw new UsageError('no Docker address to diagnose', 'give tcp://HOST:PORT or set DOCKER_HOST');
+  if (!url) throw new UsageError('no Docker address to diagnose', 'give tcp://HOST:PORT, --context NAME, or set DOCKER_HOST');
   const target = parseTarget(url);
   const tls = o.bundle !== undefined || !!process.env.DOCKER_TLS_VERIFY;
   const bundle = tls ? await loadBundle(o.bundle ?? defaultBundleDir()) : undefined;
@@ -282,7 +295,7 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
 /** The human form of a report: one block per finding, the fix under it, the verdict last. */
 export function formatDoctorReport(r: DoctorReport): string {
   const mark = { error: 'ERROR  ', warning: 'WARNING', info: 'OK     ' } as const;
-  const lines = [`dockward doctor: ${r.target} (${r.tls ? `TLS, bundle ${r.bundle || 'none'}` : 'plain HTTP: no TLS configured'})`];
+  const lines = [`dockward doctor: ${r.target}${r.context ? ` (context ${r.context})` : ''} (${r.tls ? `TLS, bundle ${r.bundle || 'none'}` : 'plain HTTP: no TLS configured'})`];
   for (const f of r.findings) {
     lines.push(`${mark[f.severity]} ${f.message}`);
     if (f.fix) lines.push(`        fix: ${f.fix}`);

@@ -12,6 +12,7 @@ import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private
 import { connect } from '../../src/client/connect.js';
 import { contextDirs, writeDockerContext } from '../../src/client/docker-context.js';
 import { parseTarget } from '../../src/client/tls-probe.js';
+import { runDoctor } from '../../src/client/doctor.js';
 import { makeFixtures, freePort, type Fixtures } from './fixtures.js';
 
 const skip = engineSkipReason();
@@ -79,6 +80,13 @@ test('connect writes a context the real docker CLI lists, inspects, uses and sel
   assert.equal(version.code, 0, version.stderr);
   assert.equal(version.stdout.trim(), r.server.apiVersion);
 
+  // doctor diagnoses a context by name, with the context's own TLS material.
+  const diag = await runDoctor({ context: 'dw-test', configDir });
+  assert.equal(diag.ok, true, JSON.stringify(diag.findings, null, 1));
+  assert.equal(diag.context, 'dw-test');
+  assert.equal(diag.bundle, join(contextDirs('dw-test', configDir).tls, 'docker'));
+  await assert.rejects(runDoctor({ context: 'nope', configDir }), { message: 'no Docker context named "nope"', hint: 'see docker context ls' });
+
   // An existing context is never replaced silently.
   await assert.rejects(connect({ target: parseTarget(url), bundleDir: fx.bundles.ok, context: 'dw-test', configDir }), /a Docker context named "dw-test" already exists/);
   const again = await connect({ target: parseTarget(url), bundleDir: fx.bundles.ok, context: 'dw-test', configDir, force: true });
@@ -112,6 +120,12 @@ test('the CLI: env lines that work when eval\'ed, a context, and exit 1 with the
   assert.match(withContext.out, /^connected to tcp:\/\/127\.0\.0\.1:\d+: Docker \S+ \(API 1\.\d+, linux\/\w+\)\n.*\n {2}docker context use cli-ctx\n$/);
   const meta = JSON.parse(await readFile(join(contextDirs('cli-ctx', configDir).meta, 'meta.json'), 'utf8')) as unknown;
   assert.deepEqual(meta, { Name: 'cli-ctx', Metadata: { Description: `dockward: ${url}` }, Endpoints: { docker: { Host: url, SkipTLSVerify: false } } });
+
+  // With no address and no DOCKER_HOST, doctor follows the CLI to its current context.
+  assert.equal((await runDocker(['context', 'use', 'cli-ctx'], { configDir })).code, 0);
+  const doc = await sh(`${dockward} doctor`, env);
+  assert.equal(doc.code, 0, doc.out + doc.err);
+  assert.match(doc.out, /^dockward doctor: tcp:\/\/127\.0\.0\.1:\d+ \(context cli-ctx\) \(TLS, bundle .*\)\n[^]*connection OK\n$/);
 
   const failing = await sh(`${dockward} connect ${url} --bundle ${fx.bundles.serverAuthOnly} --json`, env);
   assert.equal(failing.code, 1, failing.err);
