@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
 import { startCandidateDaemon, type CandidateDaemon } from '../../src/daemon/validate.js';
+import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
 import { makeRoot } from './root.js';
 
@@ -149,4 +150,50 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
       await rm(r, { recursive: true, force: true });
     }
   });
+});
+
+describe("the refusals plan reports are dockerd's own", { skip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dw-refuse-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** dockerd's reason for refusing this daemon.json (with the private daemon's own -H and --iptables=false flags). */
+  async function refusal(config: Record<string, unknown>): Promise<string> {
+    const file = join(dir, `${Object.keys(config).join('-')}.json`);
+    await writeFile(file, JSON.stringify(config));
+    try {
+      const d = await startPrivateDaemon({ args: ['--config-file', file] });
+      await d.stop();
+      return 'started';
+    } catch (e) {
+      assert.ok(e instanceof DaemonStartError, String(e));
+      return e.message;
+    }
+  }
+
+  for (const [name, config, planned, refused] of [
+    ['an unknown key', { 'bogus-key': 1 }, /unknown key "bogus-key"/, /the following directives don't match any configuration option: bogus-key/],
+    ['hosts with -H on the command line', { hosts: ['unix:///run/dw-unused.sock'] }, /ExecStart passes -H fd:\/\/ while daemon\.json has "hosts"/, /the following directives are specified both as a flag and in the configuration file: hosts/],
+    ['icc: false without iptables', { icc: false }, /icc: false with iptables disabled/, /You specified --iptables=false with --icc=false\. ICC=false uses iptables to function/],
+  ] as const) {
+    test(name, async () => {
+      // The plan side: the same setting on a stock Debian root (where -H fd:// and, for icc, --iptables=false come from the unit).
+      const r = await makeRoot({
+        '/etc/docker/daemon.json': JSON.stringify(config),
+        '/etc/default/docker': name.startsWith('icc') ? 'DOCKER_OPTS="--iptables=false"\n' : '',
+      });
+      try {
+        const res = await cli(['daemon', 'plan', '--root', r, '--json']);
+        const plan = JSON.parse(res.stdout) as { problems: { message: string }[] };
+        assert.ok(plan.problems.some((p) => planned.test(p.message)), res.stdout);
+      } finally {
+        await rm(r, { recursive: true, force: true });
+      }
+      assert.match(await refusal(config), refused);
+    });
+  }
 });
