@@ -386,3 +386,19 @@ function checkBasicConstraints(cert: x509.X509Certificate): VerifyCheck {
   }
   return { id: 'basic-constraints', ok: true, severity: 'info', message: 'a leaf certificate (CA:FALSE)' };
 }
+
+/** The human form of a report (`pki verify`): who the certificate is, then each check with its fix. */
+export function formatVerifyReport(r: VerifyReport): string {
+  const names = [...r.dns.map((d) => `DNS:${d}`), ...r.ips.map((i) => `IP:${i}`)];
+  const lines = [
+    `${r.file}: ${r.subject}, issued by ${r.issuer}, serial ${r.serial}`,
+    `  valid ${r.notBefore} to ${r.notAfter}; names: ${names.join(', ') || 'none'}; EKU: ${r.eku.join(', ') || 'none'}`,
+  ];
+  for (const c of r.checks) {
+    const mark = !c.ok && c.severity === 'error' ? 'ERROR  ' : c.severity === 'warning' || !c.ok ? 'WARNING' : 'OK     ';
+    lines.push(`${mark} ${c.id}: ${c.message}`);
+    if (c.fix && (!c.ok || c.severity === 'warning')) lines.push(`        fix: ${c.fix}`);
+  }
+  lines.push(r.accepted ? 'accepted' : 'REFUSED');
+  return lines.join('\n') + '\n';
+}

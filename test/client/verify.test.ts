@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { verifyCertificate, type VerifyReport } from '../../src/pki/verify.js';
+import { verifyCertificate, formatVerifyReport, type VerifyReport } from '../../src/pki/verify.js';
 import { initCa, issueClient, issueServer, revoke } from '../../src/pki/index.js';
 import { makeFixtures, issueAt, type Fixtures } from './fixtures.js';
 
@@ -187,4 +187,14 @@ test('a CA certificate used as a leaf, and key types Docker cannot use', async (
 test('bad input gives one clear error', async () => {
   await assert.rejects(verifyCertificate({ certPem: 'hello', file: 'x.pem', caPem: fx.caA, purpose: 'server' }), /x\.pem holds no PEM certificate/);
   await assert.rejects(verifyCertificate({ certPem: fx.caA, file: 'x.pem', caPem: '', purpose: 'server' }), /the CA file holds no PEM certificate/);
+});
+
+test('the text form names the certificate, each check, the fix and the verdict', async () => {
+  const file = join(fx.bundles.serverAuthOnly, 'cert.pem');
+  const r = await verifyCertificate({ certPem: await readFile(file, 'utf8'), file, caPem: fx.caA, purpose: 'client' });
+  const text = formatVerifyReport(r);
+  assert.match(text, /^.*svc\/cert\.pem: CN=svc, issued by CN=CA A, serial [0-9a-f]+\n {2}valid \S+ to \S+; names: none; EKU: serverAuth\n/);
+  assert.match(text, /\nOK {6}chain: signed by the CA "CN=CA A"/);
+  assert.match(text, /\nERROR {3}eku: x509: certificate specifies an incompatible key usage.*\n {8}fix: issue a client certificate with dockward pki client NAME\n/);
+  assert.match(text, /\nREFUSED\n$/);
 });
