@@ -70,8 +70,6 @@ export interface Plan {
   problems: Problem[];
   /** The daemon.json that will be written, for validation. */
   config: DaemonConfig;
-  /** Remap user (for the report), when userns-remap is set. */
-  remapUser?: string;
   /** systemd must re-read its units before the restart. */
   unitChanged: boolean;
 }
@@ -220,7 +218,6 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const swarm = await detectSwarmManager(opts.root, dataRoot, opts.root === '/' ? opts.socketPath : undefined);
 
   // --- profile settings
-  let remapUser: string | undefined;
   for (const s of profileSettings(opts.profile)) {
     if (s.key === 'live-restore' && swarm.manager) {
       changes.push({ file: cfgPath, what: 'live-restore left out', why: `this node is a swarm manager (${swarm.evidence}) and dockerd refuses live-restore in swarm mode` });
@@ -258,7 +255,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       config['userns-remap'] = remap;
       changes.push({ file: cfgPath, what: had === undefined ? `add "userns-remap": ${show(remap)}` : `change "userns-remap" from ${show(had)} to ${show(remap)}`, why });
     }
-    remapUser = await planSubIds(opts.root, remap, files, changes, problems);
+    await planSubIds(opts.root, remap, files, changes, problems);
   }
 
   // --- TLS and listeners
@@ -280,6 +277,14 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
         why: `dockerd listens on these addresses${hosts.includes('fd://') ? '; fd:// keeps the local socket from docker.socket (socket activation)' : ''}`,
       });
     }
+  }
+  if (Array.isArray(config.hosts) && config.hosts.includes('fd://') && !unit.socketUnit) {
+    problems.push({
+      severity: 'blocking',
+      file: cfgPath,
+      message: '"hosts" has fd:// but there is no docker.socket unit to hand dockerd that socket: dockerd refuses to start ("no sockets found via socket activation")',
+      fix: 'replace fd:// with unix:///var/run/docker.sock in "hosts" (or -H), or install docker.socket',
+    });
   }
   if (Array.isArray(config.hosts) && hostFlags.length) planHostsDropIn(unit, hostFlags, cfgPath, files, changes, problems);
   const tlsOn = config.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
@@ -319,7 +324,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   if (!beforeBytes || !after.equals(beforeBytes)) {
     files.unshift({ path: cfgPath, before: beforeBytes, after, mode: 0o644 });
   }
-  return { root: opts.root, files, changes, problems, config, remapUser, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
+  return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
 }
 
 function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: string, changes: Change[]): void {
@@ -343,7 +348,7 @@ function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: 
   changes.push({ file: cfgPath, what: `log-opts: add ${added.join(', ')}${Object.keys(existing).length ? ' (your other log options are kept)' : ''}`, why });
 }
 
-async function planSubIds(root: string, remap: string, files: FileChange[], changes: Change[], problems: Problem[]): Promise<string> {
+async function planSubIds(root: string, remap: string, files: FileChange[], changes: Change[], problems: Problem[]): Promise<void> {
   const [userPart, groupPart] = remap === 'default' ? ['dockremap', 'dockremap'] : remap.split(':');
   const user = userPart!;
   const group = groupPart ?? user;
@@ -395,7 +400,6 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
       why: `container ids 0..65535 become host ids ${start}..${start + RANGE_SIZE - 1}, a range no other entry uses`,
     });
   }
-  return name;
 }
 
 async function planTls(opts: PlanOptions, cfgPath: string, listeners: Listener[], config: DaemonConfig, files: FileChange[], changes: Change[], problems: Problem[]): Promise<void> {

@@ -149,6 +149,15 @@ describe('daemon plan: problems with their fix', () => {
     assert.ok(other.problems.some((p) => p.severity === 'blocking' && /dockerd reads \/srv\/dockerd\.json \(--config-file on its command line\), not \/etc\/docker\/daemon\.json/.test(p.message)));
   });
 
+  test('fd:// without docker.socket blocks: dockerd would find no socket to take over', async () => {
+    const r = await root({ '/etc/systemd/system/docker.service': '[Service]\nExecStart=/usr/bin/dockerd -H fd://\n' }, { stockUnit: false });
+    const plan = await computePlan(opts(r, { tls: false, listen: [], profile: 'baseline', insecureTcp: true, usernsRemap: undefined }));
+    assert.deepEqual(plan.problems, []);
+    const withHosts = await root({ '/etc/systemd/system/docker.service': '[Service]\nExecStart=/usr/bin/dockerd -H fd://\n', '/etc/docker/daemon.json': '{"hosts": ["fd://"]}' }, { stockUnit: false });
+    const p2 = await computePlan(opts(withHosts, { profile: 'baseline' }));
+    assert.ok(p2.problems.some((p) => p.severity === 'blocking' && /no sockets found via socket activation/.test(p.message)), renderPlan(p2));
+  });
+
   test('swarm manager: live-restore left out, and a user-set live-restore blocks', async () => {
     const r = await root({ '/var/lib/docker/swarm/raft/wal-v3-encrypted/0.wal': '' });
     const plan = await computePlan(opts(r));
@@ -207,8 +216,11 @@ describe('daemon apply and rollback on a --root', () => {
     assert.equal((await stat(join(r, 'etc/docker/pki'))).mode & 0o777, 0o700);
     assert.equal((await stat(join(r, 'etc/docker/daemon.json'))).mode & 0o777, 0o644);
 
-    const rb = await cli(['daemon', 'rollback', '--root', r]);
+    const rb = await cli(['daemon', 'rollback', '--root', r, '--json']);
     assert.equal(rb.code, 0, rb.stderr);
+    const rolled = JSON.parse(rb.stdout) as { restored: string[]; removed: string[]; restart: string };
+    assert.deepEqual(rolled.restored.sort(), ['/etc/docker/daemon.json', '/etc/subgid', '/etc/subuid']);
+    assert.equal(rolled.restart, 'systemctl daemon-reload && systemctl restart docker');
     assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), original);
     assert.equal(await readFile(join(r, 'etc/subuid'), 'utf8'), '');
     await assert.rejects(stat(join(r, 'etc/docker/pki')), /ENOENT/);
