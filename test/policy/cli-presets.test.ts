@@ -21,10 +21,12 @@ identities:
   - { name: ro, match: { cn: ro }, roles: [ro] }
   - { name: logs, match: { cn: logs }, roles: [logs] }
   - { name: exec, match: { cn: exec }, roles: [exec] }
+  - { name: builder, match: { cn: builder }, roles: [builder] }
 roles:
   ro: { allow: [preset:read-only] }
   logs: { allow: [preset:containers-read] }
   exec: { allow: [preset:containers-read, preset:exec] }
+  builder: { allow: [preset:build] }
 `,
   'cli-presets.yaml',
 );
@@ -70,9 +72,9 @@ describe('presets against the docker CLI on the wire', { skip }, () => {
   });
 
   /** Runs the CLI through the tap and returns what each of its requests gets from `identity`. */
-  async function judge(args: string[], identity: string): Promise<{ request: string; verdict: Verdict }[]> {
+  async function judge(args: string[], identity: string, input?: string): Promise<{ request: string; verdict: Verdict }[]> {
     tap.requests.length = 0;
-    const res = await runDocker(['-H', `unix://${join(dir, 'tap.sock')}`, ...args]);
+    const res = await runDocker(['-H', `unix://${join(dir, 'tap.sock')}`, ...args], { input });
     assert.equal(res.code, 0, `docker ${args.join(' ')}: ${res.stderr}`);
     assert.ok(tap.requests.length > 0);
     const id = { name: identity, cn: identity, ou: [], sans: [], listener: 'test' };
@@ -126,5 +128,12 @@ describe('presets against the docker CLI on the wire', { skip }, () => {
     assert.deepEqual(refusedOnes(judged), []);
     assert.ok(judged.some((j) => j.request.startsWith('POST /v1.41/exec/')));
     assert.ok(refusedOnes(await judge(['exec', 'c1', 'echo', 'hi'], 'ro')).some((r) => r.startsWith('POST /v1.41/containers/c1/exec')));
+  });
+
+  it('a classic build (no buildx here) needs only the build preset', async () => {
+    const dockerfile = `FROM ${TEST_IMAGE}\nLABEL built-by=dockward-test\n`;
+    const judged = await judge(['build', '-q', '-t', 'dockward-test/built:1', '-'], 'builder', dockerfile);
+    assert.deepEqual(refusedOnes(judged), []);
+    assert.ok(judged.some((j) => j.verdict.kind === 'allow' && j.verdict.route === 'POST /build'));
   });
 });
