@@ -44,7 +44,7 @@ export async function diagnose(o: DiagnoseOptions): Promise<DoctorReport> {
   const findings: Finding[] = [];
   const report: DoctorReport = { target: o.target.url, tls: o.tls, ...(o.bundle ? { bundle: o.bundle.dir } : {}), ok: false, findings };
   if (o.tls) await diagnoseTls(o, report);
-  else diagnosePlain(o.target, await probeHttp(o.target, o.timeoutMs), report);
+  else await diagnosePlain(o, report);
   report.ok = !findings.some((f) => f.severity === 'error');
   if (report.ok) {
     findings.unshift({
@@ -100,17 +100,24 @@ function nothingListening(t: Target, e: NetError): Finding {
       };
 }
 
-function diagnosePlain(t: Target, p: Probe, r: DoctorReport): void {
+async function diagnosePlain(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
+  const t = o.target;
+  const p = await probeHttp(t, o.timeoutMs);
   if (p.kind === 'tcp-error') {
     r.findings.push(nothingListening(t, p.error));
     return;
   }
   if (p.kind !== 'http') return;
-  if (isHttpsAnswer(p.ping)) {
+  // Go's HTTPS server says so in plain HTTP; Node's (dockward's gateway) just drops the
+  // connection, so a TLS handshake settles whether the port speaks TLS.
+  const goSaid = isHttpsAnswer(p.ping);
+  const tls = goSaid || p.ping ? undefined : await probeTls(t, {}, o.timeoutMs);
+  const speaksTls = goSaid || (tls?.kind === 'tls' && (tls.handshake || tls.error?.alert !== undefined));
+  if (speaksTls) {
     r.findings.push({
       id: 'plain-http-on-tls-port',
       severity: 'error',
-      message: `${where(t)} speaks TLS, but this client connected with plain HTTP: the server answered "Client sent an HTTP request to an HTTPS server"`,
+      message: `${where(t)} speaks TLS, but this client connected with plain HTTP: ${goSaid ? 'the server answered "Client sent an HTTP request to an HTTPS server"' : 'the server dropped the plain request and completes a TLS handshake'}`,
       fix: 'connect with TLS and a client bundle: export DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR (ca.pem cert.pem key.pem from dockward pki client NAME), or pass --bundle DIR',
     });
     return;

@@ -171,6 +171,10 @@ test('plain HTTP on the TLS port', { skip }, async () => {
   const d = await dockerWith(tcp(tlsPort));
   assert.notEqual(d.code, 0);
   assert.match(d.stderr, /Client sent an HTTP request to an HTTPS server/);
+  // A Node TLS server (like dockward's gateway) says nothing in plain HTTP: the handshake tells.
+  const node = await runDoctor({ target: tcp(crlServerPort) });
+  assert.deepEqual(ids(node), ['plain-http-on-tls-port']);
+  assert.match(finding(node, 'plain-http-on-tls-port'), /dropped the plain request and completes a TLS handshake/);
 });
 
 test('TLS on a plain port: the daemon is exposed without TLS', { skip }, async () => {
