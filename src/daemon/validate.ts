@@ -65,6 +65,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       }
     }
     const staged = new Map((opts.staged ?? []).map((f) => [f.path, f]));
+    const copies = new Map<string, string>();
     let n = 0;
     for (const key of PATH_KEYS) {
       const p = c[key];
@@ -73,6 +74,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       if (f) {
         const copy = join(work, `${n++}-${p.split('/').pop()}`);
         await writeFile(copy, f.after, { mode: 0o600 });
+        copies.set(copy, p);
         c[key] = copy;
       } else {
         c[key] = atRoot(opts.root, p);
@@ -107,7 +109,18 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     }
     const cfgFile = join(work, 'daemon.json');
     await writeFile(cfgFile, formatDaemonJson(c), { mode: 0o600 });
-    const daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
+    let daemon: PrivateDaemon;
+    try {
+      daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
+    } catch (e) {
+      // dockerd names the throw-away copies; the user knows the files by their target paths.
+      if (e instanceof DaemonStartError) {
+        let msg = e.message.split(cfgFile).join('the candidate daemon.json');
+        for (const [copy, target] of copies) msg = msg.split(copy).join(target);
+        throw new DaemonStartError(msg, e.daemonLog);
+      }
+      throw e;
+    }
     return {
       ...daemon,
       notValidated: [...notValidated],
@@ -134,7 +147,7 @@ export async function validateCandidate(config: DaemonConfig, opts: CandidateOpt
   try {
     daemon = await startCandidateDaemon(config, opts);
   } catch (e) {
-    if (e instanceof DaemonStartError) return { ok: false, reason: e.message.replace(/\/\S+\/daemon\.json/g, 'the candidate daemon.json'), log: e.daemonLog };
+    if (e instanceof DaemonStartError) return { ok: false, reason: e.message, log: e.daemonLog };
     throw e;
   }
   await daemon.stop();

@@ -2,12 +2,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm, mkdtemp, writeFile, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
-import { startCandidateDaemon, type CandidateDaemon } from '../../src/daemon/validate.js';
+import { startCandidateDaemon, validateCandidate, type CandidateDaemon } from '../../src/daemon/validate.js';
 import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
 import { makeRoot } from './root.js';
@@ -156,6 +157,8 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dw-refuse-'));
+    await initCa({ dir, onWarning: () => undefined });
+    await issueServer({ dir, hosts: ['localhost'], ips: ['127.0.0.1'], onWarning: () => undefined });
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -196,4 +199,20 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
       assert.match(await refusal(config), refused);
     });
   }
+
+  test('validation loads the TLS files: a key that is not the certificate\'s is refused by dockerd, named by its target path', async () => {
+    const server = pkiLayout(dir).serverDir;
+    const cfg = { tlsverify: true, tlscacert: '/etc/docker/pki/ca.pem', tlscert: '/etc/docker/pki/server-cert.pem', tlskey: '/etc/docker/pki/server-key.pem', hosts: ['fd://', 'tcp://127.0.0.1:2376'] };
+    const staged = async (key: Buffer) => [
+      { path: '/etc/docker/pki/ca.pem', after: await readFile(join(server, 'ca.pem')), mode: 0o444 },
+      { path: '/etc/docker/pki/server-cert.pem', after: await readFile(join(server, 'server-cert.pem')), mode: 0o444 },
+      { path: '/etc/docker/pki/server-key.pem', after: key, mode: 0o400 },
+    ];
+    const good = await validateCandidate(cfg, { root: dir, staged: await staged(await readFile(join(server, 'server-key.pem'))) });
+    assert.deepEqual(good, { ok: true, notValidated: ['the local sockets in "hosts" (fd:// works only under systemd)', 'the TCP addresses tcp://127.0.0.1:2376 (TLS was tried on 127.0.0.1)'] });
+    const otherKey = Buffer.from(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const bad = await validateCandidate(cfg, { root: dir, staged: await staged(otherKey) });
+    assert.equal(bad.ok, false);
+    assert.match(bad.ok ? '' : bad.reason, /cert: "\/etc\/docker\/pki\/server-cert\.pem", key: "\/etc\/docker\/pki\/server-key\.pem"\): tls: private key does not match public key/);
+  });
 });
