@@ -142,6 +142,9 @@ test('no client certificate: the server wants one', { skip }, async () => {
   assert.equal(r.ok, false);
   assert.deepEqual(ids(r), ['client-cert-required']);
   assert.match(finding(r, 'client-cert-required'), /wants a client certificate, and none was given .*no cert\.pem and key\.pem/);
+  const node = await runDoctor({ target: tcp(crlServerPort), bundle: fx.bundles.noClient });
+  assert.deepEqual(ids(node), ['client-cert-required']);
+  assert.match(finding(node, 'client-cert-required'), /TLS alert "certificate required": it wants a client certificate/);
   const d = await dockerWith(tcp(tlsPort), fx.bundles.noClient);
   assert.notEqual(d.code, 0);
   assert.match(d.stderr, /remote error: tls: (certificate required|bad certificate)/);
