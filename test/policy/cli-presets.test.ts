@@ -22,11 +22,17 @@ identities:
   - { name: logs, match: { cn: logs }, roles: [logs] }
   - { name: exec, match: { cn: exec }, roles: [exec] }
   - { name: builder, match: { cn: builder }, roles: [builder] }
+  - { name: containers, match: { cn: containers }, roles: [containers] }
+  - { name: images, match: { cn: images }, roles: [images] }
+  - { name: volumes, match: { cn: volumes }, roles: [volumes] }
 roles:
   ro: { allow: [preset:read-only] }
   logs: { allow: [preset:containers-read] }
   exec: { allow: [preset:containers-read, preset:exec] }
   builder: { allow: [preset:build] }
+  containers: { allow: [preset:containers] }
+  images: { allow: [preset:images] }
+  volumes: { allow: [preset:volumes] }
 `,
   'cli-presets.yaml',
 );
@@ -136,4 +142,26 @@ describe('presets against the docker CLI on the wire', { skip }, () => {
     assert.deepEqual(refusedOnes(judged), []);
     assert.ok(judged.some((j) => j.verdict.kind === 'allow' && j.verdict.route === 'POST /build'));
   });
+
+  const workflows: [identity: string, args: string[]][] = [
+    ['containers', ['run', '--rm', '--network', 'none', TEST_IMAGE, 'true']],
+    ['containers', ['create', '--name', 'c2', '--network', 'none', TEST_IMAGE]],
+    ['containers', ['start', 'c2']],
+    ['containers', ['rename', 'c2', 'c3']],
+    ['containers', ['rm', '-f', 'c3']],
+    ['containers', ['cp', 'c1:/etc/hostname', '-']],
+    ['containers', ['export', '-o', '{dir}/export.tar', 'c1']],
+    ['containers', ['commit', 'c1', 'dockward-test/committed:1']],
+    ['images', ['tag', TEST_IMAGE, 'dockward-test/tagged:1']],
+    ['images', ['save', '-o', '{dir}/save.tar', 'dockward-test/tagged:1']],
+    ['images', ['rmi', 'dockward-test/tagged:1']],
+    ['volumes', ['volume', 'create', 'v1']],
+    ['volumes', ['volume', 'inspect', 'v1']],
+    ['volumes', ['volume', 'rm', 'v1']],
+  ];
+  for (const [identity, args] of workflows) {
+    it(`preset ${identity} allows every request of docker ${args.join(' ')}`, async () => {
+      assert.deepEqual(refusedOnes(await judge(args.map((a) => a.replace('{dir}', dir)), identity)), []);
+    });
+  }
 });
