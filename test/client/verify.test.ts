@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { verifyCertificate, formatVerifyReport, type VerifyReport } from '../../src/pki/verify.js';
 import { initCa, issueClient, issueServer, revoke } from '../../src/pki/index.js';
 import { makeFixtures, issueAt, type Fixtures } from './fixtures.js';
+import { issueCertificate } from '../../src/pki/issue.js';
 
 const quiet = { onWarning: () => undefined };
 const DAY = 86_400_000;
@@ -197,4 +198,23 @@ test('the text form names the certificate, each check, the fix and the verdict',
   assert.match(text, /\nOK {6}chain: signed by the CA "CN=CA A"/);
   assert.match(text, /\nERROR {3}eku: x509: certificate specifies an incompatible key usage.*\n {8}fix: issue a client certificate with dockward pki client NAME\n/);
   assert.match(text, /\nREFUSED\n$/);
+});
+
+test('an expired CA makes everything it signed unacceptable', async () => {
+  const past = new Date(Date.now() - 30 * DAY);
+  const ca = await issueCertificate({ profile: 'ca', keyType: 'ecdsa-p256', subject: [{ CN: ['Old CA'] }], days: 10, now: past });
+  const leaf = await issueCertificate({
+    profile: 'server',
+    keyType: 'ecdsa-p256',
+    subject: [{ CN: ['localhost'] }],
+    days: 60,
+    names: { dns: ['localhost'], ips: [] },
+    issuer: { cert: ca.cert, key: ca.signingKey, keyType: 'ecdsa-p256' },
+    now: past,
+  });
+  const r = await verifyCertificate({ certPem: leaf.certPem, file: 's.pem', caPem: ca.certPem, purpose: 'server', host: 'localhost', keyPem: leaf.keyPem });
+  assert.equal(r.accepted, false);
+  assert.equal(check(r, 'chain').ok, true);
+  assert.equal(check(r, 'validity').ok, true);
+  assert.match(check(r, 'ca-validity').message, /the CA "CN=Old CA" is valid only from .* to .*, so nothing it signed is accepted/);
 });
