@@ -67,7 +67,7 @@ const EKU_NAMES: Record<string, string> = {
 };
 const EXPIRY_WARNING_MS = 7 * 86_400_000;
 
-export function pemCertificates(pem: string): string[] {
+function pemCertificates(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
@@ -80,7 +80,7 @@ function parseCert(pem: string, what: string): { node: X509Certificate; px: x509
 }
 
 /** "3 days", "5 hours", "12 minutes": the scale a person reads an expiry at. */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const abs = Math.abs(ms);
   const units: [number, string][] = [
     [86_400_000, 'day'],
