@@ -1,4 +1,6 @@
-import { mkdtemp, mkdir, writeFile, readdir, rm, chmod } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, readFile, readdir, rm, chmod } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { startPrivateDaemon, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
@@ -35,6 +37,8 @@ const PRIVATE_FLAG_KEYS: Record<string, string> = {
 
 /** Keys whose value is a file on the target system. */
 const PATH_KEYS = ['tlscacert', 'tlscert', 'tlskey', 'seccomp-profile', 'init-path', 'userland-proxy-path'];
+
+const execFileP = promisify(execFile);
 
 export interface CandidateOptions {
   root: string;
@@ -93,11 +97,14 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       notValidated.add("userns-remap (it needs the target's remap user and /etc/subuid, /etc/subgid; dockward checked those itself)");
     } else if ('userns-remap' in c) {
       // The remapped root must be able to traverse to its data directory, which the private
-      // daemon's own 0700 temp dir forbids; a later --data-root wins over the helper's.
+      // daemon's own 0700 temp dir forbids.
       await chmod(work, 0o711);
-      await mkdir(join(work, 'data'), { mode: 0o711 });
-      args.push('--data-root', join(work, 'data'));
     }
+    // A data-root of our own (a later --data-root wins over the helper's): dockerd bind-mounts it
+    // onto itself and leaves that mount behind when it refuses to start, so it must be ours to unmount.
+    const dataRoot = join(work, 'data');
+    await mkdir(dataRoot, { mode: 0o711 });
+    args.push('--data-root', dataRoot);
     let iptables = opts.iptables ?? false;
     if ('iptables' in c) {
       iptables = iptables && c.iptables !== false;
@@ -114,6 +121,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
     } catch (e) {
       // dockerd names the throw-away copies; the user knows the files by their target paths.
+      await releaseDataRoot(dataRoot);
       if (e instanceof DaemonStartError) {
         let msg = e.message.split(cfgFile).join('the candidate daemon.json');
         for (const [copy, target] of copies) msg = msg.split(copy).join(target);
@@ -126,6 +134,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       notValidated: [...notValidated],
       stop: async () => {
         await daemon.stop();
+        await releaseDataRoot(dataRoot);
         await rm(work, { recursive: true, force: true });
         // With userns-remap dockerd also makes remapped copies of its state dirs beside the private dir.
         const parent = dirname(daemon.dir);
@@ -137,6 +146,14 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     await rm(work, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Unmounts dockerd's self bind mount of a data-root, if it is still there. */
+export async function releaseDataRoot(path: string): Promise<void> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  // mountinfo's fifth field is the mount point, with spaces escaped as \040.
+  const mounted = mounts.split('\n').some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === path);
+  if (mounted) await execFileP('umount', [path]).catch(() => execFileP('umount', ['-l', path]));
 }
 
 export type ValidationResult = { ok: true; notValidated: string[] } | { ok: false; reason: string; log: string };

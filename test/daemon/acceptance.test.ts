@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
-import { startCandidateDaemon, validateCandidate, type CandidateDaemon } from '../../src/daemon/validate.js';
+import { startCandidateDaemon, validateCandidate, releaseDataRoot, type CandidateDaemon } from '../../src/daemon/validate.js';
 import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
 import { makeRoot } from './root.js';
@@ -168,13 +168,17 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
   async function refusal(config: Record<string, unknown>): Promise<string> {
     const file = join(dir, `${Object.keys(config).join('-')}.json`);
     await writeFile(file, JSON.stringify(config));
+    // Our own data-root: dockerd leaves its bind mount of it behind when it refuses to start.
+    const dataRoot = join(dir, `data-${Object.keys(config).join('-')}`);
     try {
-      const d = await startPrivateDaemon({ args: ['--config-file', file] });
+      const d = await startPrivateDaemon({ args: ['--config-file', file, '--data-root', dataRoot] });
       await d.stop();
       return 'started';
     } catch (e) {
       assert.ok(e instanceof DaemonStartError, String(e));
       return e.message;
+    } finally {
+      await releaseDataRoot(dataRoot);
     }
   }
 
