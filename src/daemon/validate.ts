@@ -112,7 +112,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     }
     if (!iptables && (c.icc === false || c['userland-proxy'] === false)) {
       for (const k of ['icc', 'userland-proxy', 'ip-masq', 'ip-forward']) delete c[k];
-      notValidated.add("icc and userland-proxy (they need dockerd to manage this host's iptables; the icc/iptables combination was checked by dockward)");
+      notValidated.add("icc, userland-proxy and the other iptables settings (they need dockerd to manage this host's firewall; the icc/iptables combination was checked by dockward)");
     }
     const cfgFile = join(work, 'daemon.json');
     await writeFile(cfgFile, formatDaemonJson(c), { mode: 0o600 });
@@ -120,8 +120,8 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     try {
       daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
     } catch (e) {
-      // dockerd names the throw-away copies; the user knows the files by their target paths.
       await releaseDataRoot(dataRoot);
+      // dockerd names the throw-away copies; the user knows the files by their target paths.
       if (e instanceof DaemonStartError) {
         let msg = e.message.split(cfgFile).join('the candidate daemon.json');
         for (const [copy, target] of copies) msg = msg.split(copy).join(target);
