@@ -19,7 +19,7 @@ import {
   type IssueResult,
 } from '../pki/index.js';
 import { isEncryptedKeyPem } from '../pki/key-encryption.js';
-import { verifyCertificate } from '../pki/verify.js';
+import { verifyCertificate, formatVerifyReport } from '../pki/verify.js';
 import { writeDockerContext } from '../client/docker-context.js';
 import { collect, durationOption, intOption, printJson, withJson, withPkiDir } from './options.js';
 import { DockwardError } from '../util/errors.js';
@@ -196,11 +196,7 @@ export function registerPki(program: Command): void {
     .action(async (file: string, o: Common & { purpose?: 'server' | 'client'; host?: string; ip?: string; ca?: string; key?: string; crl?: string }) => {
       const r = await runVerify(file, o);
       if (o.json) printJson(r);
-      else {
-        process.stdout.write(`${r.file}: ${r.subject} (issuer ${r.issuer})\n`);
-        for (const c of r.checks) process.stdout.write(`  ${c.ok ? 'ok  ' : c.severity === 'warning' ? 'warn' : 'FAIL'}  ${c.message}\n`);
-        process.stdout.write(r.accepted ? 'Docker would accept this certificate.\n' : 'Docker would refuse this certificate.\n');
-      }
+      else process.stdout.write(formatVerifyReport(r));
       if (!r.accepted) process.exitCode = 1;
     });
 }
@@ -216,12 +212,9 @@ async function runVerify(file: string, o: Common & { purpose?: 'server' | 'clien
   const optional = (path: string) => readFile(path, 'utf8').catch(() => undefined);
   const certPem = await read(file, 'the certificate');
   const layout = pkiLayout(resolvePkiDir(o.pki));
-  const beside = dirname(file);
-  const caPem = o.ca ? await read(o.ca, 'the CA') : ((await optional(join(beside, 'ca.pem'))) ?? (await read(layout.caCert, 'the CA')));
-  const base = basename(file);
-  const siblingKey = base === 'server-cert.pem' ? 'server-key.pem' : base === 'cert.pem' ? 'key.pem' : undefined;
-  const keyPem = o.key ? await read(o.key, 'the key') : siblingKey ? await optional(join(beside, siblingKey)) : undefined;
+  const caPem = o.ca ? await read(o.ca, 'the CA') : ((await optional(join(dirname(file), 'ca.pem'))) ?? (await read(layout.caCert, 'the CA')));
+  const keyPem = o.key ? await read(o.key, 'the key') : undefined;
   const crlPem = o.crl ? await read(o.crl, 'the CRL') : await optional(layout.crl);
-  const purpose = o.purpose ?? (base.startsWith('server') ? 'server' : 'client');
-  return verifyCertificate({ certPem, file, caPem, purpose, host: o.host, ip: o.ip, keyPem, crlPem });
+  const purpose = o.purpose ?? (basename(file).startsWith('server') ? 'server' : 'client');
+  return verifyCertificate({ certPem, file, caPem, purpose, host: o.host, ip: o.ip, keyPem, keyFile: o.key, crlPem });
 }

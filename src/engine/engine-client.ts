@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
+import { isIP } from 'node:net';
 
 /** Where a Docker Engine API answers: a Unix socket, or TCP with optional TLS material. */
 export type EngineEndpoint =
@@ -32,7 +33,9 @@ export function engineRequest(
       'socketPath' in ep
         ? http.request({ ...common, socketPath: ep.socketPath })
         : ep.tls
-          ? https.request({ ...common, host: ep.host, port: ep.port, ...ep.tls })
+          ? // Node checks the certificate against the Host header's name unless told otherwise;
+            // for an IP the SAN check must be on the IP, so no SNI name is sent.
+            https.request({ ...common, host: ep.host, port: ep.port, servername: isIP(ep.host) ? '' : ep.host, ...ep.tls })
           : http.request({ ...common, host: ep.host, port: ep.port });
     req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`timed out after ${opts.timeoutMs ?? 30_000} ms`)));
     req.on('error', reject);

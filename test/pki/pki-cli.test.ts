@@ -93,6 +93,21 @@ describe('pki: certificate profiles and files', () => {
     assert.equal(list.find((c) => c.cn === 'mallory')?.status, 'revoked');
   });
 
+  test('pki verify names the cause: revoked client, server dialed on an IP it does not list, serverAuth-only client', async () => {
+    const revoked = await dockward(['pki', 'verify', join(dir, 'clients', 'mallory', 'cert.pem'), '--pki', dir]);
+    assert.equal(revoked.code, 1);
+    assert.match(revoked.stdout, /ERROR +revocation: revoked on .*keyCompromise/);
+    const wrongIp = await dockward(['pki', 'verify', join(dir, 'server', 'server-cert.pem'), '--ip', '10.9.8.7', '--pki', dir]);
+    assert.equal(wrongIp.code, 1);
+    assert.match(wrongIp.stdout, /san: .*not 10\.9\.8\.7/);
+    const rightIp = await dockward(['pki', 'verify', join(dir, 'server', 'server-cert.pem'), '--ip', '127.0.0.1', '--pki', dir, '--json']);
+    assert.equal(rightIp.code, 0, rightIp.stdout);
+    assert.equal((JSON.parse(rightIp.stdout) as { accepted: boolean }).accepted, true);
+    const asServer = await dockward(['pki', 'verify', join(dir, 'clients', 'ci', 'cert.pem'), '--purpose', 'server', '--pki', dir]);
+    assert.equal(asServer.code, 1);
+    assert.match(asServer.stdout, /eku: /);
+  });
+
   test('renew re-issues in place with a new key and marks the old certificate superseded', async () => {
     const oldCert = await readFile(join(dir, 'clients', 'ci', 'cert.pem'), 'utf8');
     const oldKey = await readFile(join(dir, 'clients', 'ci', 'key.pem'), 'utf8');
