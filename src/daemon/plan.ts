@@ -113,6 +113,9 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
     );
   }
+  if (opts.usernsRemap !== undefined && !/^(?:default|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?|\d+(?::\d+)?)$/.test(opts.usernsRemap)) {
+    throw new UsageError(`--userns-remap ${JSON.stringify(opts.usernsRemap)} is not a user`, "use 'default' (user dockremap), USER or USER:GROUP");
+  }
   const problems: Problem[] = [];
   const changes: Change[] = [];
   const files: FileChange[] = [];

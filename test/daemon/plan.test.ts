@@ -186,6 +186,11 @@ describe('daemon plan: problems with their fix', () => {
     assert.equal(sub('/etc/subgid'), 'alice:100000:65536\nbob:165536:65536\ndockremap:231072:65536\n');
     const named = await computePlan(opts(r, { usernsRemap: 'svc' }));
     assert.ok(named.problems.some((p) => p.severity === 'blocking' && /user "svc" does not exist/.test(p.message)));
+    await assert.rejects(computePlan(opts(r, { usernsRemap: 'a b' })), /--userns-remap "a b" is not a user/);
+    // USER:GROUP: subordinate gids are looked up by the group's name, as dockerd does.
+    const grouped = await computePlan(opts(await root({ '/etc/passwd': 'svc:x:990:990::/:/bin/false\n' }), { usernsRemap: 'svc:grp' }));
+    assert.equal(grouped.files.find((f) => f.path === '/etc/subgid')?.after.toString(), 'grp:100000:65536\n');
+    assert.equal(grouped.files.find((f) => f.path === '/etc/subuid')?.after.toString(), 'svc:100000:65536\n');
   });
 });
 
