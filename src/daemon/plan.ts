@@ -424,10 +424,11 @@ async function planTls(opts: PlanOptions, cfgPath: string, listeners: Listener[]
   // an image with --root); the host gets its own key and the CA certificate, never the CA key;
   // and the copies are backed up and rolled back with the rest.
   const installed = [
-    { key: 'tlscacert', path: `${PKI_INSTALL_DIR}/ca.pem`, data: material.ca, mode: 0o444, summary: 'CA certificate (clients must be signed by it)' },
-    { key: 'tlscert', path: `${PKI_INSTALL_DIR}/server-cert.pem`, data: material.cert, mode: 0o444, summary: `server certificate ${material.subject}, valid until ${material.notAfter}` },
-    { key: 'tlskey', path: `${PKI_INSTALL_DIR}/server-key.pem`, data: material.key, mode: 0o400, summary: 'server private key (content not shown)' },
+    { key: 'tlscacert', from: src.ca, path: `${PKI_INSTALL_DIR}/ca.pem`, data: material.ca, mode: 0o444, summary: 'CA certificate (clients must be signed by it)' },
+    { key: 'tlscert', from: src.cert, path: `${PKI_INSTALL_DIR}/server-cert.pem`, data: material.cert, mode: 0o444, summary: `server certificate ${material.subject}, valid until ${material.notAfter}` },
+    { key: 'tlskey', from: src.key, path: `${PKI_INSTALL_DIR}/server-key.pem`, data: material.key, mode: 0o400, summary: 'server private key (content not shown)' },
   ];
+  const copyWhy = 'a root-owned copy on the target, so daemon.json does not depend on where the PKI lives, and the host holds its own key and the CA certificate but never the CA key';
   for (const i of installed) {
     const before = await readMaybe(atRoot(opts.root, i.path));
     if (!before || !before.equals(i.data)) {
@@ -436,7 +437,7 @@ async function planTls(opts: PlanOptions, cfgPath: string, listeners: Listener[]
     if (config[i.key] !== i.path) {
       const had = config[i.key];
       config[i.key] = i.path;
-      changes.push({ file: cfgPath, what: had === undefined ? `add "${i.key}": "${i.path}"` : `change "${i.key}" from ${show(had)} to "${i.path}"`, why: `copied from ${src[i.key === 'tlscacert' ? 'ca' : i.key === 'tlscert' ? 'cert' : 'key']}` });
+      changes.push({ file: cfgPath, what: had === undefined ? `add "${i.key}": "${i.path}"` : `change "${i.key}" from ${show(had)} to "${i.path}"`, why: `copied from ${i.from}: ${copyWhy}` });
     }
   }
   if (config.tlsverify !== true) {
