@@ -235,6 +235,19 @@ describe('daemon apply and rollback on a --root', () => {
     assert.match(again.stderr, /no backup set to roll back to/);
   });
 
+  test('--tlscacert/--tlscert/--tlskey instead of the PKI; material that would fail is refused before anything is planned', async () => {
+    const server = join(pki, 'server');
+    const r = await root();
+    const tls = { tls: true, tlscacert: join(server, 'ca.pem'), tlscert: join(server, 'server-cert.pem'), tlskey: join(server, 'server-key.pem') };
+    const plan = await computePlan(opts(r, { ...tls, listen: ['tcp://127.0.0.1:2376'] }));
+    assert.equal(plan.config.tlscert, '/etc/docker/pki/server-cert.pem');
+    assert.ok(plan.changes.some((c) => c.why.startsWith(`copied from ${tls.tlscert}:`)));
+    await assert.rejects(computePlan(opts(r, { ...tls, tlskey: undefined, listen: ['tcp://127.0.0.1:2376'] })), /--tlscacert, --tlscert and --tlskey go together/);
+    await assert.rejects(computePlan(opts(r, { ...tls, listen: ['tcp://10.1.2.3:2376'] })), /does not name 10\.1\.2\.3 \(clients dialing 10\.1\.2\.3 will refuse it\)/);
+    await assert.rejects(computePlan(opts(r, { ...tls, tlskey: join(pki, 'private', 'ca-key.pem'), listen: ['tcp://127.0.0.1:2376'] })), /does not belong to the certificate/);
+    await assert.rejects(computePlan(opts(r, { ...tls, tlscert: join(server, 'ca.pem'), tlskey: join(pki, 'private', 'ca-key.pem'), listen: ['tcp://127.0.0.1:2376'] })), /is not a server certificate|does not name/);
+  });
+
   test('rollback refuses to drop changes made since apply, unless --force', async () => {
     const r = await root({ '/etc/docker/daemon.json': '{}\n' });
     assert.equal((await cli(['daemon', 'apply', '--root', r, '--yes', '--no-validate'])).code, 0);
