@@ -1,9 +1,7 @@
-import { mkdtemp, mkdir, writeFile, readFile, readdir, rm, chmod } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { mkdtemp, mkdir, writeFile, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { startPrivateDaemon, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
+import { join } from 'node:path';
+import { startPrivateDaemon, releaseMountsUnder, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
 import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
 import { atRoot } from './paths.js';
 import type { FileChange } from './plan.js';
@@ -37,8 +35,6 @@ const PRIVATE_FLAG_KEYS: Record<string, string> = {
 
 /** Keys whose value is a file on the target system. */
 const PATH_KEYS = ['tlscacert', 'tlscert', 'tlskey', 'seccomp-profile', 'init-path', 'userland-proxy-path'];
-
-const execFileP = promisify(execFile);
 
 export interface CandidateOptions {
   root: string;
@@ -120,7 +116,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     try {
       daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
     } catch (e) {
-      await releaseDataRoot(dataRoot);
+      await releaseMountsUnder(dataRoot);
       // dockerd names the throw-away copies; the user knows the files by their target paths.
       if (e instanceof DaemonStartError) {
         let msg = e.message.split(cfgFile).join('the candidate daemon.json');
@@ -134,26 +130,14 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       notValidated: [...notValidated],
       stop: async () => {
         await daemon.stop();
-        await releaseDataRoot(dataRoot);
+        await releaseMountsUnder(dataRoot);
         await rm(work, { recursive: true, force: true });
-        // With userns-remap dockerd also makes remapped copies of its state dirs beside the private dir.
-        const parent = dirname(daemon.dir);
-        const remapped = (await readdir(parent)).filter((n) => n.startsWith(`${basename(daemon.dir)}.`));
-        await Promise.all(remapped.map((n) => rm(join(parent, n), { recursive: true, force: true })));
       },
     };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
     throw e;
   }
-}
-
-/** Unmounts dockerd's self bind mount of a data-root, if it is still there. */
-export async function releaseDataRoot(path: string): Promise<void> {
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  // mountinfo's fifth field is the mount point, with spaces escaped as \040.
-  const mounted = mounts.split('\n').some((l) => l.split(' ')[4]?.replace(/\\040/g, ' ') === path);
-  if (mounted) await execFileP('umount', [path]).catch(() => execFileP('umount', ['-l', path]));
 }
 
 export type ValidationResult = { ok: true; notValidated: string[] } | { ok: false; reason: string; log: string };

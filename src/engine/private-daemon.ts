@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, readFile, open } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, readdir, open, chmod } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pingSocket } from './engine-client.js';
 
@@ -39,6 +41,8 @@ export class DaemonStartError extends Error {
 
 export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promise<PrivateDaemon> {
   const dir = await mkdtemp(join(opts.baseDir ?? tmpdir(), 'dw-d-'));
+  // With userns-remap the remapped root must traverse to its data; 0711 still hides the listing.
+  await chmod(dir, 0o711);
   const socketPath = join(dir, 'docker.sock');
   const logPath = join(dir, 'dockerd.log');
   const ns = `dockward-${randomBytes(4).toString('hex')}`;
@@ -94,7 +98,12 @@ export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promi
       await exitPromise;
       clearTimeout(killTimer);
     }
+    await releaseMountsUnder(dir);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+    // userns-remap makes remapped copies of the state dirs beside ours (`<dir>.<uid>.<gid>`).
+    const siblings = await readdir(dirname(dir)).catch(() => [] as string[]);
+    const remapped = siblings.filter((n) => n.startsWith(`${basename(dir)}.`));
+    await Promise.all(remapped.map((n) => rm(join(dirname(dir), n), { recursive: true, force: true })));
   };
 
   const deadline = Date.now() + (opts.startTimeoutSec ?? 60) * 1000;
@@ -116,6 +125,24 @@ export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promi
     await new Promise((r) => setTimeout(r, 100));
   }
   return { dir, socketPath, pid: pid!, log, stop: cleanup };
+}
+
+const execFileP = promisify(execFile);
+
+/**
+ * Unmounts whatever is mounted at or below `path`, deepest first. dockerd bind-mounts its
+ * data-root onto itself and leaves that mount behind when it refuses to start; removing the
+ * directory without this would leak a mount per failed start.
+ */
+export async function releaseMountsUnder(path: string): Promise<void> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  // mountinfo's fifth field is the mount point, with spaces escaped as \040.
+  const points = mounts
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\040/g, ' '))
+    .filter((p): p is string => !!p && (p === path || p.startsWith(path + '/')))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) await execFileP('umount', [p]).catch(() => execFileP('umount', ['-l', p]).catch(() => undefined));
 }
 
 /** The line of dockerd's log that explains a failed start, without its timestamp noise. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
-import { startCandidateDaemon, validateCandidate, releaseDataRoot, type CandidateDaemon } from '../../src/daemon/validate.js';
+import { startCandidateDaemon, validateCandidate, type CandidateDaemon } from '../../src/daemon/validate.js';
+import { releaseMountsUnder } from '../../src/engine/private-daemon.js';
 import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
 import { pingSocket } from '../../src/engine/engine-client.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
@@ -183,7 +184,7 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
       assert.ok(e instanceof DaemonStartError, String(e));
       return e.message;
     } finally {
-      await releaseDataRoot(dataRoot);
+      await releaseMountsUnder(dataRoot);
     }
   }
 

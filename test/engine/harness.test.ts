@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { startTestEngine, engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
 
@@ -16,9 +17,13 @@ test('a private dockerd runs a container from the busybox test image', { skip },
   }
 });
 
-test('a daemon that refuses its flags reports why', { skip }, async () => {
+const privateMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes('/dw-d-')).length;
+
+test('a daemon that refuses its flags reports why and leaves no mount behind', { skip }, async () => {
+  const before = await privateMounts();
   await assert.rejects(
     startPrivateDaemon({ args: ['--icc=false'] }),
     (e: unknown) => e instanceof DaemonStartError && /iptables/i.test(e.message),
   );
+  assert.equal(await privateMounts(), before);
 });
