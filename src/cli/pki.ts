@@ -10,6 +10,7 @@ import {
   refreshCrl,
   renew,
   listCertificates,
+  defaultClientDockerHost,
   resolvePkiDir,
   pkiLayout,
   resolvePassphrase,
@@ -20,7 +21,7 @@ import {
 } from '../pki/index.js';
 import { isEncryptedKeyPem } from '../pki/key-encryption.js';
 import { verifyCertificate, formatVerifyReport } from '../pki/verify.js';
-import { writeDockerContext } from '../client/docker-context.js';
+import { checkDockerContext, writeDockerContext } from '../client/docker-context.js';
 import { collect, durationOption, intOption, printJson, withJson, withPkiDir } from './options.js';
 import { DockwardError } from '../util/errors.js';
 
@@ -111,24 +112,29 @@ export function registerPki(program: Command): void {
         name: string,
         o: Common & { role?: string; days?: number; out?: string; key?: ReturnType<typeof parseKeyType>; context?: string; dockerHost?: string; force?: boolean },
       ) => {
+        const dir = resolvePkiDir(o.pki);
+        let dockerHost = o.dockerHost;
+        if (o.context) {
+          // Everything that could refuse the context is checked before a certificate is issued.
+          dockerHost ??= await defaultClientDockerHost(dir);
+          if (!dockerHost) throw new DockwardError('no DOCKER_HOST known for the context', 'pass --docker-host tcp://HOST:2376 or issue a server certificate first');
+          await checkDockerContext({ name: o.context, host: dockerHost, force: o.force });
+        }
         const r = await issueClient({
-          dir: resolvePkiDir(o.pki),
+          dir,
           name,
           role: o.role,
           days: o.days,
           out: o.out,
           keyType: o.key,
-          dockerHost: o.dockerHost,
+          dockerHost,
           force: o.force,
           passphrase: await caPassphrase(o),
         });
         let contextLine = '';
         if (o.context) {
-          const env = await readFile(r.files.env!, 'utf8');
-          const host = o.dockerHost ?? /DOCKER_HOST='([^']+)'/.exec(env)?.[1];
-          if (!host) throw new DockwardError('no DOCKER_HOST known for the context', 'pass --docker-host tcp://HOST:2376 or issue a server certificate first');
           const [caPem, certPem, keyPem] = await Promise.all([r.files.ca!, r.files.cert!, r.files.key!].map((f) => readFile(f, 'utf8')));
-          await writeDockerContext({ name: o.context, host, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, description: `dockward client ${name}`, force: o.force });
+          await writeDockerContext({ name: o.context, host: dockerHost!, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, description: `dockward client ${name}`, force: o.force });
           contextLine = `\n  Docker context "${o.context}" written: docker --context ${o.context} version`;
         }
         report(o, r, () => `${describe(r)}\n  use:   source ${r.files.env}${contextLine}`);

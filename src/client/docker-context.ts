@@ -43,16 +43,24 @@ export function contextDirs(name: string, configDir?: string): { meta: string; t
   return { meta: join(contexts, 'meta', id), tls: join(contexts, 'tls', id) };
 }
 
-export async function writeDockerContext(o: DockerContextOptions): Promise<DockerContextResult> {
+/**
+ * Refuses a context the docker CLI would reject, or one that exists (without force); callers that
+ * create other files for the context (a client bundle) check first so a refusal leaves nothing behind.
+ */
+export async function checkDockerContext(o: Pick<DockerContextOptions, 'name' | 'host' | 'configDir' | 'force'>): Promise<void> {
   if (!CONTEXT_NAME.test(o.name) || o.name === 'default') {
     throw new UsageError(`invalid context name "${o.name}"`, 'use at least 2 letters, digits, dots, dashes, underscores or pluses, starting with a letter or digit ("default" is taken)');
   }
   if (!/^tcp:\/\/[^/]+:\d+$/.test(o.host)) throw new UsageError(`invalid Docker host "${o.host}"`, 'give it as tcp://HOST:PORT');
-  const dirs = contextDirs(o.name, o.configDir);
-  const metaFile = join(dirs.meta, 'meta.json');
-  if (!o.force && (await stat(metaFile).catch(() => undefined))) {
+  if (!o.force && (await stat(join(contextDirs(o.name, o.configDir).meta, 'meta.json')).catch(() => undefined))) {
     throw new DockwardError(`a Docker context named "${o.name}" already exists`, 'pass --force to replace it, or choose another --context name');
   }
+}
+
+export async function writeDockerContext(o: DockerContextOptions): Promise<DockerContextResult> {
+  await checkDockerContext(o);
+  const dirs = contextDirs(o.name, o.configDir);
+  const metaFile = join(dirs.meta, 'meta.json');
   const meta = {
     Name: o.name,
     Metadata: o.description ? { Description: o.description } : {},

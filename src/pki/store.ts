@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createPrivateKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { x509 } from './x509.js';
 import { toSigningKey, DEFAULT_KEY_TYPE, type KeyType } from './keys.js';
 import { encryptPrivateKey, readPrivateKey, isEncryptedKeyPem } from './key-encryption.js';
@@ -92,7 +92,8 @@ export async function initCa(o: CaOptions & { keyType?: KeyType; days?: number; 
       { path: layout.inventory, data: JSON.stringify(inv, null, 2) + '\n', mode: 0o600 },
       { path: layout.crl, data: await buildCrlPem(issuer, inv, inv.crlNumber), mode: MODE_CERT },
     ],
-    { force: true },
+    // A CA key or inventory left behind without ca.pem is still someone's CA: replaced only on --force.
+    { force: o.force },
   );
   return { ...resultOf(issued, cn, { cert: layout.caCert, key: layout.caKey, crl: layout.crl }), encrypted: !!o.passphrase };
 }
@@ -106,7 +107,8 @@ export async function issueServer(o: IssueOptions & { hosts: string[]; ips: stri
     throw new UsageError('a server certificate needs at least one --host or --ip', 'Go ignores the CN: clients match only the names listed in the certificate');
   }
   const layout = pkiLayout(o.dir);
-  const out = o.out ?? layout.serverDir;
+  // Absolute: the inventory (renew) and docker.env are used from other working directories.
+  const out = resolve(o.out ?? layout.serverDir);
   const cn = hosts[0] ?? ips[0]!;
   return issueLeaf(o, layout, {
     profile: 'server',
@@ -127,7 +129,7 @@ export async function issueClient(o: IssueOptions & { name: string; role?: strin
   }
   if (o.role !== undefined && !isValidIdentityName(o.role)) throw new UsageError(`invalid role "${o.role}"`, 'use letters, digits, dots, hyphens or underscores');
   const layout = pkiLayout(o.dir);
-  const out = o.out ?? layout.clientDir(o.name);
+  const out = resolve(o.out ?? layout.clientDir(o.name));
   return issueLeaf(o, layout, {
     profile: 'client',
     cn: o.name,
@@ -338,6 +340,11 @@ function entryFor(
 
 function resultOf(issued: IssuedCertificate, cn: string, files: Record<string, string>): IssueResult {
   return { serial: issued.serial, cn, notAfter: issued.cert.notAfter, fingerprint: fingerprintSha256(issued.cert), files };
+}
+
+/** The DOCKER_HOST a new client bundle in this PKI gets unless one is given. */
+export async function defaultClientDockerHost(dir: string): Promise<string | undefined> {
+  return defaultDockerHost(await readInventory(pkiLayout(dir).inventory));
 }
 
 /** The address a client bundle points at: the newest current server certificate's first name. */

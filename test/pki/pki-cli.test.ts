@@ -233,6 +233,56 @@ describe('pki: bad input is a clear one-line error and changes nothing', () => {
     });
   }
 
+  test('a CA key or inventory left without ca.pem is not overwritten without --force', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+    try {
+      assert.equal((await dockward(['pki', 'init', '--pki', other])).code, 0);
+      await rm(join(other, 'ca.pem'));
+      const before = await snapshotTree(other);
+      const r = await dockward(['pki', 'init', '--pki', other]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /ca-key\.pem.*already exist.*--force/);
+      assert.deepEqual(await snapshotTree(other), before);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  test('--context that cannot be written is refused before any certificate is issued', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'dw-cfg-'));
+    try {
+      const env = { DOCKER_CONFIG: config };
+      assert.equal((await dockward(['pki', 'client', 'ctx-owner', '--docker-host', 'tcp://127.0.0.1:2376', '--context', 'taken-ctx', '--pki', dir], { env })).code, 0);
+      const before = { pki: await snapshotTree(dir), config: await snapshotTree(config) };
+      const cases: [string[], RegExp][] = [
+        [['--context', 'x', '--docker-host', 'tcp://127.0.0.1:2376'], /invalid context name "x"/],
+        [['--context', 'taken-ctx', '--docker-host', 'tcp://127.0.0.1:2376'], /context named "taken-ctx" already exists.*--force/],
+        [['--context', 'no-host'], /no DOCKER_HOST known/],
+        [['--context', 'bad-host', '--docker-host', 'unix:///run/docker.sock'], /invalid Docker host/],
+      ];
+      for (const [extra, message] of cases) {
+        const r = await dockward(['pki', 'client', 'ctx-user', ...extra, '--pki', dir], { env });
+        assert.notEqual(r.code, 0, extra.join(' '));
+        assert.match(r.stderr, message);
+        assert.deepEqual({ pki: await snapshotTree(dir), config: await snapshotTree(config) }, before, extra.join(' '));
+      }
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+
+  test('a relative --out is recorded absolute, so docker.env and renew work from any directory', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'dw-cwd-'));
+    try {
+      assert.equal((await dockward(['pki', 'client', 'rel', '--out', 'bundle', '--pki', dir], { cwd })).code, 0);
+      assert.match(await readFile(join(cwd, 'bundle', 'docker.env'), 'utf8'), new RegExp(`DOCKER_CERT_PATH='${join(cwd, 'bundle')}'`));
+      const list = JSON.parse((await dockward(['pki', 'list', '--json', '--pki', dir])).stdout) as { cn: string; dir: string }[];
+      assert.equal(list.find((c) => c.cn === 'rel')?.dir, join(cwd, 'bundle'));
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
   test('--force replaces an existing bundle', async () => {
     const r = await dockward(['pki', 'client', 'taken', '--force', '--pki', dir]);
     assert.equal(r.code, 0, r.stderr);
