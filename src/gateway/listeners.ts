@@ -98,11 +98,15 @@ function identityFromCert(socket: TLSSocket, listener: string): Identity | strin
 }
 
 async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: ServerLimits): Promise<Listener> {
-  const name = listenerName(spec);
   const material = await loadTlsMaterial(spec.tls);
   // allowHalfOpen: a client that half-closes after stdin (`echo hi | docker exec -i c cat`)
   // must still receive the output that follows.
   const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, allowHalfOpen: true, noDelay: true });
+  await bind(server, () => server.listen(spec.port, spec.host), listenerName(spec));
+  // Named after the bound port (port 0 picks one); handlers are in place before the first
+  // connection can be accepted, which needs another turn of the event loop.
+  const addr = server.address() as net.AddressInfo;
+  const name = listenerName({ ...spec, port: addr.port });
   server.on('secureConnection', (socket: TLSSocket) => {
     socket.disableRenegotiation();
     const id = identityFromCert(socket, name);
@@ -113,12 +117,12 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     }
     setIdentity(socket, id);
   });
+  // OpenSSL refuses no certificate, another CA, a revoked one, or one whose EKU forbids client
+  // use (serverAuth only); Node reports several of these after the fact as a hang-up.
   server.on('tlsClientError', (err, socket) => {
-    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: `TLS: ${err.message}` }));
+    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: `TLS: ${(err as Error & { reason?: string }).reason ?? err.message}` }));
   });
   wire(ctx, server, name, limits);
-  await bind(server, () => server.listen(spec.port, spec.host), name);
-  const addr = server.address() as net.AddressInfo;
   const reloader = new TlsReloader(name, spec.tls, server, ctx.log);
   reloader.watch();
   return {

@@ -22,6 +22,9 @@ identities:
   - name: reader
     match: { cn: reader }
     roles: [reader]
+  - name: victim
+    match: { cn: victim }
+    roles: [reader]
   - name: sidecar
     match: { listener: sidecar }
     roles: [admin]
@@ -40,6 +43,8 @@ export interface GatewayFixture {
   port: number;
   unixSocket: string;
   auditPath: string;
+  /** The gateway's operational messages (reloads and their failures). */
+  logs: string[];
   /** docker CLI through the mTLS listener as client NAME (its bundle in the PKI). */
   docker(client: string, args: string[], opts?: Parameters<typeof runDocker>[1]): Promise<DockerResult>;
   /** docker CLI through the Unix listener (identity "sidecar"). */
@@ -63,6 +68,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, TEST_POLICY);
     const unixSocket = join(dir, 'gw.sock');
+    const logs: string[] = [];
     const auditPath = join(dir, 'audit.log');
     const gateway = await startGateway({
       upstreamSocket: engine.socketPath,
@@ -73,7 +79,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
       policy: await loadPolicyFile(policyPath),
       policyFile: policyPath,
       auditLog: auditPath,
-      log: () => undefined,
+      log: (line) => logs.push(line),
     });
     const port = gateway.listeners[0]!.port!;
     const clientDir = (name: string) => pkiLayout(pki).clientDir(name);
@@ -85,6 +91,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
       port,
       unixSocket,
       auditPath,
+      logs,
       clientDir,
       docker: (client, args, opts = {}) =>
         runDocker(args, {

@@ -1,0 +1,160 @@
+/**
+ * Who gets in: the verified client certificate is the identity (policy roles apply to it), and
+ * every other client is refused at the TLS layer: no certificate, another CA's certificate, a
+ * revoked one (after the CRL reload the gateway does by itself), a serverAuth-only one.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initCa, issueClient, pkiLayout, revoke } from '../../src/pki/index.js';
+import { OID_SERVER_AUTH } from '../../src/pki/index.js';
+import { engineSkipReason, runDocker, TEST_IMAGE } from '../harness/engine.js';
+import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
+
+const skip = engineSkipReason();
+const run = promisify(execFile);
+const quiet = { onWarning: () => undefined };
+
+async function curl(f: GatewayFixture, args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const r = await run('curl', ['-sS', '--max-time', '10', '--cacert', pkiLayout(f.pki).caCert, ...args, `https://127.0.0.1:${f.port}/_ping`]);
+    return { code: 0, out: r.stdout };
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, out: err.stderr };
+  }
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('gateway identities', { skip, timeout: 300_000 }, () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture();
+    const r = await f.docker('admin', ['run', '-d', '--name', 'busy', '--network', 'none', TEST_IMAGE, 'sleep', '600']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => f?.stop());
+
+  it('lets a read-only identity look but not touch, naming the rule', async () => {
+    for (const args of [['ps'], ['inspect', 'busy'], ['version'], ['info']]) {
+      const r = await f.docker('reader', args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const refused: [string[], string][] = [
+      [['run', '--rm', '--network', 'none', TEST_IMAGE, 'true'], 'POST /containers/create'],
+      [['exec', 'busy', 'true'], 'POST /containers/{id}/exec'],
+      [['rm', '-f', 'busy'], 'DELETE /containers/{id}'],
+      [['cp', 'busy:/etc', join(f.dir, 'nope')], 'GET /containers/{id}/archive'],
+    ];
+    for (const [args, route] of refused) {
+      const r = await f.docker('reader', args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.ok(r.stderr.includes(`Error response from daemon: dockward: identity "reader" may not ${route}`), r.stderr);
+    }
+    const denied = (await f.audit()).filter((x) => x.decision === 'deny' && x.identity === 'reader');
+    assert.ok(denied.length >= 4 && denied.every((x) => x.cn === 'reader' && x.serial && x.status === 403 && x.rule));
+  });
+
+  it('refuses a client without a certificate', async () => {
+    const r = await curl(f, []);
+    assert.notEqual(r.code, 0, r.out);
+    const d = await runDocker(['-H', `tcp://127.0.0.1:${f.port}`, '--tlsverify', '--tlscacert', pkiLayout(f.pki).caCert, 'version'], {});
+    assert.notEqual(d.code, 0);
+    const ok = await curl(f, ['--cert', join(f.clientDir('admin'), 'cert.pem'), '--key', join(f.clientDir('admin'), 'key.pem')]);
+    assert.deepEqual(ok, { code: 0, out: 'OK' });
+  });
+
+  it('refuses a certificate of another CA', async () => {
+    const other = join(f.dir, 'other-pki');
+    await initCa({ dir: other, ...quiet });
+    await issueClient({ dir: other, name: 'admin', ...quiet });
+    // Trusts our server, presents the other CA's "admin" certificate.
+    const bundle = join(f.dir, 'other-bundle');
+    await mkdir(bundle);
+    await copyFile(pkiLayout(f.pki).caCert, join(bundle, 'ca.pem'));
+    for (const file of ['cert.pem', 'key.pem']) await copyFile(join(pkiLayout(other).clientDir('admin'), file), join(bundle, file));
+    const r = await runDocker(['version'], { env: { DOCKER_HOST: `tcp://127.0.0.1:${f.port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle } });
+    assert.notEqual(r.code, 0);
+    const c = await curl(f, ['--cert', join(bundle, 'cert.pem'), '--key', join(bundle, 'key.pem')]);
+    assert.notEqual(c.code, 0, c.out);
+  });
+
+  it('refuses certificates without EKU clientAuth (serverAuth only, or no EKU at all)', async () => {
+    await issueClient({ dir: f.pki, name: 'srvonly', ekuOverride: [OID_SERVER_AUTH], ...quiet });
+    await issueClient({ dir: f.pki, name: 'noeku', ekuOverride: [], ...quiet });
+    for (const name of ['srvonly', 'noeku']) {
+      const c = await curl(f, ['--cert', join(f.clientDir(name), 'cert.pem'), '--key', join(f.clientDir(name), 'key.pem')]);
+      assert.notEqual(c.code, 0, `${name}: ${c.out}`);
+      assert.notEqual((await f.docker(name, ['version'])).code, 0, name);
+    }
+    // OpenSSL itself refuses serverAuth-only; Go (and OpenSSL) would accept no EKU, the gateway does not.
+    const refusals = (await f.audit()).filter((x) => x.decision === 'refused');
+    assert.ok(refusals.some((x) => x.error === 'the client certificate lacks the EKU clientAuth'), JSON.stringify(refusals));
+    assert.ok(!(await f.audit()).some((x) => x.decision === 'allow' && (x.cn === 'srvonly' || x.cn === 'noeku')));
+  });
+
+  it('refuses a revoked certificate once the CRL changes, keeping open connections', async () => {
+    await issueClient({ dir: f.pki, name: 'victim', ...quiet });
+    assert.equal((await f.docker('victim', ['ps'])).code, 0);
+    const opts = await clientTls(f, 'victim');
+    const ping = 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n';
+    // A connection opened before the revocation.
+    const tls = await import('node:tls');
+    const live = tls.connect(opts);
+    await new Promise<void>((r) => live.once('secureConnect', () => r()));
+    const answers: string[] = [];
+    live.on('data', (c: Buffer) => answers.push(c.toString()));
+    live.write(ping);
+    await until('first answer', async () => answers.join('').includes('OK'));
+
+    await revoke({ dir: f.pki, target: 'victim', ...quiet });
+    await until('the gateway to refuse the revoked certificate', async () => (await f.docker('victim', ['ps'])).code !== 0);
+    assert.ok(f.logs.some((l) => l.includes('reloaded')), f.logs.join('\n'));
+    // TLS 1.3 checks the client certificate after the server's Finished: Node reports the
+    // revocation as a hang-up, so the proof is that nothing of victim's gets through any more.
+    const refusedAt = Date.now();
+    assert.notEqual((await f.docker('victim', ['version'])).code, 0);
+    const since = (await f.audit()).filter((x) => Date.parse(x.time) >= refusedAt);
+    assert.ok(since.some((x) => x.decision === 'refused'));
+    assert.ok(!since.some((x) => x.cn === 'victim'), JSON.stringify(since));
+    assert.equal((await f.docker('admin', ['ps'])).code, 0);
+
+    answers.length = 0;
+    live.write(ping);
+    await until('an answer on the connection opened before', async () => answers.join('').includes('OK'));
+    live.destroy();
+  });
+
+  it('keeps the last good TLS state when a reload fails, and says why', async () => {
+    const crl = pkiLayout(f.pki).crl;
+    const good = await readFile(crl);
+    const tmp = `${crl}.tmp`;
+    await writeFile(tmp, '-----BEGIN X509 CRL-----\nbm90IGEgY3Js\n-----END X509 CRL-----\n');
+    await rename(tmp, crl);
+    await until('the failed reload to be logged', async () => f.logs.some((l) => l.includes('reload failed, keeping the previous TLS state')));
+    assert.equal((await f.docker('admin', ['ps'])).code, 0);
+    assert.notEqual((await f.docker('victim', ['ps'])).code, 0);
+    await writeFile(tmp, good);
+    await rename(tmp, crl);
+    await f.gateway.reload();
+  });
+
+  it('takes the identity from the certificate only, never from headers', async () => {
+    const res = await rawExchange(
+      await clientTls(f, 'reader'),
+      'DELETE /v1.41/containers/busy?force=1 HTTP/1.1\r\nHost: x\r\nX-Dockward-Identity: admin\r\nX-Forwarded-Client-Cert: CN=admin\r\nX-SSL-Client-S-DN: CN=admin\r\nContent-Length: 0\r\n\r\n',
+    );
+    assert.match(res, /^HTTP\/1.1 403 /);
+    assert.match(res, /identity \\"reader\\" may not DELETE/);
+  });
+});
