@@ -9,5 +9,6 @@ export const DAEMON_JSON = '/etc/docker/daemon.json';
 export const SUBUID = '/etc/subuid';
 export const SUBGID = '/etc/subgid';
 export const PASSWD = '/etc/passwd';
+export const GROUP = '/etc/group';
 export const PKI_INSTALL_DIR = '/etc/docker/pki';
 export const BACKUP_DIR = '/var/lib/dockward/daemon-backups';

@@ -17,7 +17,7 @@ import {
 import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
 import { loadServerTls, TlsMaterialError } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
-import { atRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, PKI_INSTALL_DIR } from './paths.js';
+import { atRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, GROUP, PKI_INSTALL_DIR } from './paths.js';
 
 export interface PlanOptions {
   root: string;
@@ -354,7 +354,6 @@ function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: 
 async function planSubIds(root: string, remap: string, files: FileChange[], changes: Change[], problems: Problem[]): Promise<void> {
   const [userPart, groupPart] = remap === 'default' ? ['dockremap', 'dockremap'] : remap.split(':');
   const user = userPart!;
-  const group = groupPart ?? user;
   const passwd = (await readMaybe(atRoot(root, PASSWD)))?.toString('utf8') ?? '';
   const entry = passwd.split('\n').map((l) => l.split(':')).find((f) => f[0] === user || (/^\d+$/.test(user) && f[2] === user));
   if (!entry && remap !== 'default') {
@@ -369,6 +368,19 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
   }
   const uid = entry?.[2] !== undefined ? Number(entry[2]) : undefined;
   const name = entry?.[0] ?? user;
+  if (entry) {
+    // dockerd looks up GROUP, else a group named like the user (for a numeric uid, the gid of that number).
+    const group = groupPart ?? (/^\d+$/.test(user) ? user : name);
+    const groups = ((await readMaybe(atRoot(root, GROUP)))?.toString('utf8') ?? '').split('\n').map((l) => l.split(':'));
+    if (!groups.some((f) => (/^\d+$/.test(group) ? f[2] === group : f[0] === group))) {
+      problems.push({
+        severity: 'blocking',
+        file: GROUP,
+        message: `userns-remap group "${group}" does not exist in ${GROUP}: dockerd refuses to start ("Error during groupname lookup")`,
+        fix: groupPart ? `create it (groupadd --system ${group}) or name an existing group` : `create it (groupadd --system ${group}) or give the group as --userns-remap ${user}:GROUP`,
+      });
+    }
+  }
   const bytes: Record<string, Buffer | undefined> = {};
   const texts: Record<string, string> = {};
   const parsed: Record<string, SubIdRange[]> = {};
@@ -381,25 +393,26 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
   }
   // One start free in both files, so container uid N and gid N map to the same host id.
   const start = freeRangeStart([...parsed[SUBUID]!, ...parsed[SUBGID]!]);
+  // dockerd 20.10 looks both files up by the user (name or uid), never by the group:
+  // 'Can't create ID mappings: no subgid ranges found for user "NAME"'.
   for (const f of [SUBUID, SUBGID]) {
-    const who = f === SUBUID ? name : group === user ? name : group;
-    const own = rangesOf(parsed[f]!, who, f === SUBUID ? uid : undefined);
+    const own = rangesOf(parsed[f]!, name, uid);
     if (own.length) {
       const total = own.reduce((n, r) => n + r.count, 0);
       if (total < RANGE_SIZE) {
-        problems.push({ severity: 'warning', file: f, message: `${who} has only ${total} subordinate ids; containers using ids above ${total - 1} fail`, fix: `give ${who} a range of ${RANGE_SIZE}` });
+        problems.push({ severity: 'warning', file: f, message: `${name} has only ${total} subordinate ids; containers using ids above ${total - 1} fail`, fix: `give ${name} a range of ${RANGE_SIZE}` });
       }
       for (const r of own) {
-        const clash = parsed[f]!.find((o) => o !== r && o.name !== who && overlaps(o, r));
-        if (clash) problems.push({ severity: 'blocking', file: f, message: `${who}'s range ${r.start}:${r.count} overlaps ${clash.name}'s ${clash.start}:${clash.count}: container ids would be host ids of ${clash.name}`, fix: `move one of the ranges in ${f}` });
+        const clash = parsed[f]!.find((o) => o !== r && o.name !== name && overlaps(o, r));
+        if (clash) problems.push({ severity: 'blocking', file: f, message: `${name}'s range ${r.start}:${r.count} overlaps ${clash.name}'s ${clash.start}:${clash.count}: container ids would be host ids of ${clash.name}`, fix: `move one of the ranges in ${f}` });
       }
       continue;
     }
-    const range = { name: who, start, count: RANGE_SIZE };
+    const range = { name, start, count: RANGE_SIZE };
     files.push({ path: f, before: bytes[f], after: Buffer.from(appendRange(texts[f]!, range)), mode: 0o644 });
     changes.push({
       file: f,
-      what: `add ${who}:${start}:${RANGE_SIZE}`,
+      what: `add ${name}:${start}:${RANGE_SIZE}`,
       why: `container ids 0..65535 become host ids ${start}..${start + RANGE_SIZE - 1}, a range no other entry uses`,
     });
   }

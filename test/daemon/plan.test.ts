@@ -187,10 +187,21 @@ describe('daemon plan: problems with their fix', () => {
     const named = await computePlan(opts(r, { usernsRemap: 'svc' }));
     assert.ok(named.problems.some((p) => p.severity === 'blocking' && /user "svc" does not exist/.test(p.message)));
     await assert.rejects(computePlan(opts(r, { usernsRemap: 'a b' })), /--userns-remap "a b" is not a user/);
-    // USER:GROUP: subordinate gids are looked up by the group's name, as dockerd does.
-    const grouped = await computePlan(opts(await root({ '/etc/passwd': 'svc:x:990:990::/:/bin/false\n' }), { usernsRemap: 'svc:grp' }));
-    assert.equal(grouped.files.find((f) => f.path === '/etc/subgid')?.after.toString(), 'grp:100000:65536\n');
+    // USER:GROUP: dockerd 20.10 looks subordinate gids up by the user's name too ('Can't create ID
+    // mappings: no subgid ranges found for user "svc"'); GROUP only has to exist in /etc/group.
+    const passwd = 'svc:x:990:990::/:/bin/false\n';
+    const grouped = await computePlan(opts(await root({ '/etc/passwd': passwd, '/etc/group': 'grp:x:991:\n' }), { usernsRemap: 'svc:grp' }));
+    assert.equal(grouped.files.find((f) => f.path === '/etc/subgid')?.after.toString(), 'svc:100000:65536\n');
     assert.equal(grouped.files.find((f) => f.path === '/etc/subuid')?.after.toString(), 'svc:100000:65536\n');
+    assert.ok(!grouped.problems.some((p) => p.severity === 'blocking'), renderPlan(grouped));
+    // A range held only by the group does not count: dockerd would refuse to start.
+    const groupRange = await computePlan(opts(await root({ '/etc/passwd': passwd, '/etc/group': 'grp:x:991:\n', '/etc/subuid': 'svc:200000:65536\n', '/etc/subgid': 'grp:300000:65536\n' }), { usernsRemap: 'svc:grp' }));
+    assert.equal(groupRange.files.find((f) => f.path === '/etc/subgid')?.after.toString(), 'grp:300000:65536\nsvc:100000:65536\n');
+    // The group dockerd looks up must exist: GROUP, else a group named like the user.
+    const noGroup = await computePlan(opts(await root({ '/etc/passwd': passwd, '/etc/group': 'other:x:990:\n' }), { usernsRemap: 'svc:grp' }));
+    assert.ok(noGroup.problems.some((p) => p.severity === 'blocking' && /group "grp" does not exist in \/etc\/group/.test(p.message)), renderPlan(noGroup));
+    const userOnly = await computePlan(opts(await root({ '/etc/passwd': passwd, '/etc/group': 'other:x:990:\n' }), { usernsRemap: 'svc' }));
+    assert.ok(userOnly.problems.some((p) => p.severity === 'blocking' && /group "svc" does not exist in \/etc\/group/.test(p.message)), renderPlan(userOnly));
   });
 });
 
