@@ -1,7 +1,9 @@
 import { mkdtemp, mkdir, writeFile, rm, chmod } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrivateDaemon, releaseMountsUnder, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
+import { engineJson, engineRequest } from '../engine/engine-client.js';
 import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
 import { atRoot } from './paths.js';
 import type { FileChange } from './plan.js';
@@ -151,6 +153,52 @@ export async function validateCandidate(config: DaemonConfig, opts: CandidateOpt
     if (e instanceof DaemonStartError) return { ok: false, reason: e.message, log: e.daemonLog };
     throw e;
   }
-  await daemon.stop();
-  return { ok: true, notValidated: daemon.notValidated };
+  try {
+    const driver = typeof config['log-driver'] === 'string' ? config['log-driver'] : 'json-file';
+    if (!FILE_LOG_DRIVERS.has(driver)) {
+      return { ok: true, notValidated: [...daemon.notValidated, `the options of log driver "${driver}" (it reaches its endpoint only when a container starts)`] };
+    }
+    const refused = await logDriverRefusal(daemon.socketPath);
+    if (refused) return { ok: false, reason: `a container cannot start with it: ${refused}`, log: await daemon.log() };
+    return { ok: true, notValidated: daemon.notValidated };
+  } finally {
+    await daemon.stop();
+  }
+}
+
+/** Drivers that write on the host, so starting their logger tests the options and nothing else. */
+const FILE_LOG_DRIVERS = new Set(['json-file', 'local']);
+const PROBE_IMAGE = 'dockward-validate:empty';
+
+/**
+ * dockerd 20.10 starts whatever log-opts say and checks them only when a container starts
+ * ("failed to initialize logging driver: invalid size: 'lots'"), after which no container
+ * starts. So a container of an empty image is started: the logger is set up before the missing
+ * command fails, and only a logging error is the configuration's fault.
+ */
+async function logDriverRefusal(socketPath: string): Promise<string | undefined> {
+  await importEmptyImage(socketPath);
+  const { Id } = await engineJson<{ Id: string }>({ socketPath }, 'POST', '/containers/create', { Image: PROBE_IMAGE, Cmd: ['/dockward-probe'], HostConfig: { NetworkMode: 'none' } });
+  const res = await engineRequest({ socketPath }, 'POST', `/containers/${Id}/start`);
+  const text = res.body.toString('utf8');
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    /* not JSON: keep the raw text */
+  }
+  return /failed to initialize logging driver/.test(message) ? message.trim() : undefined;
+}
+
+/** `docker import` of an archive with no entries (two zero blocks end a tar). */
+function importEmptyImage(socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method: 'POST', path: `/images/create?fromSrc=-&repo=${encodeURIComponent(PROBE_IMAGE)}`, headers: { host: 'docker', 'content-type': 'application/x-tar' } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`importing the probe image: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(Buffer.alloc(1024));
+  });
 }

@@ -157,6 +157,21 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
       await rm(r, { recursive: true, force: true });
     }
   });
+
+  test('log options dockerd checks only when a container starts are caught by validation too', async () => {
+    // dockerd 20.10 starts with this file; then every container fails with "failed to initialize logging driver".
+    const bad = '{\n  "log-opts": {\n    "max-size": "lots"\n  }\n}\n';
+    const r = await makeRoot({ '/etc/docker/daemon.json': bad });
+    try {
+      const res = await cli(['daemon', 'apply', '--root', r, '--yes']);
+      assert.equal(res.code, 1, res.stdout + res.stderr);
+      assert.match(res.stderr, /^dockward: dockerd refuses this configuration: a container cannot start with it: failed to initialize logging driver: invalid size: 'lots'/);
+      assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), bad);
+      await assert.rejects(stat(join(r, 'var/lib/dockward')), /ENOENT/);
+    } finally {
+      await rm(r, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("the refusals plan reports are dockerd's own", { skip }, () => {
