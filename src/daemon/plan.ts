@@ -17,7 +17,7 @@ import {
 import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
 import { loadServerTls, TlsMaterialError } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
-import { atRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, GROUP, PKI_INSTALL_DIR } from './paths.js';
+import { atRoot, resolveAtRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, GROUP, PKI_INSTALL_DIR } from './paths.js';
 
 export interface PlanOptions {
   root: string;
@@ -135,8 +135,9 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     });
   }
 
-  // --- daemon.json as it is
-  const beforeBytes = await readMaybe(atRoot(opts.root, cfgPath));
+  // --- daemon.json as it is; a symlinked one (kept in a config repository, say) is edited where it points, so the link stays
+  const cfgFile = await resolveAtRoot(opts.root, cfgPath);
+  const beforeBytes = await readMaybe(atRoot(opts.root, cfgFile));
   const parsed = parseDaemonJson(beforeBytes?.toString('utf8') ?? '');
   // One problem per kind, with every line it occurs on: six comments are one thing to fix.
   const kinds = [...new Set(parsed.issues.map((i) => i.kind))];
@@ -325,7 +326,8 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const strict = strictText(beforeBytes?.toString('utf8') ?? '', parsed.issues);
   const after = Buffer.from(renderDaemonJson(strict, strict !== undefined, original, config));
   if (!beforeBytes || !after.equals(beforeBytes)) {
-    files.unshift({ path: cfgPath, before: beforeBytes, after, mode: 0o644 });
+    files.unshift({ path: cfgFile, before: beforeBytes, after, mode: 0o644 });
+    if (cfgFile !== cfgPath) changes.push({ file: cfgPath, what: `written through its symlink to ${cfgFile}`, why: 'dockerd follows the link; replacing the link with a file would leave your copy unused' });
   }
   return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
 }

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, mkdtemp, writeFile, readdir, stat } from 'node:fs/promises';
+import { readFile, rm, mkdtemp, mkdir, writeFile, readdir, stat, symlink, readlink } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -268,6 +268,25 @@ describe('daemon apply and rollback on a --root', () => {
     assert.match(rb.stderr, /\/etc\/docker\/daemon\.json changed since dockward applied it \(pass --force/);
     assert.equal((await cli(['daemon', 'rollback', '--root', r, '--force'])).code, 0);
     assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), '{}\n');
+  });
+
+  test('a symlinked daemon.json is read and written where it points, inside --root; the link stays', async () => {
+    const mine = '{\n  "debug": true\n}\n';
+    const r = await root({ '/srv/config/daemon.json': mine });
+    // An absolute link names a path on the target system: under --root, never this host's /srv.
+    await mkdir(join(r, 'etc/docker'), { recursive: true });
+    await symlink('/srv/config/daemon.json', join(r, 'etc/docker/daemon.json'));
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    const cfg = plan.files.find((f) => f.path === '/srv/config/daemon.json');
+    assert.equal(cfg?.before?.toString(), mine, renderPlan(plan));
+    assert.equal(plan.config.debug, true);
+    assert.ok(plan.changes.some((c) => /written through its symlink to \/srv\/config\/daemon\.json/.test(c.what)), renderPlan(plan));
+    assert.equal((await cli(['daemon', 'apply', '--root', r, '--profile', 'baseline', '--yes', '--no-validate'])).code, 0);
+    assert.equal(await readlink(join(r, 'etc/docker/daemon.json')), '/srv/config/daemon.json');
+    assert.equal((JSON.parse(await readFile(join(r, 'srv/config/daemon.json'), 'utf8')) as Record<string, unknown>)['live-restore'], true);
+    assert.equal((await cli(['daemon', 'rollback', '--root', r])).code, 0);
+    assert.equal(await readFile(join(r, 'srv/config/daemon.json'), 'utf8'), mine);
+    assert.equal(await readlink(join(r, 'etc/docker/daemon.json')), '/srv/config/daemon.json');
   });
 
   test('apply without --yes and without a terminal refuses (never prompts in CI)', async () => {
