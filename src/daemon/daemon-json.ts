@@ -10,11 +10,11 @@ import { isDeepStrictEqual } from 'node:util';
 export type DaemonConfig = Record<string, unknown>;
 
 export interface JsonIssue {
-  kind: 'comment' | 'trailing-comma' | 'duplicate-key' | 'syntax' | 'not-an-object';
+  kind: 'bom' | 'comment' | 'trailing-comma' | 'duplicate-key' | 'syntax' | 'not-an-object';
   /** 1-based line in the file. */
   line: number;
   message: string;
-  /** Where the comment or trailing comma is, so it can be cut out. */
+  /** Where the byte order mark, comment or trailing comma is, so it can be cut out. */
   offset?: number;
   length?: number;
 }
@@ -25,8 +25,12 @@ export interface ParsedDaemonJson {
   issues: JsonIssue[];
 }
 
-export function parseDaemonJson(text: string): ParsedDaemonJson {
+export function parseDaemonJson(file: string): ParsedDaemonJson {
   const issues: JsonIssue[] = [];
+  // Windows editors start the file with a byte order mark, which Go's decoder refuses; a blank
+  // in its place keeps every other offset as it is in the file.
+  const text = file.startsWith('\ufeff') ? ` ${file.slice(1)}` : file;
+  if (text !== file) issues.push({ kind: 'bom', line: 1, message: 'byte order mark', offset: 0, length: 1 });
   if (text.trim() === '') return { config: {}, issues };
   const seen: Set<string>[] = [];
   let afterComma: { line: number; offset: number } | undefined;
@@ -94,7 +98,7 @@ export function formatDaemonJson(config: DaemonConfig): string {
  * it; undefined when that is not enough to make it strict JSON (duplicate keys, syntax errors).
  */
 export function strictText(text: string, issues: JsonIssue[]): string | undefined {
-  if (issues.some((i) => i.kind !== 'comment' && i.kind !== 'trailing-comma')) return undefined;
+  if (issues.some((i) => i.kind !== 'bom' && i.kind !== 'comment' && i.kind !== 'trailing-comma')) return undefined;
   let out = text;
   for (const i of [...issues].sort((a, b) => b.offset! - a.offset!)) {
     let start = i.offset!;

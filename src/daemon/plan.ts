@@ -143,18 +143,20 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const kinds = [...new Set(parsed.issues.map((i) => i.kind))];
   for (const kind of kinds) {
     const all = parsed.issues.filter((i) => i.kind === kind);
-    const fixable = kind === 'comment' || kind === 'trailing-comma' || kind === 'duplicate-key';
+    const fixable = kind === 'bom' || kind === 'comment' || kind === 'trailing-comma' || kind === 'duplicate-key';
     const lines = all.map((i) => i.line);
     const on = `on line${lines.length > 1 ? 's' : ''} ${lines.join(', ')}`;
     const plural = lines.length > 1 ? 's' : '';
     const what =
-      kind === 'comment'
-        ? `comment${plural} ${on} (JSON has none)`
-        : kind === 'trailing-comma'
-          ? `trailing comma${plural} ${on}`
-          : kind === 'duplicate-key'
-            ? `${all.map((i) => `${i.message} on line ${i.line}`).join(', ')}`
-            : `${all[0]!.message} on line ${lines[0]}`;
+      kind === 'bom'
+        ? `byte order mark ${on}`
+        : kind === 'comment'
+          ? `comment${plural} ${on} (JSON has none)`
+          : kind === 'trailing-comma'
+            ? `trailing comma${plural} ${on}`
+            : kind === 'duplicate-key'
+              ? `${all.map((i) => `${i.message} on line ${i.line}`).join(', ')}`
+              : `${all[0]!.message} on line ${lines[0]}`;
     problems.push({
       severity: fixable ? 'fixed' : 'blocking',
       file: cfgPath,
@@ -164,7 +166,9 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
           ? 'dockward writes each key once, with the value dockerd used (the last)'
           : kind === 'comment'
             ? 'dockward removes them (JSON has no comments: keep notes elsewhere)'
-            : 'dockward removes them'
+            : kind === 'bom'
+              ? 'dockward removes it (save the file as UTF-8 without BOM when editing it)'
+              : 'dockward removes them'
         : `correct the JSON in ${cfgPath} by hand, then plan again`,
     });
   }

@@ -64,6 +64,15 @@ describe('daemon plan: problems with their fix', () => {
     assert.match(written, /^ {2}"log-opts": \{ "max-size": "10m", "max-file": "3" \},$/m);
   });
 
+  test('a byte order mark (Windows editors add one) is reported and removed; the rest is kept as written', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '\ufeff{\n  "debug": true\n}\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    // dockerd 20.10: "invalid character 'ï' looking for beginning of value".
+    assert.ok(plan.problems.some((p) => p.severity === 'fixed' && /byte order mark on line 1: dockerd reads strict JSON and refuses to start/.test(p.message)), renderPlan(plan));
+    const written = plan.files.find((f) => f.path === '/etc/docker/daemon.json')!.after.toString();
+    assert.match(written, /^\{\n {2}"debug": true,\n/);
+  });
+
   test('unknown keys block apply, with a did-you-mean', async () => {
     const r = await root({ '/etc/docker/daemon.json': '{"live-restor": true, "icc": false, "bogus-key": 1}\n' });
     const res = await cli(['daemon', 'plan', '--root', r]);
