@@ -47,6 +47,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * A directory of the target system (an image's /var/lib, /etc/docker) that may not exist yet:
+ * created traversable as the system's own are, where ensureDir's private mode would lock
+ * every other user out of what lies below it.
+ */
+async function ensureTargetDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o755 });
+}
+
 /** Backup sets are named by time, so name order is age order. */
 function stamp(d: Date): string {
   return d.toISOString().replace(/[:.]/g, '-');
@@ -69,6 +78,7 @@ async function locked<T>(backupRoot: string, fn: () => Promise<T>): Promise<T> {
 
 export async function applyPlan(plan: Plan, now = new Date()): Promise<{ backupDir: string }> {
   const backupRoot = atRoot(plan.root, BACKUP_DIR);
+  await ensureTargetDir(dirname(backupRoot));
   await ensureDir(backupRoot, 0o700);
   return locked(backupRoot, () => applyLocked(plan, backupRoot, now));
 }
@@ -114,7 +124,10 @@ async function applyLocked(plan: Plan, backupRoot: string, now: Date): Promise<{
     const manifest: BackupManifest = { version: 1, created: now.toISOString(), files: entries, createdDirs: [...createdDirs] };
     await writeFilesAtomic([...copies, { path: join(backupDir, 'manifest.json'), data: `${JSON.stringify(manifest, null, 2)}\n`, mode: 0o600 }]);
     try {
-      if (plan.files.some((f) => f.path.startsWith(`${PKI_INSTALL_DIR}/`))) await ensureDir(atRoot(root, PKI_INSTALL_DIR), 0o700);
+      if (plan.files.some((f) => f.path.startsWith(`${PKI_INSTALL_DIR}/`))) {
+        await ensureTargetDir(dirname(atRoot(root, PKI_INSTALL_DIR)));
+        await ensureDir(atRoot(root, PKI_INSTALL_DIR), 0o700);
+      }
       await writeFilesAtomic(
         plan.files.map((f) => ({ path: atRoot(root, f.path), data: f.after, mode: f.mode })),
         { force: true, dirMode: 0o755 },

@@ -255,6 +255,17 @@ describe('daemon apply and rollback on a --root', () => {
     assert.match(again.stderr, /no backup set to roll back to/);
   });
 
+  test('directories apply creates on the target stay traversable; only the backups and the key directory are private', async () => {
+    const r = await root();
+    const res = await cli(['daemon', 'apply', '--root', r, '--tls', '--listen', 'tcp://127.0.0.1:2376', '--pki', pki, '--yes', '--no-validate']);
+    assert.equal(res.code, 0, res.stderr);
+    const mode = async (p: string) => ((await stat(join(r, p))).mode & 0o777).toString(8);
+    assert.deepEqual(
+      { var: await mode('var'), varLib: await mode('var/lib'), etcDocker: await mode('etc/docker'), pki: await mode('etc/docker/pki'), backups: await mode('var/lib/dockward/daemon-backups') },
+      { var: '755', varLib: '755', etcDocker: '755', pki: '700', backups: '700' },
+    );
+  });
+
   test('--tlscacert/--tlscert/--tlskey instead of the PKI; material that would fail is refused before anything is planned', async () => {
     const server = join(pki, 'server');
     const r = await root();
