@@ -12,7 +12,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { authorize } from '../policy/index.js';
+import { authorize, type Identity } from '../policy/index.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, type GatewayContext } from './context.js';
 import { screen, verdictFields } from './proxy.js';
@@ -78,7 +78,21 @@ export function handleUpgrade(ctx: GatewayContext, listener: string, req: Incomi
     audit({ status, path: auditPath(req.url), ...fields });
   };
   socket.on('error', () => socket.destroy());
+  // Nothing may be written on this connection while an earlier pipelined request's answer is
+  // still going out, refusals included.
+  void earlierResponse(socket).then(() => upgrade(ctx, req, socket, head, id, refuse, audit));
+}
 
+function upgrade(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  id: Identity | undefined,
+  refuse: (status: number, message: string, fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
+  audit: (fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
+): void {
+  const method = req.method!;
   const refusal = screen(req, id);
   if (refusal) return refuse(refusal.status, refusal.message, { decision: refusal.status === 403 ? 'deny' : 'bad' });
   const verdict = authorize(ctx.policy, id!, method, req.url!);
@@ -102,7 +116,6 @@ export function handleUpgrade(ctx: GatewayContext, listener: string, req: Incomi
     let early: Buffer;
     try {
       ({ body, rest: early } = await readBody(socket, head, length, ctx.bodyTimeoutMs));
-      await earlierResponse(socket);
     } catch (e) {
       return refuse(408, `dockward: ${(e as Error).message}`, { decision: 'bad', ...fields });
     }
@@ -142,7 +155,8 @@ function tunnel(
     headers: forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding, req.headers.upgrade ?? 'tcp') as unknown as http.OutgoingHttpHeaders,
   });
   // A client gone before dockerd answered takes its pending exchange with it.
-  socket.once('close', () => upReq.destroy());
+  const abandon = () => upReq.destroy();
+  socket.once('close', abandon);
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     rawError(socket, 502, `dockward: cannot reach the Docker daemon at ${ctx.upstreamSocket}: ${e.code ?? e.message}`);
     done({ status: 502, error: `upstream: ${e.code ?? e.message}` });
@@ -170,6 +184,7 @@ function tunnel(
     });
   });
   upReq.on('upgrade', (upRes: IncomingMessage, up: Duplex, upHead: Buffer) => {
+    socket.off('close', abandon);
     ctx.tunnels.add(socket);
     socket.write(rawResponseHead(upRes.statusCode!, upRes.statusMessage ?? '', upRes.rawHeaders));
     if (upHead.length) socket.write(upHead);

@@ -109,6 +109,9 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   const name = listenerName({ ...spec, port: addr.port });
   server.on('secureConnection', (socket: TLSSocket) => {
     socket.disableRenegotiation();
+    // A hijacked stream whose client vanished without a word (half-open: we still wait for
+    // output to send) is found by the peer's RST to a keep-alive probe.
+    socket.setKeepAlive(true, 60_000);
     const id = identityFromCert(socket, name);
     if (typeof id === 'string') {
       ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: id }));

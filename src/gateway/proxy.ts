@@ -29,8 +29,13 @@ export function screen(req: IncomingMessage, id: Identity | undefined): Refusal 
   if (h.origin !== undefined) {
     return { status: 403, message: 'dockward: requests with an Origin header are refused (a web page must not drive the Docker API)' };
   }
+  const te = h['transfer-encoding'];
+  // Go's server knows only `chunked`; anything else would be framed differently by each hop.
+  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+    return { status: 400, message: 'dockward: only Transfer-Encoding: chunked is accepted' };
+  }
   if (h['content-length'] !== undefined) {
-    if (h['transfer-encoding'] !== undefined) {
+    if (te !== undefined) {
       return { status: 400, message: 'dockward: Content-Length together with Transfer-Encoding is refused' };
     }
     let n = 0;

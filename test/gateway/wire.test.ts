@@ -1,0 +1,156 @@
+/**
+ * What arrives on the wire that a naive proxy would pass on: route tricks (dockerd decodes,
+ * cleans and case-folds differently than a string filter), ambiguous framing, browser requests,
+ * pipelining around an upgrade, bytes sent ahead of a 101, and credentials that must never reach
+ * the audit log. Each is sent raw over mTLS; the audit log proves what reached dockerd (only
+ * `allow` lines are forwarded).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import type tls from 'node:tls';
+import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
+import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
+import { forwardRequestHeaders } from '../../src/gateway/wire.js';
+
+const skip = engineSkipReason();
+
+function statuses(answer: string): number[] {
+  return [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+}
+
+describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
+  let f: GatewayFixture;
+  let admin: tls.ConnectionOptions;
+  let reader: tls.ConnectionOptions;
+  const busyExists = async () => (await f.docker('admin', ['inspect', 'busy'])).code === 0;
+
+  before(async () => {
+    f = await startGatewayFixture();
+    admin = await clientTls(f, 'admin');
+    reader = await clientTls(f, 'reader');
+    const r = await f.docker('admin', ['run', '-d', '--name', 'busy', '--network', 'none', TEST_IMAGE, 'sleep', '600']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => f?.stop());
+
+  it('refuses route tricks without forwarding them', async () => {
+    const tricks = [
+      '/v1.41/containers%2Fjson',
+      '/v1.41/containers/json/../../info',
+      '/v1.41/./info',
+      '//info',
+      '/V1.41/info',
+      'https://127.0.0.1/v1.41/info',
+      'http://docker/info',
+      '*',
+    ];
+    for (const t of tricks) {
+      const answer = await rawExchange(admin, `GET ${t} HTTP/1.1\r\nHost: x\r\n\r\n`, 300);
+      const [status] = statuses(answer);
+      assert.ok(status !== undefined && status >= 400 && status < 500, `${t}: ${answer}`);
+      assert.match(answer, /\{"message":"dockward: /, t);
+    }
+    const recs = (await f.audit()).filter((r) => r.method === 'GET' && r.identity === 'admin' && r.decision !== 'allow');
+    assert.equal(recs.length, tricks.length, JSON.stringify(recs));
+    assert.ok(!(await f.audit()).some((r) => r.route === 'GET /info'), 'a trick reached GET /info');
+  });
+
+  it('refuses ambiguous framing, browser origins and preflights', async () => {
+    const cases: [string, number][] = [
+      ['POST /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+      ['POST /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n', 400],
+      ['POST /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\n', 400],
+      ['POST /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n', 400],
+      ['POST /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n', 400],
+      ['POST /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nContent-Length: 0\r\n\r\n', 403],
+      ['OPTIONS /v1.41/containers/busy/stop HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n\r\n', 403],
+      ['OPTIONS /v1.41/containers/json HTTP/1.1\r\nHost: x\r\n\r\n', 403],
+    ];
+    for (const [req, status] of cases) {
+      const answer = await rawExchange(admin, req, 300);
+      assert.deepEqual(statuses(answer), [status], `${JSON.stringify(req)} -> ${answer}`);
+      assert.match(answer, /\{"message":"dockward: /);
+    }
+    assert.ok(!(await f.audit()).some((r) => r.route === 'POST /containers/{id}/stop'));
+    assert.ok(await busyExists());
+    const running = await f.docker('admin', ['inspect', '-f', '{{.State.Running}}', 'busy']);
+    assert.equal(running.stdout.trim(), 'true');
+  });
+
+  it('authorizes each pipelined request on its own, also around an upgrade', async () => {
+    const ping = 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n';
+    const del = 'DELETE /v1.41/containers/busy?force=1 HTTP/1.1\r\nHost: x\r\n\r\n';
+    assert.deepEqual(statuses(await rawExchange(reader, `GET /v1.41/info HTTP/1.1\r\nHost: x\r\n\r\n${del}${ping}`)), [200, 403, 200]);
+    const attach =
+      'POST /v1.41/containers/busy/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n';
+    // The refused upgrade ends the connection: the DELETE behind it is never read.
+    assert.deepEqual(statuses(await rawExchange(reader, `${ping}${attach}${del}`)), [200, 403]);
+    assert.ok(await busyExists());
+  });
+
+  it('never parses bytes sent after an upgrade request as HTTP', async () => {
+    const run = await f.docker('admin', ['run', '-d', '-i', '--name', 'short', '--network', 'none', TEST_IMAGE, 'sh', '-c', 'sleep 2; echo done']);
+    assert.equal(run.code, 0, run.stderr);
+    const attach =
+      'POST /v1.41/containers/short/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n';
+    const before = (await f.audit()).length;
+    // Ends when the container does (dockerd closes the stream); the audit line comes then.
+    const answer = await rawExchange(admin, `${attach}DELETE /v1.41/containers/busy?force=1 HTTP/1.1\r\nHost: x\r\n\r\n`, 10_000);
+    assert.deepEqual(statuses(answer), [101], answer);
+    assert.match(answer, /done/);
+    await new Promise((r) => setTimeout(r, 300));
+    const recs = (await f.audit()).slice(before);
+    assert.ok(!recs.some((r) => r.method === 'DELETE'), JSON.stringify(recs));
+    assert.ok(recs.some((r) => r.route === 'POST /containers/{id}/attach' && r.hijacked), JSON.stringify(recs));
+    assert.ok(await busyExists());
+  });
+
+  it('accepts Upgrade only on the routes dockerd hijacks', async () => {
+    const answer = await rawExchange(admin, 'GET /v1.41/info HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nGET /v1.41/info HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.deepEqual(statuses(answer), [400], answer);
+    // A hijack route dockerd answers without switching (no such exec): relayed, then closed.
+    const none = await rawExchange(admin, 'POST /v1.41/exec/nope/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    assert.deepEqual(statuses(none), [404], none);
+    assert.match(none, /Connection: close/);
+  });
+
+  it('keeps credentials, environment values and queries out of the audit log', async () => {
+    const auth = Buffer.from(JSON.stringify({ username: 'u', password: 'SECRET-REGISTRY-AUTH' })).toString('base64');
+    const cfg = Buffer.from(JSON.stringify({ '127.0.0.1:1': { password: 'SECRET-REGISTRY-CONFIG' } })).toString('base64');
+    const authBody = JSON.stringify({ username: 'u', password: 'SECRET-AUTH-BODY', serveraddress: '127.0.0.1:1' });
+    const create = JSON.stringify({ Image: TEST_IMAGE, Cmd: ['true'], Env: ['PASSWORD=SECRET-ENV-VALUE'], HostConfig: { NetworkMode: 'none' } });
+    const reqs = [
+      `POST /v1.41/images/create?fromImage=127.0.0.1%3A1%2Fimg&tag=SECRET-QUERY HTTP/1.1\r\nHost: x\r\nX-Registry-Auth: ${auth}\r\nContent-Length: 0\r\n\r\n`,
+      `POST /v1.41/build?buildargs=%7B%22TOKEN%22%3A%22SECRET-BUILD-ARG%22%7D HTTP/1.1\r\nHost: x\r\nX-Registry-Config: ${cfg}\r\nContent-Length: 0\r\n\r\n`,
+      `POST /v1.41/auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${authBody.length}\r\n\r\n${authBody}`,
+      `POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${create.length}\r\n\r\n${create}`,
+    ];
+    for (const r of reqs) assert.equal(statuses(await rawExchange(admin, r, 1500)).length, 1, r);
+    const text = await readFile(f.auditPath, 'utf8');
+    assert.ok(!/SECRET/.test(text), text.split('\n').filter((l) => l.includes('SECRET')).join('\n'));
+    const routes = new Set((await f.audit()).map((r) => r.route));
+    for (const r of ['POST /images/create', 'POST /build', 'POST /auth', 'POST /containers/create']) assert.ok(routes.has(r), r);
+  });
+});
+
+describe('header forwarding', () => {
+  it('drops identity claims, hop-by-hop headers and Accept-Encoding', () => {
+    const raw = [
+      'Host', 'docker',
+      'X-Forwarded-For', '10.0.0.1',
+      'X-Dockward-Identity', 'admin',
+      'Forwarded', 'for=1.2.3.4',
+      'X-Real-IP', '1.2.3.4',
+      'Connection', 'keep-alive, X-Hop',
+      'X-Hop', 'dropped',
+      'Keep-Alive', 'timeout=5',
+      'Accept-Encoding', 'gzip',
+      'Content-Type', 'application/json',
+      'X-Registry-Auth', 'kept-for-dockerd',
+    ];
+    assert.deepEqual(forwardRequestHeaders(raw, 'strip'), ['Host', 'docker', 'Content-Type', 'application/json', 'X-Registry-Auth', 'kept-for-dockerd']);
+    assert.deepEqual(forwardRequestHeaders(raw, 'forward').slice(2, 4), ['Accept-Encoding', 'gzip']);
+    assert.deepEqual(forwardRequestHeaders(['Host', 'd'], 'strip', 'tcp'), ['Host', 'd', 'Connection', 'Upgrade', 'Upgrade', 'tcp']);
+  });
+});
