@@ -1,0 +1,144 @@
+/**
+ * `dockward up` and `dockward gateway` as the user runs them: child processes of the real CLI,
+ * the printed client lines pasted into the docker CLI's environment, SIGHUP reload, SIGTERM stop
+ * with the audit log flushed, and the errors for a missing daemon or a bad config file.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { engineSkipReason, runDocker, startTestEngine, TEST_IMAGE, type TestEngine } from '../harness/engine.js';
+import { TEST_POLICY } from './fixture.js';
+
+const skip = engineSkipReason();
+const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
+
+interface Proc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function dockward(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `export K=V` lines into an environment. */
+function envOf(lines: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of lines.matchAll(/^export (\w+)=(.*)$/gm)) env[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
+  return env;
+}
+
+describe('dockward up and dockward gateway', { skip, timeout: 300_000 }, () => {
+  let engine: TestEngine;
+  let dir: string;
+  const procs: Proc[] = [];
+  const start = (args: string[], env?: Record<string, string>) => {
+    const p = dockward(args, env);
+    procs.push(p);
+    return p;
+  };
+
+  before(async () => {
+    engine = await startTestEngine();
+    dir = await mkdtemp(join(tmpdir(), 'dw-cli-gw-'));
+  });
+  after(async () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await engine?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('up creates the PKI, prints the client lines that work, reloads on SIGHUP and stops on SIGTERM', async () => {
+    const pki = join(dir, 'pki');
+    const audit = join(dir, 'up-audit.log');
+    const up = start(['up', '--pki', pki, '--listen', '127.0.0.1:0', '--docker-socket', engine.socketPath, '--audit-log', audit]);
+    await until('the client lines', () => up.stdout().includes('DOCKER_CERT_PATH'));
+    assert.match(up.stderr(), /created CA/);
+    assert.match(up.stderr(), /created client bundle "admin"/);
+    const env = envOf(up.stdout());
+    assert.match(env.DOCKER_HOST!, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(env.DOCKER_TLS_VERIFY, '1');
+    assert.equal(env.DOCKER_CERT_PATH, join(pki, 'clients', 'admin'));
+    const r = await runDocker(['run', '--rm', '--network', 'none', TEST_IMAGE, 'echo', 'through up'], { env });
+    assert.equal(r.stdout, 'through up\n', r.stderr);
+
+    up.child.kill('SIGHUP');
+    await until('the reload', () => up.stderr().includes('TLS certificates, CA and CRL reloaded'));
+    assert.equal((await runDocker(['version'], { env })).code, 0);
+
+    up.child.kill('SIGTERM');
+    assert.equal(await up.exited, 0, up.stderr());
+    const lines = (await readFile(audit, 'utf8')).trim().split('\n');
+    assert.ok(lines.some((l) => l.includes('"route":"POST /containers/create"')), lines.join('\n'));
+
+    // A second start keeps the PKI as it is.
+    const again = start(['up', '--pki', pki, '--listen', '127.0.0.1:0', '--docker-socket', engine.socketPath, '--audit-log', audit]);
+    await until('the client lines', () => again.stdout().includes('DOCKER_CERT_PATH'));
+    assert.doesNotMatch(again.stderr(), /created/);
+    again.child.kill('SIGINT');
+    assert.equal(await again.exited, 0);
+  });
+
+  it('up without a Docker daemon fails clearly and creates nothing', async () => {
+    const pki = join(dir, 'pki-none');
+    const p = start(['up', '--pki', pki, '--listen', '127.0.0.1:0', '--docker-socket', join(dir, 'no-docker.sock')]);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stderr(), /^dockward: no Docker socket at .*no-docker\.sock \(start dockerd, or pass --docker-socket PATH/m);
+    assert.equal(existsSync(pki), false);
+  });
+
+  it('gateway --config serves a Unix listener with its mode and policy', async () => {
+    const policy = join(dir, 'policy.yaml');
+    await writeFile(policy, TEST_POLICY);
+    const sock = join(dir, 'cfg.sock');
+    const cfg = join(dir, 'gateway.yaml');
+    await writeFile(
+      cfg,
+      `dockerSocket: ${engine.socketPath}\nlisteners:\n  - unix: cfg.sock\n    identity: sidecar\n    mode: "0600"\npolicy: policy.yaml\nauditLog: cfg-audit.log\n`,
+    );
+    const gw = start(['gateway', '--config', cfg]);
+    await until('the listener', () => gw.stderr().includes('listening on unix://'));
+    assert.equal((await stat(sock)).mode & 0o777, 0o600);
+    const r = await runDocker(['-H', `unix://${sock}`, 'exec', '-i', 'nope', 'cat']);
+    assert.match(r.stderr, /Error response from daemon: No such container: nope/);
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 0, gw.stderr());
+    assert.equal(existsSync(sock), false);
+    assert.match(await readFile(join(dir, 'cfg-audit.log'), 'utf8'), /"identity":"sidecar"/);
+  });
+
+  it('gateway --config names the line of an unknown key or a wrong type', async () => {
+    const cfg = join(dir, 'bad.yaml');
+    await writeFile(cfg, `dockerSocket: ${engine.socketPath}\nlisteners:\n  - unix: x.sock\n    identiti: sidecar\n`);
+    const p = start(['gateway', '--config', cfg]);
+    assert.equal(await p.exited, 2);
+    assert.match(p.stderr(), /bad\.yaml:4: unknown key "identiti"/);
+    await writeFile(cfg, `dockerSocket: ${engine.socketPath}\nmaxConnections: many\nlisteners:\n  - unix: x.sock\n    identity: sidecar\n`);
+    const q = start(['gateway', '--config', cfg]);
+    assert.equal(await q.exited, 2);
+    assert.match(q.stderr(), /bad\.yaml:2: "maxConnections" must be an integer/);
+  });
+});
