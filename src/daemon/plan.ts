@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { UsageError, DockwardError } from '../util/errors.js';
 import { pkiLayout, resolvePkiDir } from '../pki/index.js';
@@ -99,6 +99,15 @@ async function readMaybe(path: string): Promise<Buffer | undefined> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new DockwardError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** An existing file keeps its permissions, less write access for anyone but the owner: a private daemon.json stays private. */
+async function modeFor(path: string, fallback: number): Promise<number> {
+  try {
+    return (await stat(path)).mode & 0o755;
+  } catch {
+    return fallback;
   }
 }
 
@@ -330,7 +339,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const strict = strictText(beforeBytes?.toString('utf8') ?? '', parsed.issues);
   const after = Buffer.from(renderDaemonJson(strict, strict !== undefined, original, config));
   if (!beforeBytes || !after.equals(beforeBytes)) {
-    files.unshift({ path: cfgFile, before: beforeBytes, after, mode: 0o644 });
+    files.unshift({ path: cfgFile, before: beforeBytes, after, mode: await modeFor(atRoot(opts.root, cfgFile), 0o644) });
     if (cfgFile !== cfgPath) changes.push({ file: cfgPath, what: `written through its symlink to ${cfgFile}`, why: 'dockerd follows the link; replacing the link with a file would leave your copy unused' });
   }
   return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
@@ -415,7 +424,7 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
       continue;
     }
     const range = { name, start, count: RANGE_SIZE };
-    files.push({ path: f, before: bytes[f], after: Buffer.from(appendRange(texts[f]!, range)), mode: 0o644 });
+    files.push({ path: f, before: bytes[f], after: Buffer.from(appendRange(texts[f]!, range)), mode: await modeFor(atRoot(root, f), 0o644) });
     changes.push({
       file: f,
       what: `add ${name}:${start}:${RANGE_SIZE}`,

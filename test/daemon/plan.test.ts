@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, mkdtemp, mkdir, writeFile, readdir, stat, symlink, readlink } from 'node:fs/promises';
+import { readFile, rm, mkdtemp, mkdir, writeFile, readdir, stat, symlink, readlink, chmod } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -307,6 +307,17 @@ describe('daemon apply and rollback on a --root', () => {
     assert.equal((await cli(['daemon', 'rollback', '--root', r])).code, 0);
     assert.equal(await readFile(join(r, 'srv/config/daemon.json'), 'utf8'), mine);
     assert.equal(await readlink(join(r, 'etc/docker/daemon.json')), '/srv/config/daemon.json');
+  });
+
+  test("an existing file keeps its mode: a daemon.json kept private is not made world-readable", async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{}\n', '/etc/subuid': '', '/etc/subgid': '' });
+    await chmod(join(r, 'etc/docker/daemon.json'), 0o600);
+    await chmod(join(r, 'etc/subuid'), 0o666);
+    assert.equal((await cli(['daemon', 'apply', '--root', r, '--profile', 'hardened', '--yes', '--no-validate'])).code, 0);
+    assert.equal((await stat(join(r, 'etc/docker/daemon.json'))).mode & 0o777, 0o600);
+    // Writable by anyone would let anyone pick the ids containers run as: that much is taken away.
+    assert.equal((await stat(join(r, 'etc/subuid'))).mode & 0o777, 0o644);
+    assert.equal((await stat(join(r, 'etc/subgid'))).mode & 0o777, 0o644);
   });
 
   test('apply without --yes and without a terminal refuses (never prompts in CI)', async () => {
