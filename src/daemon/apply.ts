@@ -95,6 +95,7 @@ async function applyLocked(plan: Plan, backupRoot: string, now: Date): Promise<{
       backupDir = join(backupRoot, `${stamp(now)}-${i}`);
     }
   }
+  let keepBackup = false;
   try {
     const createdDirs = new Set<string>();
     for (const f of plan.files) {
@@ -137,14 +138,28 @@ async function applyLocked(plan: Plan, backupRoot: string, now: Date): Promise<{
     } catch (e) {
       // Each file is replaced by a rename, but a failure between two renames would leave the set half
       // applied: put every file back as it was before reporting the failure.
-      await restoreSet(root, backupDir, manifest);
+      try {
+        await restoreSet(root, backupDir, manifest);
+      } catch (r) {
+        keepBackup = true;
+        throw new DockwardError(`${fsFailure(e)}, and putting the files back failed too: ${fsFailure(r)}`, `restore them by hand from ${backupDir} (manifest.json lists them)`);
+      }
       throw e;
     }
   } catch (e) {
-    await rm(backupDir, { recursive: true, force: true });
-    throw e;
+    if (!keepBackup) await rm(backupDir, { recursive: true, force: true });
+    if (e instanceof DockwardError) throw e;
+    throw new DockwardError(fsFailure(e), 'nothing was changed: the files are as they were; make the target writable (read-only mount? chattr +i?), then apply again');
   }
   return { backupDir };
+}
+
+/** A file-system error as the file it is about; a temp file beside a target stands for its directory. */
+function fsFailure(e: unknown): string {
+  const x = e as NodeJS.ErrnoException & { dest?: string };
+  const where = x.dest ?? x.path;
+  if (!x.code || !where) return (e as Error).message;
+  return /\/\.[^/]+\.tmp$/.test(where) ? `cannot create files in ${dirname(where)}: ${x.code}` : `cannot write ${where}: ${x.code}`;
 }
 
 export interface RollbackResult {
