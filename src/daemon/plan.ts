@@ -115,6 +115,10 @@ const show = (v: unknown) => JSON.stringify(v);
 const isTcp = (h: unknown) => typeof h === 'string' && /^tcp:\/\//.test(h);
 
 export async function computePlan(opts: PlanOptions): Promise<Plan> {
+  // A mistyped --root would otherwise get a fresh /etc and /var created under it.
+  if (!(await stat(opts.root).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`--root ${opts.root} is not a directory`, 'give the directory the target system is mounted or unpacked at');
+  }
   const listeners = opts.listen.map(parseListen);
   if (listeners.length && !opts.tls && !opts.insecureTcp) {
     throw new UsageError(
@@ -362,7 +366,10 @@ function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: 
   }
   if (!added.length) return;
   config['log-opts'] = opts;
-  const why = profileSettings('baseline').find((s) => s.key === 'log-opts')!.why;
+  // The profile's why names its own sizes; where the user's are kept, it says what will happen instead.
+  const why = Object.keys(LOG_ROTATION).some((k) => k in existing)
+    ? `each container log is rotated at ${String(opts['max-size'])} and ${String(opts['max-file'])} files are kept (your values where you set them), so a chatty container cannot fill the disk (applies to containers created after the restart)`
+    : profileSettings('baseline').find((s) => s.key === 'log-opts')!.why;
   changes.push({ file: cfgPath, what: `log-opts: add ${added.join(', ')}${Object.keys(existing).length ? ' (your other log options are kept)' : ''}`, why });
 }
 

@@ -187,6 +187,22 @@ describe('daemon plan: problems with their fix', () => {
     assert.ok(plan.changes.some((c) => /change "icc" from true to false \(your value is replaced: the profile requires it\)/.test(c.what)));
   });
 
+  test('log rotation kept at the user\'s size is explained with that size, not the profile\'s', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"log-opts": {"max-size": "50m"}}\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    const change = plan.changes.find((c) => c.what.startsWith('log-opts: add max-file=3'));
+    assert.match(change?.why ?? '', /rotated at 50m and 3 files are kept/, renderPlan(plan));
+    assert.doesNotMatch(change?.why ?? '', /10 MB/);
+  });
+
+  test('a --root that does not exist is refused, not created', async () => {
+    const missing = join(tmpdir(), 'dw-no-such-root');
+    await assert.rejects(computePlan(opts(missing)), (e: Error) => e instanceof UsageError && /--root .*dw-no-such-root is not a directory/.test(e.message));
+    const res = await cli(['daemon', 'apply', '--root', missing, '--yes', '--no-validate']);
+    assert.equal(res.code, 2, res.stderr);
+    await assert.rejects(stat(missing), /ENOENT/);
+  });
+
   test('subordinate ids: matching ranges after the existing ones; a named user must exist', async () => {
     const r = await root({ '/etc/subuid': 'alice:100000:65536\n', '/etc/subgid': 'alice:100000:65536\nbob:165536:65536\n', '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n' });
     const plan = await computePlan(opts(r));
