@@ -30,7 +30,7 @@ const BASELINE: ProfileSetting[] = [
   {
     key: 'live-restore',
     value: true,
-    why: 'containers keep running while dockerd restarts, so applying a new TLS certificate or this configuration does not stop workloads',
+    why: 'containers keep running while dockerd restarts, so later restarts (a new TLS certificate, a configuration change) do not stop workloads; the restart that turns it on still stops them, as the running dockerd does not have it yet',
     enforce: false,
   },
 ];

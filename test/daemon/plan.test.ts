@@ -195,6 +195,13 @@ describe('daemon plan: problems with their fix', () => {
     assert.doesNotMatch(change?.why ?? '', /10 MB/);
   });
 
+  test('live-restore is not promised for the restart that turns it on', async () => {
+    const plan = await computePlan(opts(await root(), { profile: 'baseline' }));
+    const change = plan.changes.find((c) => c.what === 'add "live-restore": true');
+    // The running dockerd does not have it yet, so stopping it for this restart stops the containers.
+    assert.match(change?.why ?? '', /the restart that turns it on still stops them/, renderPlan(plan));
+  });
+
   test('a --root that does not exist is refused, not created', async () => {
     const missing = join(tmpdir(), 'dw-no-such-root');
     await assert.rejects(computePlan(opts(missing)), (e: Error) => e instanceof UsageError && /--root .*dw-no-such-root is not a directory/.test(e.message));
