@@ -219,19 +219,22 @@ function checkValidity(cert: X509Certificate, now: Date, purpose: VerifyOptions[
 function checkEku(ekus: string[] | undefined, purpose: VerifyOptions['purpose']): VerifyCheck {
   const wanted = purpose === 'server' ? OID_SERVER_AUTH : OID_CLIENT_AUTH;
   const wantedName = EKU_NAMES[wanted]!;
-  if (!ekus) {
+  const names = ekus?.map((o) => EKU_NAMES[o] ?? o).join(', ');
+  // Go takes "no EKU" and anyExtendedKeyUsage for any purpose; the gateway (OpenSSL, and its own
+  // check) wants clientAuth itself.
+  if (!ekus || (ekus.includes(OID_ANY_EKU) && !ekus.includes(wanted))) {
+    const what = ekus ? `extended key usage ${names}` : 'no extended key usage';
     return purpose === 'server'
-      ? { id: 'eku', ok: true, severity: 'info', message: 'no extended key usage: Go accepts it for any purpose' }
+      ? { id: 'eku', ok: true, severity: 'info', message: `${what}: Go accepts it for any purpose` }
       : {
           id: 'eku',
           ok: true,
           severity: 'warning',
-          message: 'no extended key usage: dockerd (Go) accepts it as a client certificate, but dockward\'s gateway refuses it: the gateway requires clientAuth',
+          message: `${what}: dockerd (Go) accepts it as a client certificate, but dockward's gateway refuses it: the gateway requires clientAuth`,
           fix: 'issue a client certificate with dockward pki client NAME (EKU clientAuth)',
         };
   }
-  const names = ekus.map((o) => EKU_NAMES[o] ?? o).join(', ');
-  if (ekus.includes(wanted) || ekus.includes(OID_ANY_EKU)) {
+  if (ekus.includes(wanted)) {
     return { id: 'eku', ok: true, severity: 'info', message: `extended key usage ${names} allows ${wantedName}` };
   }
   return {

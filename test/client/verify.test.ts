@@ -107,6 +107,15 @@ test('EKU: a serverAuth-only client certificate is refused; none at all is a gat
   const ne = check(n, 'eku');
   assert.equal(ne.severity, 'warning');
   assert.match(ne.message, /dockerd \(Go\) accepts it.*dockward's gateway refuses it/);
+
+  // anyExtendedKeyUsage: Go takes it for clientAuth, OpenSSL (the gateway's TLS) does not.
+  await issueClient({ dir: fx.pkiA, name: 'any-eku', ekuOverride: ['2.5.29.37.0'], ...quiet });
+  const af = join(fx.pkiA, 'clients', 'any-eku', 'cert.pem');
+  assert.equal(opensslVerify(join(fx.pkiA, 'ca.pem'), af, ['-purpose', 'sslclient']).ok, false);
+  const a = await verifyCertificate({ certPem: await readFile(af, 'utf8'), file: af, caPem: fx.caA, purpose: 'client' });
+  const ae = check(a, 'eku');
+  assert.equal(ae.severity, 'warning');
+  assert.match(ae.message, /anyExtendedKeyUsage.*dockerd \(Go\) accepts it.*dockward's gateway refuses it/);
 });
 
 test('SAN: the dialed name must be a subjectAltName; CN-only and wildcard rules are explained', async () => {
