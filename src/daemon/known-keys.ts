@@ -72,6 +72,18 @@ export function configKeyOfFlag(flag: string): string {
   return NAMED_OPTIONS[long] ?? long;
 }
 
+/**
+ * Keys dockerd accepts but never reads: the flag's own name where daemon.json uses another
+ * (`host` for `hosts`). The unknown-key check passes them because they name a flag, and the
+ * JSON decoder skips them, so `{"host": [...]}` (as the seeds write it) silently does nothing.
+ */
+export function ignoredKeys(config: Record<string, unknown>): { key: string; name: string }[] {
+  return Object.keys(config).flatMap((key) => {
+    const name = NAMED_OPTIONS[key];
+    return name && name !== key ? [{ key, name }] : [];
+  });
+}
+
 export interface UnknownKey {
   key: string;
   /** The top-level key it sits under when dockerd flattened an object. */

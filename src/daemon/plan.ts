@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { UsageError, DockwardError } from '../util/errors.js';
 import { pkiLayout, resolvePkiDir } from '../pki/index.js';
 import { parseDaemonJson, renderDaemonJson, strictText, type DaemonConfig } from './daemon-json.js';
-import { configKeyOfFlag, unknownKeys } from './known-keys.js';
+import { configKeyOfFlag, ignoredKeys, unknownKeys } from './known-keys.js';
 import { profileSettings, TLS_WHY, USERNS_WHY, LOG_ROTATION, type ProfileName } from './profile.js';
 import {
   readDockerUnit,
@@ -194,6 +194,15 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       file: cfgPath,
       message: `unknown key "${u.key}"${u.parent ? ` (inside "${u.parent}", which dockerd flattens)` : ''}: dockerd refuses to start ("the following directives don't match any configuration option")`,
       fix: u.hint,
+    });
+  }
+
+  for (const k of ignoredKeys(original)) {
+    problems.push({
+      severity: 'warning',
+      file: cfgPath,
+      message: `"${k.key}" is the command-line flag's name: in daemon.json dockerd reads "${k.name}" and ignores "${k.key}" without a word, so this setting is not in effect`,
+      fix: `rename it to "${k.name}" (merged with any "${k.name}" already there), or remove it`,
     });
   }
 

@@ -64,6 +64,16 @@ describe('daemon plan: problems with their fix', () => {
     assert.match(written, /^ {2}"log-opts": \{ "max-size": "10m", "max-file": "3" \},$/m);
   });
 
+  test('a flag\'s name used as a key ("host", as the seeds write it) is reported: dockerd ignores it without a word', async () => {
+    // dockerd 20.10 starts with {"host": [...], "label": [...]} and neither listens there nor sets the labels.
+    const r = await root({ '/etc/docker/daemon.json': '{"host": ["tcp://192.168.1.10:2375"], "label": ["team=ci"]}\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    for (const [key, name] of [['host', 'hosts'], ['label', 'labels']]) {
+      const p = plan.problems.find((x) => x.message.startsWith(`"${key}" `));
+      assert.ok(p && /dockerd reads "[a-z]+" and ignores/.test(p.message) && p.fix.includes(`rename it to "${name}"`), renderPlan(plan));
+    }
+  });
+
   test('a byte order mark (Windows editors add one) is reported and removed; the rest is kept as written', async () => {
     const r = await root({ '/etc/docker/daemon.json': '\ufeff{\n  "debug": true\n}\n' });
     const plan = await computePlan(opts(r, { profile: 'baseline' }));
