@@ -23,7 +23,7 @@ import { isEncryptedKeyPem } from '../pki/key-encryption.js';
 import { verifyCertificate, formatVerifyReport } from '../pki/verify.js';
 import { checkDockerContext, writeDockerContext } from '../client/docker-context.js';
 import { collect, durationOption, intOption, printJson, withJson, withPkiDir } from './options.js';
-import { DockwardError } from '../util/errors.js';
+import { DockwardError, UsageError } from '../util/errors.js';
 
 interface Common {
   pki?: string;
@@ -184,7 +184,7 @@ export function registerPki(program: Command): void {
     .addOption(passphraseOption())
     .action(async (target: string | undefined, o: Common & { expiringWithin?: number; days?: number }) => {
       if ((target === undefined) === (o.expiringWithin === undefined)) {
-        throw new DockwardError('give either a NAME/SERIAL or --expiring-within DURATION', 'e.g. `dockward pki renew ci` or `dockward pki renew --expiring-within 3d`');
+        throw new UsageError('give either a NAME/SERIAL or --expiring-within DURATION', 'e.g. `dockward pki renew ci` or `dockward pki renew --expiring-within 3d`');
       }
       const results = await renew({ dir: resolvePkiDir(o.pki), target, expiringWithinMs: o.expiringWithin, days: o.days, passphrase: await caPassphrase(o) });
       report(o, results, () => (results.length ? results.map(describe).join('\n') : 'nothing to renew'));

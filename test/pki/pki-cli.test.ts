@@ -283,6 +283,12 @@ describe('pki: bad input is a clear one-line error and changes nothing', () => {
     }
   });
 
+  test('renew without NAME or --expiring-within is a usage error (exit 2)', async () => {
+    const r = await dockward(['pki', 'renew', '--pki', dir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /give either a NAME\/SERIAL or --expiring-within/);
+  });
+
   test('--force replaces an existing bundle', async () => {
     const r = await dockward(['pki', 'client', 'taken', '--force', '--pki', dir]);
     assert.equal(r.code, 0, r.stderr);
