@@ -112,7 +112,8 @@ async function modeFor(path: string, fallback: number): Promise<number> {
 }
 
 const show = (v: unknown) => JSON.stringify(v);
-const isTcp = (h: unknown) => typeof h === 'string' && /^tcp:\/\//.test(h);
+/** dockerd takes an address without a scheme (`0.0.0.0:2376`, as seed 004 writes it) as tcp://. */
+const isTcp = (h: unknown) => typeof h === 'string' && (/^tcp:\/\//.test(h) || (h !== '' && !h.includes('://')));
 
 export async function computePlan(opts: PlanOptions): Promise<Plan> {
   // A mistyped --root would otherwise get a fresh /etc and /var created under it.

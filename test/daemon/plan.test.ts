@@ -168,6 +168,15 @@ describe('daemon plan: problems with their fix', () => {
     assert.ok(other.problems.some((p) => p.severity === 'blocking' && /dockerd reads \/srv\/dockerd\.json \(--config-file on its command line\), not \/etc\/docker\/daemon\.json/.test(p.message)));
   });
 
+  test('a TCP address without tcp:// (-H=0.0.0.0:2376 as seed 004 writes it) is a TCP listener too', async () => {
+    // dockerd takes an address without a scheme as tcp://.
+    const r = await root({ '/etc/systemd/system/docker.service.d/override.conf': '[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H=0.0.0.0:2376 --containerd=/run/containerd/containerd.sock\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    assert.ok(plan.problems.some((p) => p.severity === 'blocking' && /0\.0\.0\.0:2376 is a TCP listener without tlsverify/.test(p.message)), renderPlan(plan));
+    const inFile = await computePlan(opts(await root({ '/etc/docker/daemon.json': '{"hosts": ["fd://", "0.0.0.0:2375"]}\n' }), { profile: 'baseline' }));
+    assert.ok(inFile.problems.some((p) => p.severity === 'blocking' && /0\.0\.0\.0:2375 is a TCP listener without tlsverify/.test(p.message)), renderPlan(inFile));
+  });
+
   test('fd:// without docker.socket blocks: dockerd would find no socket to take over', async () => {
     const r = await root({ '/etc/systemd/system/docker.service': '[Service]\nExecStart=/usr/bin/dockerd -H fd://\n' }, { stockUnit: false });
     const plan = await computePlan(opts(r, { tls: false, listen: [], profile: 'baseline', insecureTcp: true, usernsRemap: undefined }));
