@@ -207,9 +207,10 @@ async function rollbackLocked(root: string, backupDir: string, opts: { force?: b
     throw new DockwardError(`${changed.join(', ')} changed since dockward applied it`, 'pass --force to roll back anyway (those changes are lost)');
   }
   const { restored, removed } = await restoreSet(root, backupDir, manifest);
-  await rename(backupDir, `${backupDir}${ROLLED_BACK}`);
-  await writeFileAtomic(join(`${backupDir}${ROLLED_BACK}`, 'rolled-back-at'), `${new Date().toISOString()}\n`, 0o600);
-  return { backupDir, restored, removed };
+  const kept = `${backupDir}${ROLLED_BACK}`;
+  await rename(backupDir, kept);
+  await writeFileAtomic(join(kept, 'rolled-back-at'), `${new Date().toISOString()}\n`, 0o600);
+  return { backupDir: kept, restored, removed };
 }
 
 /** Puts every file of a backup set back: existing ones restored with mode and owner, new ones deleted. */

@@ -285,7 +285,9 @@ describe('daemon apply and rollback on a --root', () => {
 
     const rb = await cli(['daemon', 'rollback', '--root', r, '--json']);
     assert.equal(rb.code, 0, rb.stderr);
-    const rolled = JSON.parse(rb.stdout) as { restored: string[]; removed: string[]; restart: string };
+    const rolled = JSON.parse(rb.stdout) as { backupDir: string; restored: string[]; removed: string[]; restart: string };
+    // The set it restored from, where it is now (kept, marked as rolled back).
+    assert.ok((await stat(join(rolled.backupDir, 'manifest.json'))).isFile(), rolled.backupDir);
     assert.deepEqual(rolled.restored.sort(), ['/etc/docker/daemon.json', '/etc/subgid', '/etc/subuid']);
     assert.equal(rolled.restart, 'systemctl daemon-reload && systemctl restart docker');
     assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), original);
