@@ -170,15 +170,20 @@ async function issueLeaf(o: IssueOptions, layout: PkiLayout, spec: LeafSpec): Pr
   const caPem = await readFile(layout.caCert, 'utf8');
   let files: PlannedFile[] = [];
   await withInventoryLock(layout.inventory, async (inv) => {
+    // A renewal decided before the lock must not resurrect a certificate revoked (or renewed) since.
+    const old = spec.supersedes === undefined ? undefined : inv.certs.find((c) => c.serial === spec.supersedes);
+    if (spec.supersedes !== undefined && (!old || old.revoked || old.supersededBy)) {
+      throw new DockwardError(
+        `not renewing ${spec.cn} (serial ${spec.supersedes}): it was ${old?.revoked ? 'revoked' : 'renewed or removed'} meanwhile`,
+        'see `dockward pki list`',
+      );
+    }
     files = spec.files({ ...issued, caPem }, inv);
     await ensureDir(spec.dir);
     await writeFilesAtomic(files, { force: o.force });
     const entry = entryFor(issued, spec.profile, spec.cn, spec.role, keyType, spec.dir, spec.names);
     inv.certs.push(entry);
-    if (spec.supersedes) {
-      const old = inv.certs.find((c) => c.serial === spec.supersedes);
-      if (old) old.supersededBy = entry.serial;
-    }
+    if (old) old.supersededBy = entry.serial;
     await commitInventory(layout, issuer, inv);
   });
   return resultOf(issued, spec.cn, Object.fromEntries(files.map((f) => [fileRole(f.path), f.path])));
