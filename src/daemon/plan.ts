@@ -257,7 +257,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     if (s.key === 'userns-remap') continue;
     if (s.key === 'log-opts') {
       if (flagFor('log-opts').length) changes.push({ file: cfgPath, what: 'log-opts: left to --log-opt on the command line', why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
-      else planLogRotation(config, original, cfgPath, changes);
+      else planLogRotation(config, original, cfgPath, changes, flagFor('log-driver')[0]?.value);
       continue;
     }
     if (s.key === 'log-driver' && typeof config['log-driver'] === 'string' && config['log-driver'] !== s.value) {
@@ -359,10 +359,15 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
 }
 
-function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: string, changes: Change[]): void {
-  const driver = config['log-driver'];
+/** `flagDriver`: --log-driver on the command line, which daemon.json then must not set. */
+function planLogRotation(config: DaemonConfig, original: DaemonConfig, cfgPath: string, changes: Change[], flagDriver?: string): void {
+  const driver = config['log-driver'] ?? flagDriver;
   if (driver !== undefined && driver !== 'json-file' && driver !== 'local') {
-    changes.push({ file: cfgPath, what: 'log rotation left to your log driver', why: `"${String(driver)}" ships logs off the host; max-size/max-file only apply to json-file and local` });
+    changes.push({
+      file: cfgPath,
+      what: 'log rotation left to your log driver',
+      why: `"${String(driver)}" keeps or ships logs by its own rules; max-size/max-file only apply to json-file and local, and dockerd refuses to start with options its driver does not know`,
+    });
     return;
   }
   const existing = original['log-opts'] && typeof original['log-opts'] === 'object' ? (original['log-opts'] as Record<string, unknown>) : {};

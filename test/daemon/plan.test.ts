@@ -206,6 +206,15 @@ describe('daemon plan: problems with their fix', () => {
     assert.ok(plan.changes.some((c) => /change "icc" from true to false \(your value is replaced: the profile requires it\)/.test(c.what)));
   });
 
+  test('no rotation options for a log driver set on the command line that has none', async () => {
+    // dockerd 20.10 with --log-driver=journald and log-opts max-size: "failed to set log opts:
+    // unknown log opt 'max-size' for journald log driver", and it does not start.
+    const r = await root({ '/etc/default/docker': 'DOCKER_OPTS="--log-driver=journald"\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    assert.equal(plan.config['log-opts'], undefined, renderPlan(plan));
+    assert.ok(plan.changes.some((c) => c.what === 'log rotation left to your log driver' && /"journald"/.test(c.why)), renderPlan(plan));
+  });
+
   test('log rotation kept at the user\'s size is explained with that size, not the profile\'s', async () => {
     const r = await root({ '/etc/docker/daemon.json': '{"log-opts": {"max-size": "50m"}}\n' });
     const plan = await computePlan(opts(r, { profile: 'baseline' }));
