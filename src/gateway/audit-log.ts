@@ -67,11 +67,28 @@ export class AuditLog {
     this.ownsStream = true;
   }
 
+  private corked = false;
+
+  /**
+   * Lines written in the same turn of the event loop leave in one writev: one syscall for a
+   * burst of requests instead of one (and a thread-pool hop) per line.
+   */
   write(rec: AuditRecord): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      setImmediate(this.uncork);
+    }
     this.stream.write(`${JSON.stringify(rec)}\n`);
   }
 
+  private readonly uncork = () => {
+    this.corked = false;
+    this.stream.uncork();
+  };
+
   async close(): Promise<void> {
+    if (this.corked) this.uncork();
     if (!this.ownsStream) return;
     const s = this.stream as WriteStream;
     if (s.closed) return;
