@@ -121,12 +121,6 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     throw new UsageError(`--root ${opts.root} is not a directory`, 'give the directory the target system is mounted or unpacked at');
   }
   const listeners = opts.listen.map(parseListen);
-  if (listeners.length && !opts.tls && !opts.insecureTcp) {
-    throw new UsageError(
-      `refusing to listen on ${listeners.map((l) => l.url).join(', ')} without TLS: anyone who reaches a plain TCP Docker port is root on this host`,
-      'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
-    );
-  }
   if (opts.usernsRemap !== undefined && !/^(?:default|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?|\d+(?::\d+)?)$/.test(opts.usernsRemap)) {
     throw new UsageError(`--userns-remap ${JSON.stringify(opts.usernsRemap)} is not a user`, "use 'default' (user dockremap), USER or USER:GROUP");
   }
@@ -153,6 +147,14 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const cfgFile = await resolveAtRoot(opts.root, cfgPath);
   const beforeBytes = await readMaybe(atRoot(opts.root, cfgFile));
   const parsed = parseDaemonJson(beforeBytes?.toString('utf8') ?? '');
+  // A new listener is TLS-protected by --tls, or by the tlsverify already in effect with the user's own certificates.
+  const tlsInEffect = parsed.config?.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
+  if (listeners.length && !opts.tls && !opts.insecureTcp && !tlsInEffect) {
+    throw new UsageError(
+      `refusing to listen on ${listeners.map((l) => l.url).join(', ')} without TLS: anyone who reaches a plain TCP Docker port is root on this host`,
+      'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
+    );
+  }
   // One problem per kind, with every line it occurs on: six comments are one thing to fix.
   const kinds = [...new Set(parsed.issues.map((i) => i.kind))];
   for (const kind of kinds) {

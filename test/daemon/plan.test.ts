@@ -134,6 +134,12 @@ describe('daemon plan: problems with their fix', () => {
     const plan = await computePlan(opts(r2));
     assert.ok(plan.problems.some((p) => p.severity === 'blocking' && /without tlsverify/.test(p.message)));
     assert.ok((await computePlan(opts(r2, { insecureTcp: true }))).problems.every((p) => p.severity !== 'blocking'));
+    // Where tlsverify is already on with the user's own certificates, another listener is TLS too: no --tls needed.
+    const own = '{"tlsverify": true, "tlscacert": "/srv/ca.pem", "tlscert": "/srv/cert.pem", "tlskey": "/srv/key.pem"}\n';
+    const withTls = await computePlan(opts(await root({ '/etc/docker/daemon.json': own }), { profile: 'baseline', listen: ['tcp://127.0.0.1:2377'] }));
+    assert.deepEqual(withTls.config.hosts, ['fd://', 'tcp://127.0.0.1:2377']);
+    assert.equal(withTls.config.tlscert, '/srv/cert.pem');
+    assert.ok(withTls.problems.every((p) => p.severity !== 'blocking'), renderPlan(withTls));
   });
 
   test('combinations dockerd refuses: icc with iptables off, a key also given as a flag', async () => {
