@@ -2,6 +2,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { x509 } from './x509.js';
 import { keyAlgorithm } from './keys.js';
+import { BACKDATE_MS } from './profiles.js';
 import type { Issuer } from './issue.js';
 import type { Inventory, RevocationReason } from './inventory.js';
 
@@ -23,7 +24,9 @@ export async function buildCrlPem(issuer: Issuer, inv: Inventory, crlNumber: num
     }));
   const crl = await x509.X509CrlGenerator.create({
     issuer: issuer.cert.subject,
-    thisUpdate: new Date(now.getTime() - 60_000),
+    // Backdated like the certificates: a verifier whose clock lags would otherwise refuse every
+    // client ("CRL is not yet valid") after each rewrite.
+    thisUpdate: new Date(now.getTime() - BACKDATE_MS),
     nextUpdate: new Date(now.getTime() + CRL_VALIDITY_DAYS * 86_400_000),
     entries,
     signingKey: issuer.key,

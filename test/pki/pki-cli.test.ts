@@ -93,6 +93,14 @@ describe('pki: certificate profiles and files', () => {
     assert.equal(list.find((c) => c.cn === 'mallory')?.status, 'revoked');
   });
 
+  test('a verifier whose clock lags by minutes accepts the CRL as it accepts the backdated certificates', async () => {
+    // Every issuance and revocation rewrites the CRL; a lagging gateway must not refuse everyone meanwhile.
+    const lagging = String(Math.floor(Date.now() / 1000) - 180);
+    execFileSync('openssl', ['verify', '-crl_check', '-attime', lagging, '-CAfile', join(dir, 'ca.pem'), '-CRLfile', join(dir, 'crl.pem'), join(dir, 'clients', 'ci', 'cert.pem')], {
+      stdio: 'pipe',
+    });
+  });
+
   test('pki verify names the cause: revoked client, server dialed on an IP it does not list, serverAuth-only client', async () => {
     const revoked = await dockward(['pki', 'verify', join(dir, 'clients', 'mallory', 'cert.pem'), '--pki', dir]);
     assert.equal(revoked.code, 1);
