@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
+import http from 'node:http';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
 import { forwardRequestHeaders } from '../../src/gateway/wire.js';
@@ -131,6 +132,42 @@ describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
     assert.ok(!/SECRET/.test(text), text.split('\n').filter((l) => l.includes('SECRET')).join('\n'));
     const routes = new Set((await f.audit()).map((r) => r.route));
     for (const r of ['POST /images/create', 'POST /build', 'POST /auth', 'POST /containers/create']) assert.ok(routes.has(r), r);
+  });
+});
+
+describe('audit log under load', { skip, timeout: 300_000 }, () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture();
+  });
+  after(async () => f?.stop());
+
+  it('has one line for every request, allowed and refused alike', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const before = (await f.audit()).length;
+    const paths = ['/_ping', '/v1.41/containers/json?all=1', '/v1.41/containers%2Fjson', '/v1.41/version'];
+    const n = 2000;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        new Promise<void>((resolve, reject) => {
+          const req = http.request({ socketPath: f.unixSocket, agent, path: paths[i % paths.length], headers: { host: 'docker' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          });
+          req.on('error', reject);
+          req.end();
+        }),
+      ),
+    );
+    agent.destroy();
+    const deadline = Date.now() + 5000;
+    let recs = (await f.audit()).slice(before);
+    while (recs.length < n && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      recs = (await f.audit()).slice(before);
+    }
+    assert.equal(recs.length, n);
+    assert.equal(recs.filter((r) => r.decision === 'bad').length, n / 4);
   });
 });
 
