@@ -47,7 +47,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
 
 /** dockerd must be there before we promise anyone a front door to it. */
 export async function upstreamVersion(socketPath: string): Promise<string> {
-  const hint = 'start dockerd, or pass --docker-socket PATH (or set DOCKER_HOST=unix://PATH)';
+  const hint = 'start dockerd, or pass --docker-socket PATH or set DOCKER_HOST=unix://PATH';
   if (!existsSync(socketPath)) throw new DockwardError(`no Docker socket at ${socketPath}`, hint);
   try {
     const res = await engineRequest({ socketPath }, 'GET', '/version', { timeoutMs: 5000 });

@@ -38,7 +38,11 @@ async function readPart(what: string, path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    throw new DockwardError(`cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DockwardError(
+      `cannot read the ${what} ${path}: ${code ?? (e as Error).message}`,
+      code === 'ENOENT' ? 'create the PKI with dockward pki init and dockward pki server (or run dockward up), or pass --pki DIR' : undefined,
+    );
   }
 }
 
