@@ -64,6 +64,18 @@ export function isValidDnsName(name: string): boolean {
   return labels.every((l, i) => (i === 0 && l === '*' && labels.length > 2) || DNS_LABEL.test(l));
 }
 
+/**
+ * The IP as a SAN can hold it, or undefined. IPv6 is rewritten in hex-only form: the SAN encoder
+ * (@peculiar/asn1-x509) reads an IPv4 tail (`::ffff:10.1.2.3`) as one hex group and would
+ * silently certify another address. A zone (`fe80::1%eth0`) has no place in a certificate.
+ */
+export function canonicalIp(ip: string): string | undefined {
+  const version = isIP(ip);
+  if (version === 4) return ip;
+  if (version !== 6 || ip.includes('%')) return undefined;
+  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+}
+
 /** A safe identity name: it becomes a CN, a directory name and a Docker context name. */
 export function isValidIdentityName(name: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name);

@@ -7,7 +7,7 @@ import { x509 } from './x509.js';
 import { toSigningKey, DEFAULT_KEY_TYPE, type KeyType } from './keys.js';
 import { encryptPrivateKey, readPrivateKey, isEncryptedKeyPem } from './key-encryption.js';
 import { issueCertificate, fingerprintSha256, type Issuer, type IssuedCertificate } from './issue.js';
-import { DEFAULT_DAYS, isValidDnsName, isValidIdentityName, type Profile } from './profiles.js';
+import { DEFAULT_DAYS, canonicalIp, isValidDnsName, isValidIdentityName, type Profile } from './profiles.js';
 import { pkiLayout, type PkiLayout } from './layout.js';
 import { buildCrlPem } from './crl.js';
 import {
@@ -100,9 +100,16 @@ export async function initCa(o: CaOptions & { keyType?: KeyType; days?: number; 
 
 export async function issueServer(o: IssueOptions & { hosts: string[]; ips: string[] }): Promise<IssueResult> {
   const hosts = [...new Set(o.hosts.map((h) => h.toLowerCase()))];
-  const ips = [...new Set(o.ips)];
   for (const h of hosts) if (!isValidDnsName(h)) throw new UsageError(`invalid host name "${h}"`, isIP(h) ? 'pass IP addresses with --ip' : 'use letters, digits, hyphens and dots');
-  for (const ip of ips) if (!isIP(ip)) throw new UsageError(`invalid IP address "${ip}"`, 'give an IPv4 or IPv6 address, without port or brackets');
+  const ips = [
+    ...new Set(
+      o.ips.map((ip) => {
+        const canonical = canonicalIp(ip);
+        if (canonical === undefined) throw new UsageError(`invalid IP address "${ip}"`, 'give an IPv4 or IPv6 address, without port, brackets or %zone');
+        return canonical;
+      }),
+    ),
+  ];
   if (!hosts.length && !ips.length) {
     throw new UsageError('a server certificate needs at least one --host or --ip', 'Go ignores the CN: clients match only the names listed in the certificate');
   }

@@ -141,6 +141,18 @@ describe('pki: certificate profiles and files', () => {
     const list = JSON.parse((await dockward(['pki', 'list', '--json', '--pki', dir])).stdout) as { serial: string }[];
     for (const s of serials) assert.ok(list.some((c) => c.serial === s), `serial ${s} missing from the inventory`);
   });
+
+  test('IPv6 addresses with an IPv4 tail are certified as given; a zone is refused', async () => {
+    const out = join(dir, 'server-v6');
+    const r = await dockward(['pki', 'server', '--ip', '::ffff:10.1.2.3', '--ip', '2001:db8::10.1.2.3', '--out', out, '--pki', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = openssl(['x509', '-in', join(out, 'server-cert.pem'), '-noout', '-ext', 'subjectAltName']);
+    assert.match(text, /IP Address:0:0:0:0:0:FFFF:A01:203, IP Address:2001:DB8:0:0:0:0:A01:203/);
+    openssl(['verify', '-CAfile', join(dir, 'ca.pem'), '-verify_ip', '2001:db8::a01:203', join(out, 'server-cert.pem')]);
+    const zone = await dockward(['pki', 'server', '--ip', 'fe80::1%eth0', '--out', join(dir, 'server-zone'), '--pki', dir]);
+    assert.equal(zone.code, 2);
+    assert.match(zone.stderr, /invalid IP address "fe80::1%eth0"/);
+  });
 });
 
 describe('pki: every key type', () => {
