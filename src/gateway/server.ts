@@ -66,9 +66,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const audit = new AuditLog(opts.auditLog);
   const ctx: GatewayContext = {
     upstreamSocket: opts.upstreamSocket,
-    // LIFO reuse keeps a few hot connections busy instead of cycling through all of them; the
-    // cap bounds what a burst can open towards dockerd (excess requests queue in the agent).
-    agent: new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' }),
+    // No cap on busy upstream sockets: long-lived answers (events, logs -f, wait) each hold one,
+    // and a cap would let one client's streams queue everybody else's requests behind them. The
+    // bound is the listeners' maxConnections (a connection has one request in flight at a time).
+    // LIFO reuse keeps a few hot idle connections instead of cycling through all of them.
+    agent: new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo' }),
     // Routes of newer API versions than the daemon speaks would only reach it to fail.
     policy: withApiVersion(opts.policy, apiVersion),
     audit,
