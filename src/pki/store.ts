@@ -99,7 +99,8 @@ export async function initCa(o: CaOptions & { keyType?: KeyType; days?: number; 
 }
 
 export async function issueServer(o: IssueOptions & { hosts: string[]; ips: string[] }): Promise<IssueResult> {
-  const hosts = [...new Set(o.hosts.map((h) => h.toLowerCase()))];
+  // Go's name check matches no SAN that ends in "." ("valid for localhost., not localhost").
+  const hosts = [...new Set(o.hosts.map((h) => h.toLowerCase().replace(/\.$/, '')))];
   for (const h of hosts) if (!isValidDnsName(h)) throw new UsageError(`invalid host name "${h}"`, isIP(h) ? 'pass IP addresses with --ip' : 'use letters, digits, hyphens and dots');
   const ips = [
     ...new Set(

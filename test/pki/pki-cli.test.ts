@@ -153,6 +153,13 @@ describe('pki: certificate profiles and files', () => {
     assert.equal(zone.code, 2);
     assert.match(zone.stderr, /invalid IP address "fe80::1%eth0"/);
   });
+
+  test('a host name given with a trailing dot is certified without it (Go matches no SAN ending in ".")', async () => {
+    const out = join(dir, 'server-dot');
+    const r = await dockward(['pki', 'server', '--host', 'Docker.Example.Test.', '--out', out, '--pki', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(openssl(['x509', '-in', join(out, 'server-cert.pem'), '-noout', '-ext', 'subjectAltName']), /DNS:docker\.example\.test\n/);
+  });
 });
 
 describe('pki: every key type', () => {
