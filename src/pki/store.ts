@@ -360,10 +360,11 @@ export async function defaultClientDockerHost(dir: string): Promise<string | und
   return defaultDockerHost(await readInventory(pkiLayout(dir).inventory));
 }
 
-/** The address a client bundle points at: the newest current server certificate's first name. */
+/** The address a client bundle points at: the newest current server certificate's first dialable name. */
 function defaultDockerHost(inv: Inventory): string | undefined {
   const server = inv.certs.filter((c) => c.kind === 'server' && statusOf(c) === 'valid').at(-1);
-  const name = server?.dns[0] ?? server?.ips[0];
+  // A wildcard name (`*.example.com`) is something to match, not an address to dial.
+  const name = server?.dns.find((d) => !d.startsWith('*.')) ?? server?.ips[0];
   if (!name) return undefined;
   return `tcp://${isIP(name) === 6 ? `[${name}]` : name}:2376`;
 }

@@ -154,6 +154,19 @@ describe('pki: certificate profiles and files', () => {
     assert.match(zone.stderr, /invalid IP address "fe80::1%eth0"/);
   });
 
+  test('a client bundle never points DOCKER_HOST at a wildcard name', async () => {
+    const pki = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+    try {
+      for (const args of [['init'], ['server', '--host', '*.example.test', '--ip', '10.0.0.7'], ['client', 'w']]) {
+        const r = await dockward(['pki', ...args, '--pki', pki]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      assert.match(await readFile(join(pki, 'clients', 'w', 'docker.env'), 'utf8'), /export DOCKER_HOST='tcp:\/\/10\.0\.0\.7:2376'/);
+    } finally {
+      await rm(pki, { recursive: true, force: true });
+    }
+  });
+
   test('a host name given with a trailing dot is certified without it (Go matches no SAN ending in ".")', async () => {
     const out = join(dir, 'server-dot');
     const r = await dockward(['pki', 'server', '--host', 'Docker.Example.Test.', '--out', out, '--pki', dir]);
