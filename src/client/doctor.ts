@@ -278,8 +278,11 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
         severity: 'error',
         message:
           `${said}. That is how dockward's gateway refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
-          'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway trusts another CA',
-        fix: 'check it with dockward pki verify --crl (on the CA host) and ask for a new client certificate (dockward pki client NAME); the gateway\'s audit log names the reason',
+          'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway\'s CRL has expired ' +
+          '(then it refuses every client), or the gateway trusts another CA',
+        fix:
+          'check it with dockward pki verify --crl (on the CA host) and ask for a new client certificate (dockward pki client NAME); ' +
+          'if every client is refused, refresh the CRL with dockward pki crl on the CA host; the gateway\'s audit log names the reason',
       },
     ];
   }

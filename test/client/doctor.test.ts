@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { engineSkipReason, runDocker } from '../harness/engine.js';
 import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
-import { revoke } from '../../src/pki/index.js';
+import { loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
+import { buildCrlPem } from '../../src/pki/crl.js';
+import { readInventory } from '../../src/pki/inventory.js';
 import { runDoctor, type DoctorReport } from '../../src/client/doctor.js';
 import { makeFixtures, freePort, type Fixtures } from './fixtures.js';
 
@@ -164,6 +166,18 @@ test('revoked: refused where a CRL is enforced, accepted by dockerd, which does 
   assert.equal((await dockerWith(tcp(tlsPort), fx.bundles.revoked)).code, 0);
   // A bundle that is not revoked passes the CRL server.
   assert.equal((await runDoctor({ target: tcp(crlServerPort), bundle: fx.bundles.ok })).ok, true);
+});
+
+test('a gateway whose CRL has expired refuses everyone: the diagnosis says so, not only "revoked"', { skip }, async () => {
+  const layout = pkiLayout(fx.pkiA);
+  const issuer = await loadIssuer(layout, { dir: fx.pkiA, onWarning: () => undefined });
+  const lapsed = await buildCrlPem(issuer, await readInventory(layout.inventory), 1000, new Date(Date.now() - 40 * 86_400_000));
+  const port = await listen(
+    https.createServer({ ca: fx.caA, cert: await readFile(fx.server.cert), key: await readFile(fx.server.key), requestCert: true, rejectUnauthorized: true, crl: lapsed }, pingHandler),
+  );
+  const r = await runDoctor({ target: tcp(port), bundle: fx.bundles.ok });
+  assert.deepEqual(ids(r), ['client-cert-refused']);
+  assert.match(finding(r, 'client-cert-refused'), /CRL has expired.*dockward pki crl/);
 });
 
 test('plain HTTP on the TLS port', { skip }, async () => {
