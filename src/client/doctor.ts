@@ -4,7 +4,8 @@
  * combined with a local analysis of the certificates in Go's terms (verifyCertificate).
  */
 import { isIP } from 'node:net';
-import { verifyCertificate, type VerifyCheck, type VerifyReport } from '../pki/verify.js';
+import { KeyObject, X509Certificate } from 'node:crypto';
+import { keyMismatch, loadDockerKey, verifyCertificate, type VerifyCheck, type VerifyReport } from '../pki/verify.js';
 import { UsageError } from '../util/errors.js';
 import { currentContextName, readDockerContext } from './docker-context.js';
 import { defaultBundleDir, loadBundle, parseTarget, probeHttp, probeTls, isHttpsAnswer, isNotTls, TLS_ALERTS, type Bundle, type NetError, type Probe, type Target } from './tls-probe.js';
@@ -169,6 +170,13 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
       fix: `put the matching pair in ${b.dir || 'the bundle directory'} (dockward pki client NAME writes both)`,
     });
   }
+  // The docker CLI refuses to start with a client pair it cannot load, before connecting (and
+  // Node would throw a bare OpenSSL error): that is the whole diagnosis.
+  const unusable = b.key === undefined ? undefined : clientPairProblem(b, b.key);
+  if (unusable) {
+    r.findings.push(unusable);
+    return;
+  }
   const p = await probeTls(t, b, o.timeoutMs);
   if (p.kind === 'tcp-error') {
     r.findings.push(nothingListening(t, p.error));
@@ -212,6 +220,26 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
     // Accepted by this server; still say what another server (dockerd vs the gateway) would refuse.
     if (r.clientCertificate) addChecks(r, 'client', r.clientCertificate.checks, 'warning');
   }
+}
+
+function clientPairProblem(b: Bundle, keyPem: string): Finding | undefined {
+  const key = loadDockerKey(keyPem, b.files.key);
+  let problem = key instanceof KeyObject ? undefined : key;
+  if (!problem && b.cert) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(b.cert);
+    } catch {
+      return {
+        id: 'client-cert-unreadable',
+        severity: 'error',
+        message: `${b.files.cert} is not a readable PEM certificate: the docker CLI cannot load the client certificate and stops before connecting`,
+        fix: 'put the client certificate (PEM) issued with key.pem there (dockward pki client NAME writes both)',
+      };
+    }
+    problem = keyMismatch(cert, key as KeyObject, b.files.key);
+  }
+  return problem && { id: 'client-key', severity: 'error', message: problem.message, ...(problem.fix ? { fix: problem.fix } : {}) };
 }
 
 /** Turns failing or worrying certificate checks into findings, worded for whose certificate it is. */

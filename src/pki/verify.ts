@@ -3,7 +3,7 @@
  * certificate would be accepted for a purpose, and exactly why not. Used by `pki verify`,
  * `dockward doctor` and `dockward connect`.
  */
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, KeyObject, createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isIP } from 'node:net';
@@ -273,6 +273,36 @@ function checkSan(leaf: Parsed, dns: string[], ips: string[], opts: VerifyOption
   return { id: 'san', ok: false, severity: 'error', message: `${goSays} — the Docker client refuses a server certificate that does not name ${target}${all.length ? '' : ' (it has no subjectAltName at all)'}${why}`, fix };
 }
 
+/** The key, or why the docker CLI cannot load it at all (it then fails before connecting). */
+export function loadDockerKey(keyPem: string, what: string): KeyObject | VerifyCheck {
+  if (isEncryptedKeyPem(keyPem)) {
+    return {
+      id: 'key',
+      ok: false,
+      severity: 'error',
+      message: `${what} is encrypted: Docker cannot read encrypted keys ("support for encrypted private keys has been removed" / "failed to parse private key")`,
+      fix: `store it unencrypted with mode 0400 (openssl pkey -in ${what} -out key.pem), or issue a new bundle with dockward pki client NAME`,
+    };
+  }
+  try {
+    return createPrivateKey(keyPem);
+  } catch {
+    return { id: 'key', ok: false, severity: 'error', message: `${what} is not a readable private key: Docker would fail with "tls: failed to find any PEM data in key input"`, fix: 'give the PEM private key that belongs to this certificate' };
+  }
+}
+
+/** Why the docker CLI refuses this certificate and key as a pair, if it does. */
+export function keyMismatch(cert: X509Certificate, key: KeyObject, what: string): VerifyCheck | undefined {
+  if (publicKeyDer(key).equals(cert.publicKey.export({ type: 'spki', format: 'der' }))) return undefined;
+  return {
+    id: 'key',
+    ok: false,
+    severity: 'error',
+    message: `tls: private key does not match public key — ${what} belongs to another certificate; Docker refuses to load the pair`,
+    fix: 'use the key that was issued with this certificate, or issue a new pair',
+  };
+}
+
 async function checkKey(opts: VerifyOptions, cert: X509Certificate): Promise<VerifyCheck | undefined> {
   let keyPem = opts.keyPem;
   let keyFile = opts.keyFile;
@@ -288,30 +318,10 @@ async function checkKey(opts: VerifyOptions, cert: X509Certificate): Promise<Ver
     }
   }
   const what = keyFile ?? 'the key';
-  if (isEncryptedKeyPem(keyPem)) {
-    return {
-      id: 'key',
-      ok: false,
-      severity: 'error',
-      message: `${what} is encrypted: Docker cannot read encrypted keys ("support for encrypted private keys has been removed" / "failed to parse private key")`,
-      fix: `store it unencrypted with mode 0400 (openssl pkey -in ${what} -out key.pem), or issue a new bundle with dockward pki client NAME`,
-    };
-  }
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    return { id: 'key', ok: false, severity: 'error', message: `${what} is not a readable private key: Docker would fail with "tls: failed to find any PEM data in key input"`, fix: 'give the PEM private key that belongs to this certificate' };
-  }
-  if (!publicKeyDer(key).equals(cert.publicKey.export({ type: 'spki', format: 'der' }))) {
-    return {
-      id: 'key',
-      ok: false,
-      severity: 'error',
-      message: `tls: private key does not match public key — ${what} belongs to another certificate; Docker refuses to load the pair`,
-      fix: 'use the key that was issued with this certificate, or issue a new pair',
-    };
-  }
+  const key = loadDockerKey(keyPem, what);
+  if (!(key instanceof KeyObject)) return key;
+  const mismatch = keyMismatch(cert, key, what);
+  if (mismatch) return mismatch;
   if (keyFile) {
     const mode = (await stat(keyFile).catch(() => undefined))?.mode;
     if (mode !== undefined && (mode & 0o077) !== 0) {

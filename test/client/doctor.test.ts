@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { engineSkipReason, runDocker } from '../harness/engine.js';
@@ -18,7 +19,7 @@ import { loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { readInventory } from '../../src/pki/inventory.js';
 import { runDoctor, type DoctorReport } from '../../src/client/doctor.js';
-import { makeFixtures, freePort, type Fixtures } from './fixtures.js';
+import { makeFixtures, freePort, writeBundle, type Fixtures } from './fixtures.js';
 
 const skip = engineSkipReason();
 let fx: Fixtures;
@@ -178,6 +179,28 @@ test('a gateway whose CRL has expired refuses everyone: the diagnosis says so, n
   const r = await runDoctor({ target: tcp(port), bundle: fx.bundles.ok });
   assert.deepEqual(ids(r), ['client-cert-refused']);
   assert.match(finding(r, 'client-cert-refused'), /CRL has expired.*dockward pki crl/);
+});
+
+test('a client pair the docker CLI cannot load (encrypted, garbage or mismatched key, garbage cert) is the diagnosis, not an OpenSSL error', { skip }, async () => {
+  const alice = fx.bundles.ok;
+  const [ca, cert, key] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(alice, f), 'utf8')));
+  const encrypted = createPrivateKey(key!).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'a passphrase' }).toString();
+  const otherKey = await readFile(join(fx.bundles.revoked, 'key.pem'), 'utf8');
+  const cases: [string, string, string, string, RegExp][] = [
+    ['encrypted-key', cert!, encrypted, 'client-key', /is encrypted: Docker cannot read encrypted keys/],
+    ['garbage-key', cert!, 'not a key\n', 'client-key', /is not a readable private key/],
+    ['other-key', cert!, otherKey, 'client-key', /private key does not match public key/],
+    ['garbage-cert', 'not a certificate\n', key!, 'client-cert-unreadable', /cert\.pem is not a readable PEM certificate/],
+  ];
+  for (const [name, certPem, keyPem, id, message] of cases) {
+    const bundle = await writeBundle(join(fx.root, 'bundles', name), { ca, cert: certPem, key: keyPem });
+    const r = await runDoctor({ target: tcp(tlsPort), bundle });
+    assert.equal(r.ok, false, name);
+    assert.deepEqual(ids(r), [id], name);
+    assert.match(finding(r, id), message);
+    const d = await dockerWith(tcp(tlsPort), bundle);
+    assert.notEqual(d.code, 0, name);
+  }
 });
 
 test('plain HTTP on the TLS port', { skip }, async () => {
