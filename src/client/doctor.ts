@@ -37,6 +37,8 @@ export interface DiagnoseOptions {
   /** Whether the client speaks TLS (a bundle, or DOCKER_TLS_VERIFY). */
   tls: boolean;
   bundle?: Bundle;
+  /** The docker CLI will not verify the server (a context with SkipTLSVerify). */
+  skipServerVerify?: boolean;
   timeoutMs?: number;
   now?: Date;
 }
@@ -70,7 +72,7 @@ export async function runDoctor(o: { target?: string; bundle?: string; context?:
     const ctx = await readDockerContext(contextName, o.configDir);
     const bundle = await loadBundle(o.bundle ?? ctx.tlsDir);
     const tls = o.bundle !== undefined || !!(bundle.ca || bundle.cert);
-    const report = await diagnose({ target: parseTarget(ctx.host), tls, bundle: tls ? bundle : undefined, timeoutMs: o.timeoutMs });
+    const report = await diagnose({ target: parseTarget(ctx.host), tls, bundle: tls ? bundle : undefined, skipServerVerify: ctx.skipTlsVerify, timeoutMs: o.timeoutMs });
     return { ...report, context: contextName };
   }
   const url = o.target ?? process.env.DOCKER_HOST;
@@ -154,7 +156,7 @@ function notDocker(t: Target, p: Probe & { kind: 'http' }): Finding {
 async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
   const t = o.target;
   const b: Bundle = o.bundle ?? { dir: '', files: { ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' } };
-  if (!b.ca) {
+  if (!b.ca && !o.skipServerVerify) {
     r.findings.push({
       id: 'no-ca',
       severity: 'error',
@@ -205,7 +207,16 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
   if (serverPem && b.ca) {
     const host = isIP(t.host) ? { ip: t.host } : { host: t.host };
     r.serverCertificate = await verifyCertificate({ certPem: serverPem, file: 'the server certificate', caPem: b.ca, purpose: 'server', ...host, now: o.now });
-    addChecks(r, 'server', r.serverCertificate.checks);
+    // Without verification the CLI connects whatever the server presents: its problems are not fatal, the setting is.
+    addChecks(r, 'server', r.serverCertificate.checks, o.skipServerVerify ? 'warning' : undefined);
+  }
+  if (o.skipServerVerify) {
+    r.findings.push({
+      id: 'skip-tls-verify',
+      severity: 'warning',
+      message: 'this docker context does not verify the server (SkipTLSVerify): anyone on the path can pose as the daemon and receive everything the CLI sends',
+      fix: 'recreate the context with verification, e.g. dockward connect tcp://HOST:PORT --bundle DIR --context NAME --force',
+    });
   }
   if (b.cert && b.ca) {
     r.clientCertificate = await verifyCertificate({ certPem: b.cert, file: b.files.cert, caPem: b.ca, purpose: 'client', keyPem: b.key, keyFile: b.files.key, now: o.now });

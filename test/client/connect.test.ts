@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, stat, readFile } from 'node:fs/promises';
+import { mkdtemp, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { engineSkipReason, runDocker } from '../harness/engine.js';
 import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
@@ -91,6 +91,23 @@ test('connect writes a context the real docker CLI lists, inspects, uses and sel
   await assert.rejects(connect({ target: parseTarget(url), bundleDir: fx.bundles.ok, context: 'dw-test', configDir }), /a Docker context named "dw-test" already exists/);
   const again = await connect({ target: parseTarget(url), bundleDir: fx.bundles.ok, context: 'dw-test', configDir, force: true });
   assert.equal(again.ok, true);
+});
+
+test('doctor on a context with skip-tls-verify: says verification is off, and does not fail what the CLI accepts', { skip }, async () => {
+  const configDir = await mkdtemp(join(fx.root, 'docker-config-'));
+  // The context trusts the wrong CA, which only works because it skips verification.
+  const caB = join(fx.root, 'ca-b.pem');
+  await writeFile(caB, fx.caB);
+  const ok = fx.bundles.ok;
+  const endpoint = `host=${url},ca=${caB},cert=${join(ok, 'cert.pem')},key=${join(ok, 'key.pem')},skip-tls-verify=true`;
+  assert.equal((await runDocker(['context', 'create', 'dw-skip', '--docker', endpoint], { configDir })).code, 0);
+  assert.equal((await runDocker(['--context', 'dw-skip', 'version'], { configDir })).code, 0);
+  const diag = await runDoctor({ context: 'dw-skip', configDir });
+  assert.equal(diag.ok, true, JSON.stringify(diag.findings, null, 1));
+  const skipped = diag.findings.find((f) => f.id === 'skip-tls-verify');
+  assert.equal(skipped?.severity, 'warning');
+  assert.match(skipped.message, /does not verify the server/);
+  assert.ok(diag.findings.some((f) => f.id === 'server-cert-chain' && f.severity === 'warning'));
 });
 
 test('a failing connection writes nothing and returns the diagnosis', { skip }, async () => {
