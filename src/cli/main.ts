@@ -6,8 +6,8 @@ import { registerCommands } from './commands.js';
 const program = new Command('dockward')
   .description('Make the Docker daemon safe to reach and safe to share.')
   .version('0.1.0')
-  .showHelpAfterError('(add --help for usage)')
-  .configureOutput({ outputError: (text, write) => write(`dockward: ${text.replace(/^error: /, '')}`) })
+  // One line, like every other error: `dockward: <message> (<hint>)`.
+  .configureOutput({ outputError: (text, write) => write(`dockward: ${text.replace(/^error: /, '').trimEnd()} (add --help for usage)\n`) })
   .exitOverride();
 
 registerCommands(program);

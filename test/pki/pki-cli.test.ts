@@ -323,6 +323,14 @@ describe('pki: bad input is a clear one-line error and changes nothing', () => {
     }
   });
 
+  test('a flag the parser refuses is one line too, with the hint on it', async () => {
+    for (const args of [['pki', 'client', 'a', '--days', 'ten'], ['pki', 'client', 'a', '--no-such-flag'], ['pki', 'client']]) {
+      const r = await dockward([...args, '--pki', dir]);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /^dockward: [^\n]+ \(add --help for usage\)\n$/, args.join(' '));
+    }
+  });
+
   test('renew without NAME or --expiring-within is a usage error (exit 2)', async () => {
     const r = await dockward(['pki', 'renew', '--pki', dir]);
     assert.equal(r.code, 2, r.stderr);
