@@ -187,7 +187,8 @@ async function issueLeaf(o: IssueOptions, layout: PkiLayout, spec: LeafSpec): Pr
       );
     }
     files = spec.files({ ...issued, caPem }, inv);
-    await ensureDir(spec.dir);
+    // Directories it creates are 0700; one that exists (a --out the user named: /etc, a shared
+    // dir) keeps its mode, since the key itself is 0400.
     await writeFilesAtomic(files, { force: o.force });
     const entry = entryFor(issued, spec.profile, spec.cn, spec.role, keyType, spec.dir, spec.names);
     inv.certs.push(entry);

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -328,6 +328,19 @@ describe('pki: bad input is a clear one-line error and changes nothing', () => {
       const r = await dockward([...args, '--pki', dir]);
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, /^dockward: [^\n]+ \(add --help for usage\)\n$/, args.join(' '));
+    }
+  });
+
+  test('--out into an existing directory writes the bundle there and leaves the directory\'s mode alone', async () => {
+    const shared = await mkdtemp(join(tmpdir(), 'dw-out-'));
+    try {
+      await chmod(shared, 0o755);
+      const r = await dockward(['pki', 'client', 'shared-out', '--out', shared, '--pki', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await mode(shared), '755');
+      assert.equal(await mode(join(shared, 'key.pem')), '400');
+    } finally {
+      await rm(shared, { recursive: true, force: true });
     }
   });
 
