@@ -41,11 +41,26 @@ export class AuditLog {
   private readonly stream: WriteStream | NodeJS.WriteStream;
   private readonly ownsStream: boolean;
 
-  /** `path` '-' writes to stdout. The file is opened now so a bad path fails at start, not later. */
-  constructor(path: string) {
+  /**
+   * Why the log can no longer be written (a full disk, a closed stdout). Once set, the gateway
+   * refuses every request: an unaudited request is one the gateway promised never to forward.
+   */
+  failure: string | undefined;
+
+  /**
+   * `path` '-' writes to stdout. The file is opened now so a bad path fails at start, not later.
+   * `onFailure` hears about the first failed write.
+   */
+  constructor(path: string, onFailure: (message: string) => void = (m) => process.stderr.write(`dockward gateway: ${m}\n`)) {
+    const fail = (e: Error) => {
+      if (this.failure) return;
+      this.failure = e.message;
+      onFailure(`audit log ${path === '-' ? 'stdout' : path}: ${e.message}; every request is refused until the gateway is restarted with a writable audit log`);
+    };
     if (path === '-') {
       this.stream = process.stdout;
       this.ownsStream = false;
+      this.stream.on('error', fail);
       return;
     }
     let fd: number;
@@ -63,7 +78,7 @@ export class AuditLog {
       closeSync(fd);
       throw e;
     }
-    this.stream.on('error', (e) => process.stderr.write(`dockward gateway: audit log ${path}: ${e.message}\n`));
+    this.stream.on('error', fail);
     this.ownsStream = true;
   }
 

@@ -93,7 +93,7 @@ function upgrade(
   audit: (fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
 ): void {
   const method = req.method!;
-  const refusal = screen(req, id);
+  const refusal = screen(ctx, req, id);
   if (refusal) return refuse(refusal.status, refusal.message, { decision: refusal.status === 403 ? 'deny' : 'bad' });
   const verdict = authorize(ctx.policy, id!, method, req.url!);
   if (verdict.kind !== 'allow') return refuse(verdict.status, verdict.message, { decision: verdict.kind, ...verdictFields(verdict) });

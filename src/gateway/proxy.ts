@@ -20,9 +20,10 @@ export interface Refusal {
  * Refusals that need no policy: a browser page reaching the Docker API (its requests carry
  * Origin; its CORS preflights are OPTIONS), ambiguous message framing (Node's parser already
  * rejects CL+TE, repeated Content-Length and a bad Transfer-Encoding; this is the second lock),
- * and a connection without an identity (fail closed).
+ * and, failing closed, a connection without an identity or an audit log that cannot be written.
  */
-export function screen(req: IncomingMessage, id: Identity | undefined): Refusal | undefined {
+export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity | undefined): Refusal | undefined {
+  if (ctx.audit.failure) return { status: 503, message: `dockward: the audit log cannot be written (${ctx.audit.failure}); no request is forwarded unaudited` };
   if (!id) return { status: 403, message: 'dockward: the connection has no verified identity' };
   if (req.method === 'OPTIONS') {
     return { status: 403, message: 'dockward: OPTIONS requests are refused (browser preflight into the Docker API)' };
@@ -58,7 +59,7 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   const socket = req.socket;
   const id = identityOf(socket);
   const method = req.method!;
-  const refusal = screen(req, id);
+  const refusal = screen(ctx, req, id);
   if (refusal) {
     // Framing we do not trust: answer and close rather than guess where the next request starts.
     replyError(res, refusal.status, refusal.message, true);

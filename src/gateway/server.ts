@@ -63,7 +63,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`dockward gateway: ${line}\n`));
   const apiVersion = await upstreamVersion(opts.upstreamSocket);
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const audit = new AuditLog(opts.auditLog);
+  const audit = new AuditLog(opts.auditLog, log);
   const ctx: GatewayContext = {
     upstreamSocket: opts.upstreamSocket,
     // No cap on busy upstream sockets: long-lived answers (events, logs -f, wait) each hold one,

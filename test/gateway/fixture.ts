@@ -147,6 +147,15 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
   }
 }
 
+/** Polls `cond` every 100 ms until it holds, or fails naming `what` after `ms`. */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Options for a raw TLS connection as client NAME (its cert and key from the fixture's PKI). */
 export async function clientTls(f: GatewayFixture, name: string): Promise<tls.ConnectionOptions> {
   const d = f.clientDir(name);

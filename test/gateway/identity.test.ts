@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { initCa, issueClient, pkiLayout, revoke } from '../../src/pki/index.js';
 import { OID_SERVER_AUTH } from '../../src/pki/index.js';
 import { engineSkipReason, runDocker, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 const run = promisify(execFile);
@@ -25,14 +25,6 @@ async function curl(f: GatewayFixture, args: string[]): Promise<{ code: number; 
   } catch (e) {
     const err = e as { code: number; stderr: string };
     return { code: err.code, out: err.stderr };
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
