@@ -58,6 +58,9 @@ export function listenerName(spec: ListenerSpec): string {
   return spec.kind === 'tcp' ? `tcp://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}` : `unix://${spec.path}`;
 }
 
+/** A request without Host reaches screen(), which refuses it audited (Node's own 400 is not). */
+const HTTP_SERVER_OPTIONS = { requireHostHeader: false } as const satisfies http.ServerOptions;
+
 function wire(ctx: GatewayContext, server: http.Server, name: string, limits: ServerLimits): void {
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
@@ -66,6 +69,8 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
   server.timeout = 0;
   server.maxConnections = limits.maxConnections;
   server.on('request', (req, res) => handleRequest(ctx, name, req, res));
+  // An Expect other than 100-continue comes here instead of 'request'; screen() refuses it.
+  server.on('checkExpectation', (req, res) => handleRequest(ctx, name, req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, name, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket) => {
     const pending = (socket as typeof socket & { _httpMessage?: unknown })._httpMessage;
@@ -101,7 +106,7 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   const material = await loadTlsMaterial(spec.tls);
   // allowHalfOpen: a client that half-closes after stdin (`echo hi | docker exec -i c cat`)
   // must still receive the output that follows.
-  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, allowHalfOpen: true, noDelay: true });
+  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, allowHalfOpen: true, noDelay: true, ...HTTP_SERVER_OPTIONS });
   await bind(server, () => server.listen(spec.port, spec.host), listenerName(spec));
   // Named after the bound port (port 0 picks one); handlers are in place before the first
   // connection can be accepted, which needs another turn of the event loop.
@@ -122,11 +127,13 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   });
   // OpenSSL refuses no certificate, another CA, a revoked one, or one whose EKU forbids client
   // use (serverAuth only); Node reports several of these after the fact as a hang-up.
+  const reloader = new TlsReloader(name, spec.tls, server, ctx.log, material);
   server.on('tlsClientError', (err, socket) => {
-    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: `TLS: ${(err as Error & { reason?: string }).reason ?? err.message}` }));
+    const crl = reloader.expiredCrl();
+    const why = `TLS: ${(err as Error & { reason?: string }).reason ?? err.message}${crl ? ` (${crl})` : ''}`;
+    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: why }));
   });
   wire(ctx, server, name, limits);
-  const reloader = new TlsReloader(name, spec.tls, server, ctx.log);
   reloader.watch();
   return {
     name,
@@ -177,7 +184,7 @@ async function listenUnix(ctx: GatewayContext, spec: UnixListenerSpec, limits: S
   const name = listenerName(spec);
   const identity: Identity = { name: spec.identity, ou: [], sans: [], listener: name };
   await clearStaleSocket(spec.path);
-  const server = http.createServer();
+  const server = http.createServer(HTTP_SERVER_OPTIONS);
   server.on('connection', (socket: net.Socket) => setIdentity(socket, identity));
   wire(ctx, server, name, limits);
   // The socket file is created by bind() with the process umask; a tight umask for that

@@ -29,6 +29,11 @@ export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity |
     return { status: 403, message: 'dockward: OPTIONS requests are refused (browser preflight into the Docker API)' };
   }
   const h = req.headers;
+  // Node's server would refuse these two itself (400, 417) without a word to the audit log.
+  if (h.host === undefined) return { status: 400, message: 'dockward: the request has no Host header' };
+  if (h.expect !== undefined && h.expect.toLowerCase() !== '100-continue') {
+    return { status: 417, message: 'dockward: the only Expect accepted is 100-continue' };
+  }
   if (h.origin !== undefined) {
     return { status: 403, message: 'dockward: requests with an Origin header are refused (a web page must not drive the Docker API)' };
   }

@@ -9,6 +9,7 @@ import { dirname, basename } from 'node:path';
 import tls, { type PeerCertificate, type SecureContextOptions } from 'node:tls';
 import { DockwardError } from '../util/errors.js';
 import { pkiLayout } from '../pki/index.js';
+import { x509 } from '../pki/x509.js';
 
 export interface TlsFiles {
   ca: string;
@@ -75,6 +76,11 @@ export function hasClientAuth(cert: PeerCertificate): boolean {
   return Array.isArray(eku) && eku.includes(CLIENT_AUTH_OID);
 }
 
+/** When the CRL stops being valid: from then on OpenSSL refuses every client ("CRL has expired"). */
+function crlExpiry(material: SecureContextOptions): Date | undefined {
+  return material.crl ? new x509.X509Crl(material.crl.toString()).nextUpdate : undefined;
+}
+
 export interface Reloadable {
   setSecureContext(options: SecureContextOptions): void;
 }
@@ -84,13 +90,34 @@ export class TlsReloader {
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
+  private crlExpiresAt: Date | undefined;
+  private expiryReported = false;
 
+  /** `loaded` is the material the server was created with. */
   constructor(
     private readonly name: string,
     private readonly files: TlsFiles,
     private readonly server: Reloadable,
     private readonly log: (line: string) => void,
-  ) {}
+    loaded: SecureContextOptions,
+  ) {
+    this.crlExpiresAt = crlExpiry(loaded);
+    this.expiredCrl();
+  }
+
+  /**
+   * Why every client is refused when the CRL in use has expired (logged once per CRL): OpenSSL
+   * tells the client nothing useful, and a TLS 1.3 refusal reaches us only as a hang-up.
+   */
+  expiredCrl(now = Date.now()): string | undefined {
+    if (!this.crlExpiresAt || this.crlExpiresAt.getTime() > now) return undefined;
+    const why = `the CRL ${this.files.crl} expired on ${this.crlExpiresAt.toISOString()}: every client certificate is refused until it is refreshed (dockward pki crl)`;
+    if (!this.expiryReported) {
+      this.expiryReported = true;
+      this.log(`${this.name}: ${why}`);
+    }
+    return why;
+  }
 
   watch(): void {
     const names = new Map<string, Set<string>>();
@@ -124,8 +151,12 @@ export class TlsReloader {
   reload(): Promise<void> {
     this.running = this.running.then(async () => {
       try {
-        this.server.setSecureContext(await loadTlsMaterial(this.files));
+        const material = await loadTlsMaterial(this.files);
+        this.server.setSecureContext(material);
+        this.crlExpiresAt = crlExpiry(material);
+        this.expiryReported = false;
         this.log(`${this.name}: TLS certificates, CA and CRL reloaded`);
+        this.expiredCrl();
       } catch (e) {
         this.log(`${this.name}: reload failed, keeping the previous TLS state: ${(e as Error).message}`);
       }
