@@ -10,7 +10,7 @@ import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Identity } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
-import { auditRecord, setIdentity, type GatewayContext } from './context.js';
+import { auditRecord, identityOf, setIdentity, type GatewayContext } from './context.js';
 import { handleRequest } from './proxy.js';
 import { handleUpgrade } from './hijack.js';
 import { hasClientAuth, loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
@@ -112,7 +112,25 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   // connection can be accepted, which needs another turn of the event loop.
   const addr = server.address() as net.AddressInfo;
   const name = listenerName({ ...spec, port: addr.port });
+  // OpenSSL checks the CRL on new handshakes only (a reload also makes older session tickets
+  // useless): what a certificate opened before its revocation, keep-alive connections, streams
+  // such as `logs -f` and hijacked exec sessions alike, is ended here.
+  const live = new Set<TLSSocket>();
+  const reloader = new TlsReloader(name, spec.tls, server, ctx.log, material);
+  reloader.afterReload = () => {
+    let ended = 0;
+    for (const socket of live) {
+      const serial = identityOf(socket)?.serial;
+      if (serial !== undefined && reloader.isRevoked(serial)) {
+        socket.destroy();
+        ended++;
+      }
+    }
+    if (ended) ctx.log(`${name}: closed ${ended} connection(s) of revoked certificates`);
+  };
   server.on('secureConnection', (socket: TLSSocket) => {
+    live.add(socket);
+    socket.once('close', () => live.delete(socket));
     socket.disableRenegotiation();
     // A hijacked stream whose client vanished without a word (half-open: we still wait for
     // output to send) is found by the peer's RST to a keep-alive probe.
@@ -127,7 +145,6 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   });
   // OpenSSL refuses no certificate, another CA, a revoked one, or one whose EKU forbids client
   // use (serverAuth only); Node reports several of these after the fact as a hang-up.
-  const reloader = new TlsReloader(name, spec.tls, server, ctx.log, material);
   server.on('tlsClientError', (err, socket) => {
     const crl = reloader.expiredCrl();
     const why = `TLS: ${(err as Error & { reason?: string }).reason ?? err.message}${crl ? ` (${crl})` : ''}`;

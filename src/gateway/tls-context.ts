@@ -1,7 +1,8 @@
 /**
  * TLS material of an mTLS listener: load, validate, and reload on SIGHUP or when the files change.
  * A reload that fails (a half-written file, a key that does not match, an unreadable CRL) keeps
- * the last good context: open connections are never touched, only new handshakes use a new one.
+ * the last good context. Open connections keep going across a reload, except those of a
+ * certificate the new CRL revokes (the listener ends them); new handshakes use the new context.
  */
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
@@ -76,9 +77,20 @@ export function hasClientAuth(cert: PeerCertificate): boolean {
   return Array.isArray(eku) && eku.includes(CLIENT_AUTH_OID);
 }
 
-/** When the CRL stops being valid: from then on OpenSSL refuses every client ("CRL has expired"). */
-function crlExpiry(material: SecureContextOptions): Date | undefined {
-  return material.crl ? new x509.X509Crl(material.crl.toString()).nextUpdate : undefined;
+/** Certificate serials as hex without leading zeros, so OpenSSL's and the CRL's spelling compare. */
+export function normalSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+/**
+ * What the listener needs of its CRL besides handing it to OpenSSL: when it stops being valid
+ * (from then on OpenSSL refuses every client, "CRL has expired"), and which serials it revokes
+ * (OpenSSL checks only new handshakes; connections opened before a revocation are ours to end).
+ */
+function crlFacts(material: SecureContextOptions): { expiresAt?: Date; revoked: ReadonlySet<string> } {
+  if (!material.crl) return { revoked: new Set() };
+  const crl = new x509.X509Crl(material.crl.toString());
+  return { expiresAt: crl.nextUpdate, revoked: new Set(crl.entries.map((e) => normalSerial(e.serialNumber))) };
 }
 
 export interface Reloadable {
@@ -92,6 +104,9 @@ export class TlsReloader {
   private running: Promise<void> = Promise.resolve();
   private crlExpiresAt: Date | undefined;
   private expiryReported = false;
+  private revoked: ReadonlySet<string>;
+  /** Called after a reload is applied, so connections of newly revoked certificates can be ended. */
+  afterReload?: () => void;
 
   /** `loaded` is the material the server was created with. */
   constructor(
@@ -101,8 +116,13 @@ export class TlsReloader {
     private readonly log: (line: string) => void,
     loaded: SecureContextOptions,
   ) {
-    this.crlExpiresAt = crlExpiry(loaded);
+    ({ expiresAt: this.crlExpiresAt, revoked: this.revoked } = crlFacts(loaded));
     this.expiredCrl();
+  }
+
+  /** Whether the CRL in use lists this serial (as in Identity.serial). */
+  isRevoked(serial: string): boolean {
+    return this.revoked.has(normalSerial(serial));
   }
 
   /**
@@ -153,10 +173,11 @@ export class TlsReloader {
       try {
         const material = await loadTlsMaterial(this.files);
         this.server.setSecureContext(material);
-        this.crlExpiresAt = crlExpiry(material);
+        ({ expiresAt: this.crlExpiresAt, revoked: this.revoked } = crlFacts(material));
         this.expiryReported = false;
         this.log(`${this.name}: TLS certificates, CA and CRL reloaded`);
         this.expiredCrl();
+        this.afterReload?.();
       } catch (e) {
         this.log(`${this.name}: reload failed, keeping the previous TLS state: ${(e as Error).message}`);
       }

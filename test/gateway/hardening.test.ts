@@ -2,16 +2,19 @@
  * Failure modes an operator must not learn about from an incident: an audit log that cannot be
  * written (the gateway must stop serving, not serve unaudited), a CRL that has expired (OpenSSL
  * then refuses every client; the gateway must say why), and refusals Node's HTTP server makes by
- * itself, before any handler of ours runs (they must reach the audit log too).
+ * itself, before any handler of ours runs (they must reach the audit log too), and a revoked
+ * certificate whose connections and streams were opened before the revocation.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadIssuer, pkiLayout } from '../../src/pki/index.js';
+import tls from 'node:tls';
+import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
 import { startGateway } from '../../src/gateway/server.js';
+import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import { engineSkipReason, runDocker, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
 
@@ -87,5 +90,48 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
         ['admin', 417, 'bad'],
       ],
     );
+  });
+
+  it('ends what a certificate opened once it is revoked: keep-alive connections and hijacked streams', async () => {
+    const logs: string[] = [];
+    const policy = join(f.dir, 'revoked-policy.yaml');
+    await writeFile(policy, 'version: 1\nidentities:\n  - name: ops\n    match: { cn: ops }\n    roles: [ops]\nroles:\n  ops:\n    allow: [preset:all]\n');
+    await issueClient({ dir: f.pki, name: 'ops', onWarning: () => undefined });
+    const gw = await startGateway({
+      upstreamSocket: f.engine.socketPath,
+      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
+      policy: await loadPolicyFile(policy),
+      auditLog: join(f.dir, 'revoked-audit.log'),
+      log: (line) => logs.push(line),
+    });
+    const conns: tls.TLSSocket[] = [];
+    try {
+      const run = await f.docker('admin', ['run', '-d', '--name', 'quiet', '--network', 'none', TEST_IMAGE, 'sleep', '600']);
+      assert.equal(run.code, 0, run.stderr);
+      const opts = { ...(await clientTls(f, 'ops')), port: gw.listeners[0]!.port! };
+      const open = async () => {
+        const c = tls.connect(opts);
+        conns.push(c);
+        const got: Buffer[] = [];
+        c.on('data', (d: Buffer) => got.push(d));
+        await new Promise<void>((r) => c.once('secureConnect', () => r()));
+        return { c, text: () => Buffer.concat(got).toString('latin1'), closed: new Promise<void>((r) => c.once('close', () => r())) };
+      };
+      const keep = await open();
+      keep.c.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until('the first answer', () => keep.text().includes('OK'), 10_000);
+      const stream = await open();
+      stream.c.write('POST /v1.41/containers/quiet/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n');
+      await until('the 101', () => stream.text().startsWith('HTTP/1.1 101 '), 10_000);
+
+      await revoke({ dir: f.pki, target: 'ops', onWarning: () => undefined });
+      await until('the reload', () => logs.some((l) => l.includes('reloaded')), 10_000);
+      await Promise.race([stream.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the revoked stream is still open')), 5000))]);
+      await Promise.race([keep.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the revoked keep-alive connection is still open')), 5000))]);
+      assert.ok(logs.some((l) => l.includes('closed 2 connection(s) of revoked certificates')), logs.join('\n'));
+    } finally {
+      for (const c of conns) c.destroy();
+      await gw.close(100);
+    }
   });
 });

@@ -95,7 +95,7 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
     assert.ok(!(await f.audit()).some((x) => x.decision === 'allow' && (x.cn === 'srvonly' || x.cn === 'noeku')));
   });
 
-  it('refuses a revoked certificate once the CRL changes, keeping open connections', async () => {
+  it('refuses a revoked certificate once the CRL changes, also on connections opened before', async () => {
     await issueClient({ dir: f.pki, name: 'victim', ...quiet });
     assert.equal((await f.docker('victim', ['ps'])).code, 0);
     const opts = await clientTls(f, 'victim');
@@ -121,10 +121,8 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
     assert.ok(!since.some((x) => x.cn === 'victim'), JSON.stringify(since));
     assert.equal((await f.docker('admin', ['ps'])).code, 0);
 
-    answers.length = 0;
-    live.write(ping);
-    await until('an answer on the connection opened before', async () => answers.join('').includes('OK'));
-    live.destroy();
+    // OpenSSL only checks new handshakes; the gateway ends what the certificate opened before.
+    await until('the connection opened before to be closed', async () => live.destroyed, 5000);
   });
 
   it('keeps the last good TLS state when a reload fails, and says why', async () => {
