@@ -1,9 +1,15 @@
 /** `npm run bench`: each area's benchmark in turn; they print their own tables and ratios. */
 import { benchGateway } from './gateway.js';
+import { benchPki } from './pki.js';
 
-const benches: [string, () => Promise<void>][] = [['gateway', benchGateway]];
+const benches: [string, () => Promise<void>][] = [
+  ['pki', benchPki],
+  ['gateway', benchGateway],
+];
+const only = process.argv.slice(2);
 
 for (const [name, run] of benches) {
+  if (only.length && !only.includes(name)) continue;
   try {
     await run();
   } catch (e) {
