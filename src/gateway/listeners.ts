@@ -59,7 +59,13 @@ export function listenerName(spec: ListenerSpec): string {
 }
 
 /** A request without Host reaches screen(), which refuses it audited (Node's own 400 is not). */
-const HTTP_SERVER_OPTIONS = { requireHostHeader: false } as const satisfies http.ServerOptions;
+/**
+ * highWaterMark: with Node's default 16 KiB, an archive or log stream stalls each time the
+ * client-facing socket holds 16 KiB (pipe pauses the upstream read until 'drain'); 512 KiB keeps
+ * dockerd's side flowing while TLS writes (measured on a 200 MB `docker cp` download: ~160-280
+ * -> ~270-320 MB/s). It bounds what one connection buffers: 512 KiB x maxConnections at worst.
+ */
+const HTTP_SERVER_OPTIONS = { requireHostHeader: false, highWaterMark: 512 * 1024 } as const satisfies http.ServerOptions;
 
 function wire(ctx: GatewayContext, server: http.Server, name: string, limits: ServerLimits): void {
   server.headersTimeout = limits.headersTimeoutMs;
