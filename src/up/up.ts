@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import { initCa, issueClient, issueServer, pkiLayout } from '../pki/index.js';
 import { defaultPolicy } from '../policy/index.js';
 import { startGateway, upstreamVersion, type Gateway } from '../gateway/server.js';
@@ -31,18 +32,24 @@ export interface UpResult {
 
 export const ADMIN_CLIENT = 'admin';
 
+const isWildcard = (host: string) => host === '0.0.0.0' || host === '::';
+
 /** The host a client dials: this host's name for a wildcard address, brackets for IPv6. */
 function hostPart(host: string): string {
-  if (host === '0.0.0.0' || host === '::') return hostname().toLowerCase();
+  if (isWildcard(host)) return hostname().toLowerCase();
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Creates what is missing (CA, server certificate, admin bundle); replaces nothing. */
+/**
+ * Creates what is missing (CA, server certificate, admin bundle); replaces nothing. The server
+ * certificate names the listen address too: the client lines tell clients to dial it.
+ */
 export async function ensurePki(
   dir: string,
-  dockerHost: string,
+  listen: { host: string; port: number },
   passphraseFor: (creatingCa: boolean) => Promise<string | undefined> = async () => undefined,
 ): Promise<string[]> {
+  const dockerHost = `tcp://${hostPart(listen.host)}:${listen.port}`;
   const l = pkiLayout(dir);
   const serverCert = tlsFilesFromPki(dir).cert;
   const adminCert = `${l.clientDir(ADMIN_CLIENT)}/cert.pem`;
@@ -56,10 +63,12 @@ export async function ensurePki(
   }
   if (!existsSync(serverCert)) {
     // A host name that is not a valid DNS name (underscores, ...) cannot go into a SAN.
-    const hosts = [...new Set([hostname().toLowerCase(), 'localhost'])].filter(isValidDnsName);
+    const names = [hostname().toLowerCase(), 'localhost'];
     const ips = ['127.0.0.1', '::1'];
-    await issueServer({ dir, hosts, ips, passphrase });
-    created.push(`server certificate for ${[...hosts, ...ips].join(', ')} in ${l.serverDir}`);
+    if (!isWildcard(listen.host)) (isIP(listen.host) ? ips : names).push(listen.host.toLowerCase());
+    const hosts = [...new Set(names)].filter(isValidDnsName);
+    await issueServer({ dir, hosts, ips: [...new Set(ips)], passphrase });
+    created.push(`server certificate for ${[...hosts, ...new Set(ips)].join(', ')} in ${l.serverDir}`);
   }
   if (!existsSync(adminCert)) {
     await issueClient({ dir, name: ADMIN_CLIENT, role: 'admin', passphrase, dockerHost });
@@ -72,7 +81,7 @@ export async function up(o: UpOptions): Promise<UpResult> {
   const addr = parseListenAddress(o.listen);
   // Before touching the PKI: without a daemon there is nothing to put a door in front of.
   await upstreamVersion(o.dockerSocket);
-  const created = await ensurePki(o.pkiDir, `tcp://${hostPart(addr.host)}:${addr.port}`, o.passphrase);
+  const created = await ensurePki(o.pkiDir, addr, o.passphrase);
   const gateway = await startGateway({
     upstreamSocket: o.dockerSocket,
     listeners: [{ kind: 'tcp', ...addr, tls: tlsFilesFromPki(o.pkiDir) }],

@@ -5,13 +5,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, runDocker, startTestEngine, TEST_IMAGE, type TestEngine } from '../harness/engine.js';
 import { TEST_POLICY, until } from './fixture.js';
+import { ensurePki } from '../../src/up/up.js';
+import { pkiLayout } from '../../src/pki/index.js';
 
 const skip = engineSkipReason();
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
@@ -132,5 +135,22 @@ describe('dockward up and dockward gateway', { skip, timeout: 300_000 }, () => {
     const q = start(['gateway', '--config', cfg]);
     assert.equal(await q.exited, 2);
     assert.match(q.stderr(), /bad\.yaml:2: "maxConnections" must be an integer/);
+  });
+});
+
+describe('dockward up PKI', () => {
+  it('names the address given to --listen in the server certificate, since the client lines dial it', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'dw-up-pki-'));
+    try {
+      for (const [host, flag] of [['10.20.30.40', '-verify_ip'], ['docker.example.internal', '-verify_hostname']] as const) {
+        const pki = join(d, host);
+        await ensurePki(pki, { host, port: 2376 });
+        const l = pkiLayout(pki);
+        const { stdout } = await promisify(execFile)('openssl', ['verify', '-CAfile', l.caCert, '-purpose', 'sslserver', flag, host, join(l.serverDir, 'server-cert.pem')]);
+        assert.match(stdout, /: OK$/m, host);
+      }
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
   });
 });
