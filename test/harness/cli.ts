@@ -1,35 +1,18 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runProcess, type ProcessResult } from './process.js';
 
 export const DOCKWARD_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ProcessResult;
 
 /** Runs the built `dockward` binary, as a user would (`npm test` builds first). */
 export function dockward(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...(opts.env ?? {}) })) if (v !== undefined) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DOCKWARD_BIN, ...args], { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-    });
-    child.stdin.end(opts.input);
-  });
+  return runProcess(process.execPath, [DOCKWARD_BIN, ...args], { env, input: opts.input, timeoutMs: opts.timeoutMs, cwd: opts.cwd });
 }
 
 /** Path → mode and content hash of every file under dir: compare before/after to prove "nothing changed". */

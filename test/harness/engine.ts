@@ -1,4 +1,5 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runProcess, type ProcessResult } from './process.js';
 import { mkdtemp, mkdir, symlink, copyFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,11 +30,7 @@ function onPath(bin: string): boolean {
   }
 }
 
-export interface DockerResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type DockerResult = ProcessResult;
 
 /** Runs the real docker CLI with its own empty config dir, so no user context leaks in. */
 export async function runDocker(
@@ -48,20 +45,7 @@ export async function runDocker(
     ...(opts.env ?? {}),
   };
   try {
-    return await new Promise((resolve, reject) => {
-      const child = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.on('data', (c: Buffer) => err.push(c));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-      });
-      child.stdin.end(opts.input);
-    });
+    return await runProcess('docker', args, { env, input: opts.input, timeoutMs: opts.timeoutMs });
   } finally {
     if (!opts.configDir) await rm(configDir, { recursive: true, force: true });
   }
