@@ -1,4 +1,4 @@
-import { open, rename, unlink, mkdir, stat, chmod } from 'node:fs/promises';
+import { open, rename, unlink, mkdir, stat, chmod, link } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DockwardError } from './errors.js';
@@ -49,12 +49,48 @@ export async function writeFilesAtomic(files: PlannedFile[], opts: { force?: boo
         await fh.close();
       }
     }
-    for (const t of temps) await rename(t.tmp, t.path);
+    await renameAll(temps);
   } catch (e) {
     await Promise.all(temps.map((t) => unlink(t.tmp).catch(() => undefined)));
     throw e;
   }
   await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(syncDir));
+}
+
+/**
+ * Renames every temp file onto its target. A rename can still fail midway (an immutable or
+ * busy target, a directory in the way): then the targets already replaced get their previous
+ * content back (kept as hard links until the set is in place), so the set stays all-or-nothing.
+ */
+async function renameAll(temps: { tmp: string; path: string }[]): Promise<void> {
+  const previous = new Map<string, string>();
+  try {
+    for (const t of temps) {
+      const keep = `${t.tmp}.previous`;
+      try {
+        await link(t.path, keep);
+        previous.set(t.path, keep);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    const done: string[] = [];
+    try {
+      for (const t of temps) {
+        await rename(t.tmp, t.path);
+        done.push(t.path);
+      }
+    } catch (e) {
+      for (const path of done.reverse()) {
+        const keep = previous.get(path);
+        await (keep ? rename(keep, path) : unlink(path)).catch(() => undefined);
+        previous.delete(path);
+      }
+      throw e;
+    }
+  } finally {
+    await Promise.all([...previous.values()].map((keep) => unlink(keep).catch(() => undefined)));
+  }
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number, opts: { force?: boolean } = {}): Promise<void> {
