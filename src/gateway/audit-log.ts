@@ -38,7 +38,7 @@ export interface AuditRecord {
 }
 
 export class AuditLog {
-  private readonly stream: WriteStream | NodeJS.WriteStream;
+  private stream: WriteStream | NodeJS.WriteStream;
   private readonly ownsStream: boolean;
 
   /**
@@ -51,35 +51,62 @@ export class AuditLog {
    * `path` '-' writes to stdout. The file is opened now so a bad path fails at start, not later.
    * `onFailure` hears about the first failed write.
    */
-  constructor(path: string, onFailure: (message: string) => void = (m) => process.stderr.write(`dockward gateway: ${m}\n`)) {
-    const fail = (e: Error) => {
-      if (this.failure) return;
-      this.failure = e.message;
-      onFailure(`audit log ${path === '-' ? 'stdout' : path}: ${e.message}; every request is refused until the gateway is restarted with a writable audit log`);
-    };
-    if (path === '-') {
-      this.stream = process.stdout;
-      this.ownsStream = false;
-      this.stream.on('error', fail);
-      return;
-    }
+  constructor(
+    private readonly path: string,
+    private readonly onFailure: (message: string) => void = (m) => process.stderr.write(`dockward gateway: ${m}\n`),
+  ) {
+    this.ownsStream = path !== '-';
+    this.stream = this.ownsStream ? this.open() : process.stdout;
+    if (!this.ownsStream) this.stream.on('error', (e) => this.fail(this.stream, e));
+  }
+
+  private fail(stream: WriteStream | NodeJS.WriteStream, e: Error): void {
+    const where = `audit log ${this.ownsStream ? this.path : 'stdout'}`;
+    // Lines queued for a file already rotated away: lost, which is worth saying, but the current file is fine.
+    if (stream !== this.stream) return this.onFailure(`${where} (before it was reopened): ${e.message}`);
+    if (this.failure) return;
+    this.failure = e.message;
+    this.onFailure(`${where}: ${e.message}; every request is refused until it can be written again (fix it, then SIGHUP)`);
+  }
+
+  private open(): WriteStream {
     let fd: number;
     try {
-      fd = openSync(path, 'a', 0o600);
+      fd = openSync(this.path, 'a', 0o600);
     } catch (e) {
       throw new DockwardError(
-        `cannot open the audit log ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        `cannot open the audit log ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
         'pass a writable --audit-log FILE (or - for stdout)',
       );
     }
+    let stream: WriteStream;
     try {
-      this.stream = createWriteStream(path, { fd, flags: 'a' });
+      stream = createWriteStream(this.path, { fd, flags: 'a' });
     } catch (e) {
       closeSync(fd);
       throw e;
     }
-    this.stream.on('error', fail);
-    this.ownsStream = true;
+    stream.on('error', (e) => this.fail(stream, e));
+    return stream;
+  }
+
+  /**
+   * Opens the file anew (after logrotate moved it away, or once a failed disk has room again);
+   * lines already queued go to the old file. Throws when the file cannot be opened, keeping
+   * the current state.
+   */
+  async reopen(): Promise<void> {
+    if (!this.ownsStream) return;
+    const next = this.open();
+    if (this.corked) this.uncork();
+    const old = this.stream as WriteStream;
+    this.stream = next;
+    this.failure = undefined;
+    if (!old.destroyed) {
+      old.end();
+      // A failure to flush the old file was reported by fail(); the swap stands.
+      await once(old, 'close').catch(() => undefined);
+    }
   }
 
   private corked = false;

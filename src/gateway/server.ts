@@ -31,7 +31,7 @@ export interface Gateway {
   listeners: Listener[];
   /** dockerd's API version, read at start. */
   apiVersion: string;
-  /** Reload TLS material of every TCP listener and the policy file; never throws. */
+  /** Reload TLS material of every TCP listener and the policy file, reopen the audit log; never throws. */
   reload(): Promise<void>;
   /** Stop accepting, let ordinary requests finish (up to `graceMs`), end streams, flush the audit log. */
   close(graceMs?: number): Promise<void>;
@@ -95,6 +95,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const reload = async () => {
     await Promise.all(listeners.map((l) => l.reloader?.reload()));
+    try {
+      await audit.reopen();
+    } catch (e) {
+      log(`audit log not reopened, still writing to the previous one: ${(e as Error).message}`);
+    }
     if (opts.policyFile) {
       try {
         ctx.policy = withApiVersion(await loadPolicyFile(opts.policyFile), apiVersion);

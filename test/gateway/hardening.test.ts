@@ -7,7 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
@@ -131,6 +132,31 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       assert.ok(logs.some((l) => l.includes('closed 2 connection(s) of revoked certificates')), logs.join('\n'));
     } finally {
       for (const c of conns) c.destroy();
+      await gw.close(100);
+    }
+  });
+
+  it('reopens its audit log on reload, so lines after a rotation go to the new file', async () => {
+    const file = join(f.dir, 'rotated.log');
+    const sock = join(f.dir, 'rotate.sock');
+    const gw = await startGateway({
+      upstreamSocket: f.engine.socketPath,
+      listeners: [{ kind: 'unix', path: sock, identity: 'sidecar', mode: 0o600 }],
+      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+      auditLog: file,
+      log: () => undefined,
+    });
+    const has = async (path: string, route: string) => existsSync(path) && (await readFile(path, 'utf8')).includes(`"route":"${route}"`);
+    try {
+      await runDocker(['-H', `unix://${sock}`, 'version']);
+      await until('the first line', () => has(file, 'GET /version'), 5000);
+      await rename(file, `${file}.1`);
+      await gw.reload();
+      await runDocker(['-H', `unix://${sock}`, 'ps']);
+      await until('a line in the new file', () => has(file, 'GET /containers/json'), 5000);
+      assert.equal(await has(`${file}.1`, 'GET /containers/json'), false);
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+    } finally {
       await gw.close(100);
     }
   });
