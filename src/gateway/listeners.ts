@@ -87,7 +87,7 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const why = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'the request did not arrive in time' : (err.reason ?? err.code ?? 'malformed request');
     rawError(socket, status, `dockward: refused a malformed HTTP request: ${why}`);
-    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'bad', status, error: why }));
+    ctx.audit.write(auditRecord(socket, identityOf(socket), name, performance.now(), { decision: 'bad', status, error: why }));
   });
 }
 

@@ -75,20 +75,24 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     assert.equal((await f.docker('admin', ['version'])).code, 0);
   });
 
-  it("audits the refusals Node's HTTP server makes by itself (no Host, an unknown Expect)", async () => {
+  it("audits the refusals Node's HTTP server makes by itself (no Host, an unknown Expect, a parse error) with the identity", async () => {
     const admin = await clientTls(f, 'admin');
     const before = (await f.audit()).length;
     const missingHost = await rawExchange(admin, 'GET /v1.41/containers/json HTTP/1.1\r\n\r\n', 300);
     assert.match(missingHost, /^HTTP\/1.1 400 /);
     const expect = await rawExchange(admin, 'GET /v1.41/containers/json HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n', 300);
     assert.match(expect, /^HTTP\/1.1 417 /);
-    await until('two audit lines', async () => (await f.audit()).length >= before + 2, 3000);
+    // Malformed (obs-fold): refused by the parser, and the line still says who sent it.
+    const folded = await rawExchange(admin, 'GET /_ping HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n', 300);
+    assert.match(folded, /^HTTP\/1.1 400 /);
+    await until('three audit lines', async () => (await f.audit()).length >= before + 3, 3000);
     const recs = (await f.audit()).slice(before);
     assert.deepEqual(
       recs.map((r) => [r.identity, r.status, r.decision]),
       [
         ['admin', 400, 'bad'],
         ['admin', 417, 'bad'],
+        ['admin', 400, 'bad'],
       ],
     );
   });
