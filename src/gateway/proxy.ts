@@ -154,7 +154,7 @@ function forward(
         method: req.method!,
         path: auditPath(verdict.forwardTarget),
         decision: 'allow',
-        status: res.statusCode,
+        status: res.headersSent ? res.statusCode : null,
         bytesIn,
         bytesOut,
         ...verdictFields(verdict),

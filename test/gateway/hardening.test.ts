@@ -164,4 +164,19 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       await gw.close(100);
     }
   });
+
+  it('does not audit an answer as sent when the connection died before it (a broken chunked body)', async () => {
+    const admin = await clientTls(f, 'admin');
+    const before = (await f.audit()).length;
+    const answer = await rawExchange(
+      admin,
+      'POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"Ima\r\nzz\r\n',
+      500,
+    );
+    assert.doesNotMatch(answer, /HTTP\/1.1 2/);
+    await until('the audit line', async () => (await f.audit()).length > before, 3000);
+    const [rec] = (await f.audit()).slice(before);
+    assert.equal(rec?.route, 'POST /containers/create');
+    assert.equal(rec?.status, null, JSON.stringify(rec));
+  });
 });
