@@ -1,4 +1,5 @@
-import { open, rename, unlink, mkdir, stat, chmod, link } from 'node:fs/promises';
+import { open, rename, unlink, mkdir, stat, chmod, link, copyFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DockwardError } from './errors.js';
@@ -68,7 +69,12 @@ async function renameAll(temps: { tmp: string; path: string }[]): Promise<void> 
     for (const t of temps) {
       const keep = `${t.tmp}.previous`;
       try {
-        await link(t.path, keep);
+        // A hard link costs nothing; where one is refused (an immutable target, a filesystem
+        // without links) a copy does the same job.
+        await link(t.path, keep).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') throw e;
+          return copyFile(t.path, keep, fsConstants.COPYFILE_EXCL);
+        });
         previous.set(t.path, keep);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
