@@ -5,7 +5,7 @@ import { parseTarget } from '../client/tls-probe.js';
 export function registerConnect(program: Command): void {
   program
     .command('connect')
-    .description('Test a TLS connection to a Docker host with a client bundle, then configure the docker CLI (context or environment)')
+    .description('test a TLS connection to a Docker host with a client bundle, then configure the docker CLI (context or environment)')
     .argument('<address>', 'tcp://HOST:PORT')
     .requiredOption('--bundle <dir>', 'client bundle with ca.pem, cert.pem, key.pem')
     .option('--context <name>', 'write a docker CLI context with this name instead of printing environment lines')

@@ -4,7 +4,7 @@ import { runDoctor, formatDoctorReport } from '../client/doctor.js';
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('Explain in plain words why a Docker connection fails (TLS, certificates, ports) and how to fix it')
+    .description('explain in plain words why a Docker connection fails (TLS, certificates, ports) and how to fix it')
     .argument('[address]', 'tcp://HOST:PORT (default: $DOCKER_HOST, else the current docker context)')
     .option('--bundle <dir>', 'client bundle with ca.pem, cert.pem, key.pem (default: $DOCKER_CERT_PATH or ~/.docker when DOCKER_TLS_VERIFY is set)')
     .option('--context <name>', 'diagnose the endpoint and TLS material of this docker CLI context (default: the current one when DOCKER_HOST is unset)')

@@ -24,7 +24,7 @@ export function registerGateway(program: Command): void {
   withPkiDir(
     program
       .command('gateway')
-      .description('Run the mTLS gateway: authenticate, authorize and audit every Docker API request')
+      .description('run the mTLS gateway: authenticate, authorize and audit every Docker API request')
       .option('--config <file>', 'gateway configuration (YAML)')
       .option('--listen <addr>', 'TCP listener [tcp://]HOST:PORT with mutual TLS from --pki (repeatable)', collect)
       .option('--unix <path>', 'Unix-socket listener (mount it into a container instead of docker.sock)')

@@ -17,7 +17,7 @@ export function registerUp(program: Command): void {
   withPkiDir(
     program
       .command('up')
-      .description('Create the PKI if missing and run the gateway on 127.0.0.1:2376 in front of the local Docker daemon')
+      .description('create the PKI if missing and run the gateway on 127.0.0.1:2376 in front of the local Docker daemon')
       .option('--listen <addr>', '[tcp://]HOST:PORT to listen on', '127.0.0.1:2376')
       .option('--docker-socket <path>', "the daemon's socket (default: DOCKER_HOST if unix://, else /var/run/docker.sock)")
       .option('--audit-log <file>', 'append the audit log to FILE (- for stdout)', '-')
