@@ -17,6 +17,7 @@ import {
 import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
 import { loadServerTls, TlsMaterialError } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
+import { isTcpHost } from './hosts.js';
 import { atRoot, resolveAtRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, GROUP, PKI_INSTALL_DIR } from './paths.js';
 
 export interface PlanOptions {
@@ -112,8 +113,6 @@ async function modeFor(path: string, fallback: number): Promise<number> {
 }
 
 const show = (v: unknown) => JSON.stringify(v);
-/** dockerd takes an address without a scheme (`0.0.0.0:2376`, as seed 004 writes it) as tcp://. */
-const isTcp = (h: unknown) => typeof h === 'string' && (/^tcp:\/\//.test(h) || (h !== '' && !h.includes('://')));
 
 export async function computePlan(opts: PlanOptions): Promise<Plan> {
   // A mistyped --root would otherwise get a fresh /etc and /var created under it.
@@ -321,7 +320,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   }
   if (Array.isArray(config.hosts) && hostFlags.length) planHostsDropIn(unit, hostFlags, cfgPath, files, changes, problems);
   const tlsOn = config.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
-  const plainTcp = [...(Array.isArray(config.hosts) ? config.hosts : []), ...hostFlags.map((f) => f.value)].filter(isTcp).filter(() => !tlsOn);
+  const plainTcp = [...(Array.isArray(config.hosts) ? config.hosts : []), ...hostFlags.map((f) => f.value)].filter(isTcpHost).filter(() => !tlsOn);
   if (plainTcp.length && !opts.insecureTcp) {
     problems.push({
       severity: 'blocking',
@@ -501,7 +500,7 @@ async function planTls(opts: PlanOptions, cfgPath: string, listeners: Listener[]
     changes.push({ file: cfgPath, what: 'remove "tls"', why: 'tlsverify implies TLS; "tls" alone would accept any client' });
     delete config.tls;
   }
-  const tcp = listeners.length || (Array.isArray(config.hosts) && config.hosts.some(isTcp));
+  const tcp = listeners.length || (Array.isArray(config.hosts) && config.hosts.some(isTcpHost));
   if (!tcp) problems.push({ severity: 'warning', message: 'TLS is configured but dockerd has no TCP listener', fix: 'add --listen tcp://ADDR:2376' });
 }
 

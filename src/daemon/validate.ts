@@ -6,6 +6,7 @@ import { startPrivateDaemon, releaseMountsUnder, DaemonStartError, type PrivateD
 import { engineJson, engineRequest } from '../engine/engine-client.js';
 import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
 import { atRoot } from './paths.js';
+import { isTcpHost } from './hosts.js';
 import type { FileChange } from './plan.js';
 
 /**
@@ -85,10 +86,10 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     const args: string[] = [];
     const hosts = Array.isArray(c.hosts) ? (c.hosts as string[]) : [];
     delete c.hosts;
-    const tcp = hosts.filter((h) => /^tcp:\/\//.test(h));
+    const tcp = hosts.filter(isTcpHost);
     if (opts.keepTcp) for (const h of tcp) args.push('-H', h);
     else if (tcp.length) args.push('-H', 'tcp://127.0.0.1:0');
-    if (hosts.some((h) => !/^tcp:\/\//.test(h))) notValidated.add('the local sockets in "hosts" (fd:// works only under systemd)');
+    if (hosts.some((h) => !isTcpHost(h))) notValidated.add('the local sockets in "hosts" (fd:// works only under systemd)');
     if (!opts.keepTcp && tcp.length) notValidated.add(`the TCP addresses ${tcp.join(', ')} (TLS was tried on 127.0.0.1)`);
     if ('userns-remap' in c && !opts.keepUserns) {
       delete c['userns-remap'];
