@@ -154,6 +154,15 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
     );
   }
+  // An empty file is no configuration to dockward but a decoding error to dockerd, which reads it as JSON.
+  if (beforeBytes && beforeBytes.toString('utf8').replace(/^\ufeff/, '').trim() === '') {
+    problems.push({
+      severity: 'fixed',
+      file: cfgPath,
+      message: 'the file is empty: dockerd refuses to start ("unable to configure the Docker daemon with file ...: EOF")',
+      fix: 'dockward writes a complete daemon.json in its place (at least {})',
+    });
+  }
   // One problem per kind, with every line it occurs on: six comments are one thing to fix.
   const kinds = [...new Set(parsed.issues.map((i) => i.kind))];
   for (const kind of kinds) {

@@ -186,11 +186,12 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
   });
 
   /** dockerd's reason for refusing this daemon.json (with the private daemon's own -H and --iptables=false flags). */
-  async function refusal(config: Record<string, unknown>): Promise<string> {
-    const file = join(dir, `${Object.keys(config).join('-')}.json`);
-    await writeFile(file, JSON.stringify(config));
+  async function refusal(config: Record<string, unknown> | string): Promise<string> {
+    const name = typeof config === 'string' ? 'raw' : Object.keys(config).join('-');
+    const file = join(dir, `${name}.json`);
+    await writeFile(file, typeof config === 'string' ? config : JSON.stringify(config));
     // Our own data-root: dockerd leaves its bind mount of it behind when it refuses to start.
-    const dataRoot = join(dir, `data-${Object.keys(config).join('-')}`);
+    const dataRoot = join(dir, `data-${name}`);
     try {
       const d = await startPrivateDaemon({ args: ['--config-file', file, '--data-root', dataRoot] });
       await d.stop();
@@ -207,11 +208,12 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
     ['an unknown key', { 'bogus-key': 1 }, /unknown key "bogus-key"/, /the following directives don't match any configuration option: bogus-key/],
     ['hosts with -H on the command line', { hosts: ['unix:///run/dw-unused.sock'] }, /ExecStart passes -H fd:\/\/ while daemon\.json has "hosts"/, /the following directives are specified both as a flag and in the configuration file: hosts/],
     ['icc: false without iptables', { icc: false }, /icc: false with iptables disabled/, /You specified --iptables=false with --icc=false\. ICC=false uses iptables to function/],
+    ['an empty daemon.json', ' \n', /the file is empty: dockerd refuses to start/, /unable to configure the Docker daemon with file .*: EOF/],
   ] as const) {
     test(name, async () => {
       // The plan side: the same setting on a stock Debian root (where -H fd:// and, for icc, --iptables=false come from the unit).
       const r = await makeRoot({
-        '/etc/docker/daemon.json': JSON.stringify(config),
+        '/etc/docker/daemon.json': typeof config === 'string' ? config : JSON.stringify(config),
         '/etc/default/docker': name.startsWith('icc') ? 'DOCKER_OPTS="--iptables=false"\n' : '',
       });
       try {

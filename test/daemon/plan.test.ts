@@ -83,6 +83,20 @@ describe('daemon plan: problems with their fix', () => {
     assert.match(written, /^\{\n {2}"debug": true,\n/);
   });
 
+  test('an empty daemon.json (0 bytes, or only blanks) is reported, and the plan rewrites it', async () => {
+    for (const empty of ['', ' \n\t\n']) {
+      const r = await root({ '/etc/docker/daemon.json': empty });
+      const plan = await computePlan(opts(r, { profile: 'baseline' }));
+      const p = plan.problems.find((x) => /the file is empty/.test(x.message));
+      assert.ok(p && p.severity === 'fixed' && /EOF/.test(p.message) && /writes a complete daemon\.json/.test(p.fix), renderPlan(plan));
+      const written = plan.files.find((f) => f.path === '/etc/docker/daemon.json');
+      assert.equal(written?.before?.toString(), empty);
+      assert.equal(typeof JSON.parse(written.after.toString()), 'object');
+    }
+    const missing = await computePlan(opts(await root(), { profile: 'baseline' }));
+    assert.ok(!missing.problems.some((x) => /empty/.test(x.message)), 'a missing file is not an empty one');
+  });
+
   test('unknown keys block apply, with a did-you-mean', async () => {
     const r = await root({ '/etc/docker/daemon.json': '{"live-restor": true, "icc": false, "bogus-key": 1}\n' });
     const res = await cli(['daemon', 'plan', '--root', r]);
