@@ -531,6 +531,8 @@ function planHostsDropIn(unit: DockerUnit, hostFlags: DaemonFlag[], cfgPath: str
     '# Written by dockward. dockerd refuses to start when daemon.json has "hosts" and its command',
     `# line has -H ("specified both as a flag and in the configuration file"). The listeners are in`,
     `# ${cfgPath}; this resets ExecStart to ${exec.source}'s command without -H.`,
+    `# It is a copy: a package update that changes ExecStart in ${exec.source} is masked while`,
+    `# this file exists. Undo: \`dockward daemon rollback\`, or delete this file and run \`systemctl daemon-reload\`.`,
     '[Service]',
     'ExecStart=',
     `ExecStart=${line}`,
@@ -553,5 +555,12 @@ function planHostsDropIn(unit: DockerUnit, hostFlags: DaemonFlag[], cfgPath: str
     message: `ExecStart passes ${hostFlags.map((f) => `-H ${f.value}`).join(' ')} while daemon.json has "hosts": dockerd refuses to start ("the following directives are specified both as a flag and in the configuration file: hosts")`,
     fix: `dockward writes ${DOCKWARD_DROP_IN}, which starts dockerd without -H; the addresses move to "hosts"`,
   });
-  changes.push({ file: DOCKWARD_DROP_IN, what: `ExecStart=${line}`, why: 'the listeners live in daemon.json "hosts" only, so dockerd starts (run `systemctl daemon-reload` before the restart)' });
+  changes.push({
+    file: DOCKWARD_DROP_IN,
+    what: `ExecStart=${line}`,
+    why:
+      'the listeners live in daemon.json "hosts" only, so dockerd starts (run `systemctl daemon-reload` before the restart). ' +
+      `This is a copy of the command line: while the drop-in exists, a package update that changes ExecStart in ${exec.source} has no effect. ` +
+      `To go back to the packaged command line, run \`dockward daemon rollback\`, or delete ${DOCKWARD_DROP_IN} and run \`systemctl daemon-reload\``,
+  });
 }

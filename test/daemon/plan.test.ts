@@ -116,6 +116,9 @@ describe('daemon plan: problems with their fix', () => {
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /\[fixed by this plan\] \/lib\/systemd\/system\/docker\.service: ExecStart passes -H fd:\/\/ while daemon\.json has "hosts": dockerd refuses to start/);
     assert.match(res.stdout, /fix: dockward writes \/etc\/systemd\/system\/docker\.service\.d\/zz-dockward\.conf/);
+    // The drop-in freezes the packaged command line: the plan says so, and how to undo it.
+    assert.match(res.stdout, /while the drop-in exists, a package update that changes ExecStart in \/lib\/systemd\/system\/docker\.service has no effect/);
+    assert.match(res.stdout, /run `dockward daemon rollback`, or delete \/etc\/systemd\/system\/docker\.service\.d\/zz-dockward\.conf and run `systemctl daemon-reload`/);
     const plan = await computePlan(opts(r, { profile: 'baseline' }));
     assert.deepEqual(plan.config.hosts, ['unix:///var/run/docker.sock', 'fd://']);
     const dropIn = plan.files.find((f) => f.path === DOCKWARD_DROP_IN)!;
