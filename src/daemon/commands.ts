@@ -66,10 +66,11 @@ export async function applyCommand(opts: ApplyOptions, io: Output = stdout): Pro
   let notValidated: string[] | undefined;
   if (opts.validate) {
     requireDockerd();
-    const res = await validateCandidate(plan.config, { root: opts.root, staged: plan.files });
+    const res = await validateCandidate(plan.config, { root: opts.root, staged: plan.files, flags: plan.flags });
     if (!res.ok) throw new DockwardError(`dockerd refuses this configuration: ${res.reason}`, 'nothing was written; fix the problem and plan again');
     notValidated = res.notValidated;
-    log(`\nValidated: a throw-away dockerd started with this daemon.json${notValidated.length ? `, without ${notValidated.join('; ')}` : ''}.\n`);
+    const withFlags = plan.flags.length ? " and the unit's dockerd flags" : '';
+    log(`\nValidated: a throw-away dockerd started with this daemon.json${withFlags}${notValidated.length ? `, without ${notValidated.join('; ')}` : ''}.\n`);
   } else {
     log('\nNot validated (--no-validate): dockerd has not seen this configuration.\n');
   }

@@ -10,6 +10,7 @@ import {
   dockerdFlags,
   execStartWithout,
   resolveExecStart,
+  unitFilesWith,
   DOCKWARD_DROP_IN,
   type DaemonFlag,
   type DockerUnit,
@@ -73,6 +74,8 @@ export interface Plan {
   config: DaemonConfig;
   /** systemd must re-read its units before the restart. */
   unitChanged: boolean;
+  /** dockerd's command-line flags once the plan is written (the ExecStart that will win, `$VAR`s expanded), for validation. */
+  flags: DaemonFlag[];
 }
 
 interface Listener {
@@ -196,7 +199,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
         : `correct the JSON in ${cfgPath} by hand, then plan again`,
     });
   }
-  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false };
+  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false, flags };
   const original = parsed.config;
   const config: DaemonConfig = structuredClone(original);
   for (const u of unknownKeys(original)) {
@@ -366,7 +369,10 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     files.unshift({ path: cfgFile, before: beforeBytes, after, mode: await modeFor(atRoot(opts.root, cfgFile), 0o644) });
     if (cfgFile !== cfgPath) changes.push({ file: cfgPath, what: `written through its symlink to ${cfgFile}`, why: 'dockerd follows the link; replacing the link with a file would leave your copy unused' });
   }
-  return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')) };
+  const dropIn = files.find((f) => f.path === DOCKWARD_DROP_IN);
+  const execAfter = dropIn ? resolveExecStart(unitFilesWith(unit, { path: DOCKWARD_DROP_IN, text: dropIn.after.toString('utf8') })) : unit.execStart;
+  const flagsAfter = execAfter ? dockerdFlags(execAfter, unit.env) : [];
+  return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')), flags: flagsAfter };
 }
 
 /** `flagDriver`: --log-driver on the command line, which daemon.json then must not set. */
@@ -539,9 +545,7 @@ function planHostsDropIn(unit: DockerUnit, hostFlags: DaemonFlag[], cfgPath: str
     '',
   ].join('\n');
   // The drop-in must be the one that wins: a later drop-in with its own ExecStart would undo it.
-  const all = [...(unit.fragment ? [unit.fragment] : []), ...unit.dropIns.filter((d) => d.path !== DOCKWARD_DROP_IN), { path: DOCKWARD_DROP_IN, text }];
-  const sorted = [all[0]!, ...all.slice(1).sort((a, b) => a.path.split('/').pop()!.localeCompare(b.path.split('/').pop()!))];
-  const winner = resolveExecStart(sorted);
+  const winner = resolveExecStart(unitFilesWith(unit, { path: DOCKWARD_DROP_IN, text }));
   if (winner?.source !== DOCKWARD_DROP_IN) {
     problems.push({ severity: 'blocking', file: winner?.source, message: `${winner?.source} sets ExecStart after dockward's drop-in would`, fix: `remove -H from ExecStart in ${winner?.source} by hand` });
     return;

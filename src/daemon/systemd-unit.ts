@@ -95,6 +95,18 @@ export async function readDockerUnit(root: string): Promise<DockerUnit> {
   return { fragment, dropIns, execStart: resolveExecStart(files), env, socketUnit };
 }
 
+/**
+ * The unit's files in the order systemd applies them (the fragment, then the drop-ins by file
+ * name), with `dropIn` in place of any file of the same path: the unit as it will be once
+ * that drop-in is written.
+ */
+export function unitFilesWith(unit: DockerUnit, dropIn?: UnitFile): UnitFile[] {
+  const dropIns = unit.dropIns.filter((d) => d.path !== dropIn?.path);
+  if (dropIn) dropIns.push(dropIn);
+  dropIns.sort((a, b) => basename(a.path).localeCompare(basename(b.path)));
+  return unit.fragment ? [unit.fragment, ...dropIns] : dropIns;
+}
+
 /** The [Service] assignments of one unit file, in order, with continuation lines joined. */
 export function serviceAssignments(text: string): { key: string; value: string }[] {
   const out: { key: string; value: string }[] = [];

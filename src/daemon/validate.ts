@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { startPrivateDaemon, releaseMountsUnder, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
 import { engineJson, engineRequest } from '../engine/engine-client.js';
 import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
+import { configKeyOfFlag } from './known-keys.js';
+import type { DaemonFlag } from './systemd-unit.js';
 import { atRoot } from './paths.js';
 import { isTcpHost } from './hosts.js';
 import type { FileChange } from './plan.js';
@@ -16,7 +18,10 @@ import type { FileChange } from './plan.js';
  * report never claims more than was proven.
  */
 
-/** Keys the private daemon sets as flags itself (giving them twice would make it refuse to start). */
+/**
+ * Keys the private daemon sets as flags itself (giving them twice would make it refuse to start),
+ * or that name the host's own resources, which a throw-away daemon must not use.
+ */
 const PRIVATE_FLAG_KEYS: Record<string, string> = {
   'data-root': "the host's data-root",
   graph: "the host's data-root",
@@ -34,10 +39,20 @@ const PRIVATE_FLAG_KEYS: Record<string, string> = {
   'default-gateway-v6': 'the default bridge settings (the throw-away daemon has no bridge)',
   containerd: "the host's containerd (the throw-away daemon runs its own)",
   'metrics-addr': 'the metrics listener (its port is the live daemon\'s)',
+  'network-diagnostic-port': "the network diagnostic listener (its port is the live daemon's)",
+  'cluster-store': 'the cluster store (the throw-away daemon must not join it)',
+  'cluster-store-opts': 'the cluster store (the throw-away daemon must not join it)',
+  'cluster-advertise': 'the cluster store (the throw-away daemon must not join it)',
 };
 
 /** Keys whose value is a file on the target system. */
 const PATH_KEYS = ['tlscacert', 'tlscert', 'tlskey', 'seccomp-profile', 'init-path', 'userland-proxy-path'];
+
+/** Settings dockerd enforces with iptables rules. */
+const IPTABLES_KEYS = ['icc', 'userland-proxy', 'ip-masq', 'ip-forward'];
+
+/** How Go's strconv.ParseBool, which reads dockerd's boolean flags, spells false. */
+const FALSE = /^(?:0|f|false)$/i;
 
 export interface CandidateOptions {
   root: string;
@@ -49,6 +64,12 @@ export interface CandidateOptions {
   keepUserns?: boolean;
   /** Let the daemon manage iptables (changes this host's firewall): needed to prove `icc: false`. */
   iptables?: boolean;
+  /**
+   * dockerd's command-line flags from the unit as it will be (Plan.flags): dockerd refuses a key
+   * given both as a flag and in daemon.json, and some flag and file combinations fail only at
+   * start. Those that must stay private to the throw-away daemon are left out and named.
+   */
+  flags?: DaemonFlag[];
 }
 
 export interface CandidateDaemon extends PrivateDaemon {
@@ -60,6 +81,11 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
   const work = await mkdtemp(join(tmpdir(), 'dw-v-'));
   const notValidated = new Set<string>();
   const c: DaemonConfig = structuredClone(config);
+  // The unit's flags, each with the daemon.json key it stands for (`-l` is "log-level", `--label` "labels").
+  let flags = (opts.flags ?? []).map((f) => ({ name: f.name, key: configKeyOfFlag(f.name), value: f.value }));
+  const dropFlags = (keep: (f: (typeof flags)[number]) => boolean) => {
+    flags = flags.filter(keep);
+  };
   try {
     for (const [key, what] of Object.entries(PRIVATE_FLAG_KEYS)) {
       if (key in c) {
@@ -67,34 +93,47 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
         notValidated.add(what);
       }
     }
+    dropFlags((f) => {
+      const what = PRIVATE_FLAG_KEYS[f.key];
+      if (what) notValidated.add(`--${f.name} from the unit: ${what}`);
+      // The candidate daemon.json takes the place of the unit's --config-file.
+      return !what && f.key !== 'config-file';
+    });
     const staged = new Map((opts.staged ?? []).map((f) => [f.path, f]));
     const copies = new Map<string, string>();
     let n = 0;
+    const onTarget = async (p: string): Promise<string> => {
+      const f = staged.get(p);
+      if (!f) return atRoot(opts.root, p);
+      const copy = join(work, `${n++}-${p.split('/').pop()}`);
+      await writeFile(copy, f.after, { mode: 0o600 });
+      copies.set(copy, p);
+      return copy;
+    };
     for (const key of PATH_KEYS) {
       const p = c[key];
-      if (typeof p !== 'string') continue;
-      const f = staged.get(p);
-      if (f) {
-        const copy = join(work, `${n++}-${p.split('/').pop()}`);
-        await writeFile(copy, f.after, { mode: 0o600 });
-        copies.set(copy, p);
-        c[key] = copy;
-      } else {
-        c[key] = atRoot(opts.root, p);
-      }
+      if (typeof p === 'string') c[key] = await onTarget(p);
     }
+    for (const f of flags) if (PATH_KEYS.includes(f.key)) f.value = await onTarget(f.value);
     const args: string[] = [];
-    const hosts = Array.isArray(c.hosts) ? (c.hosts as string[]) : [];
+    const fileHosts = Array.isArray(c.hosts) ? (c.hosts as string[]) : [];
     delete c.hosts;
+    // -H fd:// cannot work outside systemd, and the helper listens on its own socket.
+    const flagHosts = flags.filter((f) => f.key === 'hosts').map((f) => f.value);
+    dropFlags((f) => f.key !== 'hosts');
+    const hosts = [...fileHosts, ...flagHosts];
     const tcp = hosts.filter(isTcpHost);
     if (opts.keepTcp) for (const h of tcp) args.push('-H', h);
     else if (tcp.length) args.push('-H', 'tcp://127.0.0.1:0');
-    if (hosts.some((h) => !isTcpHost(h))) notValidated.add('the local sockets in "hosts" (fd:// works only under systemd)');
+    const localIn = [fileHosts.some((h) => !isTcpHost(h)) && '"hosts"', flagHosts.some((h) => !isTcpHost(h)) && "the unit's -H"].filter(Boolean);
+    if (localIn.length) notValidated.add(`the local sockets in ${localIn.join(' and ')} (fd:// works only under systemd)`);
     if (!opts.keepTcp && tcp.length) notValidated.add(`the TCP addresses ${tcp.join(', ')} (TLS was tried on 127.0.0.1)`);
-    if ('userns-remap' in c && !opts.keepUserns) {
+    const userns = 'userns-remap' in c || flags.some((f) => f.key === 'userns-remap');
+    if (userns && !opts.keepUserns) {
       delete c['userns-remap'];
+      dropFlags((f) => f.key !== 'userns-remap');
       notValidated.add("userns-remap (it needs the target's remap user and /etc/subuid, /etc/subgid; dockward checked those itself)");
-    } else if ('userns-remap' in c) {
+    } else if (userns) {
       // The remapped root must be able to traverse to its data directory, which the private
       // daemon's own 0700 temp dir forbids.
       await chmod(work, 0o711);
@@ -104,15 +143,20 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     const dataRoot = join(work, 'data');
     await mkdir(dataRoot, { mode: 0o711 });
     args.push('--data-root', dataRoot);
-    let iptables = opts.iptables ?? false;
-    if ('iptables' in c) {
-      iptables = iptables && c.iptables !== false;
-      delete c.iptables;
-    }
-    if (!iptables && (c.icc === false || c['userland-proxy'] === false)) {
-      for (const k of ['icc', 'userland-proxy', 'ip-masq', 'ip-forward']) delete c[k];
+    // The helper decides iptables (it changes this host's firewall); a target that has it off
+    // runs like the helper without it, so its icc/iptables combination is dockerd's to judge.
+    const off = (key: string) => c[key] === false || flags.some((f) => f.key === key && FALSE.test(f.value));
+    const targetIptablesOff = off('iptables');
+    const iptables = (opts.iptables ?? false) && !targetIptablesOff;
+    delete c.iptables;
+    dropFlags((f) => f.key !== 'iptables');
+    if (!iptables && !targetIptablesOff && (off('icc') || off('userland-proxy'))) {
+      for (const k of IPTABLES_KEYS) delete c[k];
+      dropFlags((f) => !IPTABLES_KEYS.includes(f.key));
       notValidated.add("icc, userland-proxy and the other iptables settings (they need dockerd to manage this host's firewall; the icc/iptables combination was checked by dockward)");
     }
+    // `--name=value`: one word each, so no value can be read as a flag of its own.
+    for (const f of flags) args.push(`--${f.name}=${f.value}`);
     const cfgFile = join(work, 'daemon.json');
     await writeFile(cfgFile, formatDaemonJson(c), { mode: 0o600 });
     let daemon: PrivateDaemon;
@@ -155,7 +199,8 @@ export async function validateCandidate(config: DaemonConfig, opts: CandidateOpt
     throw e;
   }
   try {
-    const driver = typeof config['log-driver'] === 'string' ? config['log-driver'] : 'json-file';
+    const flagDriver = opts.flags?.find((f) => f.name === 'log-driver')?.value;
+    const driver = typeof config['log-driver'] === 'string' ? config['log-driver'] : flagDriver ?? 'json-file';
     if (!FILE_LOG_DRIVERS.has(driver)) {
       return { ok: true, notValidated: [...daemon.notValidated, `the options of log driver "${driver}" (it reaches its endpoint only when a container starts)`] };
     }

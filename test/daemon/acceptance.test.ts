@@ -13,6 +13,7 @@ import { releaseMountsUnder } from '../../src/engine/private-daemon.js';
 import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
 import { pingSocket } from '../../src/engine/engine-client.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
+import { computePlan } from '../../src/daemon/plan.js';
 import { makeRoot } from './root.js';
 
 /**
@@ -76,7 +77,7 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
       '--userns-remap', 'default', '--pki', pki, '--yes',
     ]);
     assert.equal(apply.code, 0, apply.stderr + apply.stdout);
-    assert.match(apply.stdout, /Validated: a throw-away dockerd started with this daemon\.json, without/);
+    assert.match(apply.stdout, /Validated: a throw-away dockerd started with this daemon\.json and the unit's dockerd flags, without --containerd from the unit: the host's containerd/);
     assert.match(apply.stdout, /To take effect, run on the target system: systemctl daemon-reload && systemctl restart docker/);
 
     const written = await readFile(join(root, 'etc/docker/daemon.json'), 'utf8');
@@ -242,5 +243,44 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
     const bad = await validateCandidate(cfg, { root: dir, staged: await staged(otherKey) });
     assert.equal(bad.ok, false);
     assert.match(bad.ok ? '' : bad.reason, /cert: "\/etc\/docker\/pki\/server-cert\.pem", key: "\/etc\/docker\/pki\/server-key\.pem"\): tls: private key does not match public key/);
+  });
+});
+
+describe("validation starts dockerd with the unit's own flags", { skip }, () => {
+  const roots: string[] = [];
+  const root = async (files: Record<string, string>) => {
+    const r = await makeRoot(files);
+    roots.push(r);
+    return r;
+  };
+  after(async () => {
+    await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
+  });
+
+  test('a flag that cannot go with a daemon.json key the plan keeps: apply refuses with dockerd\'s reason, nothing written', async () => {
+    // --icc=false from DOCKER_OPTS with the user's "iptables": false: dockerd refuses only when it starts.
+    const cfg = '{\n  "iptables": false\n}\n';
+    const r = await root({ '/etc/docker/daemon.json': cfg, '/etc/default/docker': 'DOCKER_OPTS="--icc=false"\n' });
+    const res = await cli(['daemon', 'apply', '--root', r, '--profile', 'baseline', '--yes']);
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /^dockward: dockerd refuses this configuration: dockerd exited during start \(code 1\): .*You specified --iptables=false with --icc=false\. ICC=false uses iptables to function/);
+    assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), cfg);
+    await assert.rejects(stat(join(r, 'var/lib/dockward')), /ENOENT/);
+  });
+
+  test('a key given both as a flag on the unit and in daemon.json: the plan blocks, and the throw-away dockerd refuses it too', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"log-level": "info"}\n', '/etc/default/docker': 'DOCKER_OPTS="--log-level=debug"\n' });
+    const plan = await computePlan({ root: r, profile: 'baseline', tls: false, listen: [], insecureTcp: false });
+    assert.ok(plan.problems.some((p) => p.severity === 'blocking' && /"log-level" is set both/.test(p.message)));
+    const res = await validateCandidate(plan.config, { root: r, staged: plan.files, flags: plan.flags });
+    assert.equal(res.ok, false);
+    assert.match(res.ok ? '' : res.reason, /the following directives are specified both as a flag and in the configuration file: log-level: \(from flag: debug, from file: info\)/);
+  });
+
+  test('harmless flags validate; the ones that must stay private are named as not validated', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{}\n', '/etc/default/docker': 'DOCKER_OPTS="--log-level=info --pidfile /run/other.pid"\n' });
+    const res = await cli(['daemon', 'apply', '--root', r, '--profile', 'baseline', '--yes']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /Validated: a throw-away dockerd started with this daemon\.json and the unit's dockerd flags, without --containerd from the unit: the host's containerd \(the throw-away daemon runs its own\); --pidfile from the unit: the host's pidfile; the local sockets in the unit's -H \(fd:\/\/ works only under systemd\)\./);
   });
 });

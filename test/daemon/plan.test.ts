@@ -123,6 +123,8 @@ describe('daemon plan: problems with their fix', () => {
     assert.deepEqual(plan.config.hosts, ['unix:///var/run/docker.sock', 'fd://']);
     const dropIn = plan.files.find((f) => f.path === DOCKWARD_DROP_IN)!;
     assert.match(dropIn.after.toString(), /\[Service\]\nExecStart=\nExecStart=\/usr\/sbin\/dockerd --containerd=\/run\/containerd\/containerd\.sock \$DOCKER_OPTS\n/);
+    // Validation gets the flags of the ExecStart the drop-in will put in effect: no -H any more.
+    assert.deepEqual(plan.flags.map((f) => `${f.name}=${f.value}`), ['containerd=/run/containerd/containerd.sock']);
     // Applied, the unit as systemd resolves it passes no -H any more.
     await applyPlan(plan);
     const unit = await readDockerUnit(r);
