@@ -110,9 +110,7 @@ function identityFromCert(socket: TLSSocket, listener: string): Identity | strin
 
 async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: ServerLimits): Promise<Listener> {
   const material = await loadTlsMaterial(spec.tls);
-  // allowHalfOpen: a client that half-closes after stdin (`echo hi | docker exec -i c cat`)
-  // must still receive the output that follows.
-  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, allowHalfOpen: true, noDelay: true, ...HTTP_SERVER_OPTIONS });
+  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, noDelay: true, ...HTTP_SERVER_OPTIONS });
   await bind(server, () => server.listen(spec.port, spec.host), listenerName(spec));
   // Named after the bound port (port 0 picks one); handlers are in place before the first
   // connection can be accepted, which needs another turn of the event loop.
@@ -137,6 +135,11 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   server.on('secureConnection', (socket: TLSSocket) => {
     live.add(socket);
     socket.once('close', () => live.delete(socket));
+    // Half-open: a client that half-closes after stdin (`echo hi | docker exec -i c cat`) must
+    // still receive the output that follows. Only once authenticated: a server-wide setting
+    // also kept every connection that hung up before its handshake open (CLOSE-WAIT) for good,
+    // holding a maxConnections slot each, so a few hundred such hang-ups locked everyone out.
+    socket.allowHalfOpen = true;
     socket.disableRenegotiation();
     // A hijacked stream whose client vanished without a word (half-open: we still wait for
     // output to send) is found by the peer's RST to a keep-alive probe.

@@ -11,6 +11,7 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import net from 'node:net';
 import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
@@ -178,5 +179,39 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     const [rec] = (await f.audit()).slice(before);
     assert.equal(rec?.route, 'POST /containers/create');
     assert.equal(rec?.status, null, JSON.stringify(rec));
+  });
+
+  it('frees the slot of a connection closed before its TLS handshake', async () => {
+    // A client that connects and hangs up without a handshake (a port scan, a health check)
+    // must not hold one of the maxConnections slots: with all of them held, nobody gets in.
+    const gw = await startGateway({
+      upstreamSocket: f.engine.socketPath,
+      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
+      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+      auditLog: join(f.dir, 'slots-audit.log'),
+      limits: { maxConnections: 4 },
+      log: () => undefined,
+    });
+    try {
+      const port = gw.listeners[0]!.port!;
+      for (let i = 0; i < 8; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const c = net.connect(port, '127.0.0.1', () => c.end());
+          c.on('error', reject);
+          // Our FIN is out; not waiting for the gateway's.
+          c.on('finish', () => {
+            c.destroy();
+            resolve();
+          });
+        });
+      }
+      const r = await runDocker(['version', '--format', '{{.Server.APIVersion}}'], {
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: f.clientDir('admin') },
+        timeoutMs: 15_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await gw.close(100);
+    }
   });
 });
