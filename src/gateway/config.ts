@@ -45,7 +45,7 @@ interface FileConfig {
   policy?: string;
   auditLog?: string;
   acceptEncoding?: AcceptEncodingMode;
-  timeouts?: { headersSeconds?: number; requestSeconds?: number; keepAliveSeconds?: number };
+  timeouts?: { handshakeSeconds?: number; headersSeconds?: number; requestSeconds?: number; keepAliveSeconds?: number };
   maxConnections?: number;
 }
 
@@ -85,7 +85,7 @@ export const GATEWAY_CONFIG_SCHEMA = {
     timeouts: {
       type: 'object',
       additionalProperties: false,
-      properties: { headersSeconds: seconds, requestSeconds: seconds, keepAliveSeconds: seconds },
+      properties: { handshakeSeconds: seconds, headersSeconds: seconds, requestSeconds: seconds, keepAliveSeconds: seconds },
     },
     maxConnections: { type: 'integer', minimum: 1, maximum: 100000 },
   },
@@ -197,6 +197,7 @@ export async function resolveGatewayOptions(flags: GatewayFlags): Promise<Gatewa
     auditLog: flags.auditLog ?? cfg.auditLog ?? '-',
     acceptEncoding,
     limits: {
+      ...(t.handshakeSeconds ? { handshakeTimeoutMs: t.handshakeSeconds * 1000 } : {}),
       ...(t.headersSeconds ? { headersTimeoutMs: t.headersSeconds * 1000 } : {}),
       ...(t.requestSeconds ? { requestTimeoutMs: t.requestSeconds * 1000 } : {}),
       ...(t.keepAliveSeconds ? { keepAliveTimeoutMs: t.keepAliveSeconds * 1000 } : {}),

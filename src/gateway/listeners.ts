@@ -41,6 +41,12 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   /** Idle time between requests on a keep-alive connection. */
   keepAliveTimeoutMs: number;
+  /**
+   * A TLS handshake must finish within this. Connections still in their handshake count against
+   * maxConnections, so Node's default (120 s) let a few unauthenticated clients a second keep
+   * everyone out.
+   */
+  handshakeTimeoutMs: number;
   maxConnections: number;
 }
 
@@ -80,7 +86,11 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
   server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, name, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket) => {
     const pending = (socket as typeof socket & { _httpMessage?: unknown })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || pending) {
+    // No identity yet means the TLS handshake never completed (a handshake timeout, a refused
+    // certificate with the client still connected): there is no channel to answer on, and an
+    // HTTP error written into it would wait for a handshake that never comes, holding the
+    // connection slot and blocking shutdown. The 'tlsClientError' listener audits it.
+    if (!identityOf(socket) || err.code === 'ECONNRESET' || !socket.writable || pending) {
       socket.destroy();
       return;
     }
@@ -110,7 +120,7 @@ function identityFromCert(socket: TLSSocket, listener: string): Identity | strin
 
 async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: ServerLimits): Promise<Listener> {
   const material = await loadTlsMaterial(spec.tls);
-  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, noDelay: true, ...HTTP_SERVER_OPTIONS });
+  const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, noDelay: true, handshakeTimeout: limits.handshakeTimeoutMs, ...HTTP_SERVER_OPTIONS });
   await bind(server, () => server.listen(spec.port, spec.host), listenerName(spec));
   // Named after the bound port (port 0 picks one); handlers are in place before the first
   // connection can be accepted, which needs another turn of the event loop.

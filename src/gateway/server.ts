@@ -12,6 +12,8 @@ import { AuditLog } from './audit-log.js';
 import type { GatewayContext } from './context.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
+// The route table is dockerd 20.10's; its newest API version is the parser's default maximum.
+import { apiVersionNumber, DEFAULT_MAX_API_VERSION as ROUTE_TABLE_API_VERSION } from './target.js';
 
 export interface GatewayOptions {
   upstreamSocket: string;
@@ -42,6 +44,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   // Generous: `docker load` or a build context over a slow link is one long request body.
   requestTimeoutMs: 15 * 60_000,
   keepAliveTimeoutMs: 30_000,
+  handshakeTimeoutMs: 10_000,
   maxConnections: 1024,
 };
 
@@ -62,6 +65,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!opts.listeners.length) throw new DockwardError('the gateway has no listener', 'pass --listen HOST:PORT or --unix PATH');
   const log = opts.log ?? ((line: string) => process.stderr.write(`dockward gateway: ${line}\n`));
   const apiVersion = await upstreamVersion(opts.upstreamSocket);
+  if (apiVersionNumber(apiVersion) > apiVersionNumber(ROUTE_TABLE_API_VERSION)) {
+    log(
+      `warning: dockerd speaks API ${apiVersion}, newer than the gateway's route table (dockerd 20.10, API ${ROUTE_TABLE_API_VERSION}): ` +
+        'routes added since are refused (404), and every request is checked against the routes the gateway knows',
+    );
+  }
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const audit = new AuditLog(opts.auditLog, log);
   const ctx: GatewayContext = {

@@ -97,6 +97,9 @@ export interface Reloadable {
   setSecureContext(options: SecureContextOptions): void;
 }
 
+/** How long before the CRL's nextUpdate the gateway starts warning. */
+export const CRL_WARNING_DAYS = 7;
+
 /** Keeps a server's context in step with its files (fs.watch on their directories, debounced). */
 export class TlsReloader {
   private watchers: FSWatcher[] = [];
@@ -117,7 +120,7 @@ export class TlsReloader {
     loaded: SecureContextOptions,
   ) {
     ({ expiresAt: this.crlExpiresAt, revoked: this.revoked } = crlFacts(loaded));
-    this.expiredCrl();
+    this.reportCrlValidity();
   }
 
   /** Whether the CRL in use lists this serial (as in Identity.serial). */
@@ -137,6 +140,21 @@ export class TlsReloader {
       this.log(`${this.name}: ${why}`);
     }
     return why;
+  }
+
+  /**
+   * Says so when the CRL in use has expired, or will within CRL_WARNING_DAYS: from its nextUpdate
+   * on, OpenSSL refuses every client, so the operator must hear about it before, not after.
+   */
+  private reportCrlValidity(now = Date.now()): void {
+    if (this.expiredCrl(now) || !this.crlExpiresAt) return;
+    const daysLeft = (this.crlExpiresAt.getTime() - now) / 86_400_000;
+    if (daysLeft <= CRL_WARNING_DAYS) {
+      this.log(
+        `${this.name}: warning: the CRL ${this.files.crl} expires on ${this.crlExpiresAt.toISOString()} (in ${daysLeft.toFixed(1)} days); ` +
+          'from then on every client certificate is refused: refresh it with dockward pki crl (run it from cron)',
+      );
+    }
   }
 
   watch(): void {
@@ -176,7 +194,7 @@ export class TlsReloader {
         ({ expiresAt: this.crlExpiresAt, revoked: this.revoked } = crlFacts(material));
         this.expiryReported = false;
         this.log(`${this.name}: TLS certificates, CA and CRL reloaded`);
-        this.expiredCrl();
+        this.reportCrlValidity();
         this.afterReload?.();
       } catch (e) {
         this.log(`${this.name}: reload failed, keeping the previous TLS state: ${(e as Error).message}`);

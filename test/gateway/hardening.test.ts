@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import net from 'node:net';
+import http from 'node:http';
 import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
@@ -51,6 +52,28 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       assert.equal(direct.stdout.trim(), '', 'an unaudited request reached dockerd');
     } finally {
       await gw.close(100);
+    }
+  });
+
+  it('warns a week before its CRL expires, while clients still get in', async () => {
+    const l = pkiLayout(f.pki);
+    const good = await readFile(l.crl);
+    const issuer = await loadIssuer(l, { dir: f.pki, onWarning: () => undefined });
+    // Made 25 days ago: its 30-day validity ends in 5 days.
+    const aging = await buildCrlPem(issuer, { certs: [] } as unknown as Parameters<typeof buildCrlPem>[1], 98, new Date(Date.now() - 25 * 86_400_000));
+    try {
+      await writeFile(`${l.crl}.tmp`, aging);
+      await rename(`${l.crl}.tmp`, l.crl);
+      await until('the CRL expiry warning', () => f.logs.some((x) => x.includes('warning: the CRL') && x.includes('dockward pki crl')), 10_000);
+      const r = await runDocker(['version', '--format', '{{.Server.APIVersion}}'], {
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${f.port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: f.clientDir('admin') },
+      });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      const reloads = f.logs.filter((x) => x.includes('reloaded')).length;
+      await writeFile(`${l.crl}.tmp`, good);
+      await rename(`${l.crl}.tmp`, l.crl);
+      await until('the good CRL to be back', () => f.logs.filter((x) => x.includes('reloaded')).length > reloads, 10_000);
     }
   });
 
@@ -179,6 +202,56 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     const [rec] = (await f.audit()).slice(before);
     assert.equal(rec?.route, 'POST /containers/create');
     assert.equal(rec?.status, null, JSON.stringify(rec));
+  });
+
+  it('warns when dockerd speaks a newer API than its route table knows', async () => {
+    // A stand-in for a newer dockerd: only its /version answer matters to this warning.
+    const sock = join(f.dir, 'newer-dockerd.sock');
+    const fake = http.createServer((_req, res) => res.end(JSON.stringify({ ApiVersion: '1.45' })));
+    await new Promise<void>((resolve) => fake.listen(sock, resolve));
+    const logs: string[] = [];
+    const gw = await startGateway({
+      upstreamSocket: sock,
+      listeners: [{ kind: 'unix', path: join(f.dir, 'newer-gw.sock'), identity: 'sidecar', mode: 0o600 }],
+      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+      auditLog: join(f.dir, 'newer-audit.log'),
+      log: (line) => logs.push(line),
+    });
+    try {
+      assert.ok(logs.some((x) => /dockerd speaks API 1\.45, newer than the gateway's route table .*API 1\.41/.test(x)), logs.join('\n'));
+    } finally {
+      await gw.close(100);
+      await new Promise((resolve) => fake.close(resolve));
+    }
+  });
+
+  it('drops a connection that never completes its TLS handshake, so silent clients cannot hold every slot', async () => {
+    const gw = await startGateway({
+      upstreamSocket: f.engine.socketPath,
+      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
+      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+      auditLog: join(f.dir, 'handshake-audit.log'),
+      limits: { maxConnections: 4, handshakeTimeoutMs: 500 },
+      log: () => undefined,
+    });
+    const silent: net.Socket[] = [];
+    try {
+      const port = gw.listeners[0]!.port!;
+      for (let i = 0; i < 4; i++) {
+        const c = net.connect(port, '127.0.0.1');
+        c.on('error', () => undefined);
+        silent.push(c);
+      }
+      await until('the silent connections to be dropped', () => silent.every((c) => c.destroyed || c.readableEnded), 5_000);
+      const r = await runDocker(['version', '--format', '{{.Server.APIVersion}}'], {
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: f.clientDir('admin') },
+        timeoutMs: 15_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      for (const c of silent) c.destroy();
+      await gw.close(100);
+    }
   });
 
   it('frees the slot of a connection closed before its TLS handshake', async () => {
