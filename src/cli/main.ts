@@ -10,7 +10,7 @@ const program = new Command('dockward')
   .configureOutput({ outputError: (text, write) => write(`dockward: ${text.replace(/^error: /, '').trimEnd()} (add --help for usage)\n`) })
   .exitOverride();
 
-registerCommands(program);
+await registerCommands(program, process.argv.slice(2));
 
 try {
   await program.parseAsync(process.argv);
