@@ -83,7 +83,9 @@ export function forwardResponseHeaders(raw: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    // How our answer is framed is ours to decide (Node chunks what has no Content-Length);
+    // echoing dockerd's Transfer-Encoding could contradict a Content-Length we set.
+    if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || listed?.has(lower)) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   return out;

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
 import http from 'node:http';
+import net from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
 import { forwardRequestHeaders } from '../../src/gateway/wire.js';
@@ -34,6 +35,28 @@ describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
   });
   after(async () => f?.stop());
+
+  it('frames a JSON answer dockerd sent chunked as one Content-Length answer, never with both headers', async () => {
+    // Enough containers that dockerd's list outgrows Go's 2 KiB buffer and goes out chunked.
+    for (let i = 0; i < 6; i++) assert.equal((await f.docker('admin', ['create', '--name', `framing${i}`, '--network', 'none', TEST_IMAGE])).code, 0);
+    const direct = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(f.engine.socketPath, () => c.end('GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let out = '';
+      c.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      c.on('end', () => resolve(out));
+      c.on('error', reject);
+    });
+    assert.match(direct.split('\r\n\r\n')[0]!, /transfer-encoding: chunked/i);
+    const answer = await rawExchange(admin, 'GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: x\r\n\r\n', 300);
+    const head = answer.split('\r\n\r\n')[0]!;
+    assert.match(head, /^HTTP\/1\.1 200/);
+    const length = /\r\ncontent-length: (\d+)/i.exec(head);
+    assert.ok(length, head);
+    assert.doesNotMatch(head, /transfer-encoding/i);
+    const body = answer.slice(head.length + 4);
+    assert.equal(Buffer.byteLength(body, 'latin1'), Number(length![1]));
+    assert.ok((JSON.parse(body) as unknown[]).length >= 6);
+  });
 
   it('refuses route tricks without forwarding them', async () => {
     const tricks = [
