@@ -24,6 +24,7 @@ const PARTS: Record<string, () => Promise<Register>> = {
  */
 export async function registerCommands(program: Command, args: string[]): Promise<void> {
   const first = args.find((a) => !a.startsWith('-'));
-  const names = first !== undefined && first in PARTS ? [first] : Object.keys(PARTS);
+  // hasOwn, not `in`: `dockward constructor` would otherwise call an Object.prototype member.
+  const names = first !== undefined && Object.hasOwn(PARTS, first) ? [first] : Object.keys(PARTS);
   for (const name of names) (await PARTS[name]!())(program);
 }
