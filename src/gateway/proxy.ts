@@ -139,7 +139,11 @@ function forward(
       return;
     }
     upRes.on('data', (c: Buffer) => (bytesOut += c.length));
-    if (length === undefined) coalesceOrStream(upRes, res, (body) => res.writeHead(upRes.statusCode!, upRes.statusMessage, body === undefined ? headers : [...headers, 'Content-Length', String(body.length)]));
+    // An answer that has no body by definition (HEAD, 1xx, 204, 304) must not be given a
+    // Content-Length: 0 would be false for HEAD and is forbidden for 204 (RFC 9110 8.6).
+    const status = upRes.statusCode!;
+    const bodyless = req.method === 'HEAD' || status < 200 || status === 204 || status === 304;
+    if (length === undefined) coalesceOrStream(upRes, res, (body) => res.writeHead(status, upRes.statusMessage, body === undefined || bodyless ? headers : [...headers, 'Content-Length', String(body.length)]));
     else stream(upRes, res);
   });
   res.once('close', () => {

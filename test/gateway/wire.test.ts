@@ -58,6 +58,17 @@ describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
     assert.ok((JSON.parse(body) as unknown[]).length >= 6);
   });
 
+  it('gives no Content-Length to an answer without a body (204, HEAD)', async () => {
+    assert.equal((await f.docker('admin', ['create', '--name', 'nobody', '--network', 'none', TEST_IMAGE])).code, 0);
+    const gone = await rawExchange(admin, 'DELETE /v1.41/containers/nobody HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(statuses(gone), [204], gone);
+    assert.doesNotMatch(gone.split('\r\n\r\n')[0]!, /content-length/i, gone);
+    const stat = await rawExchange(admin, 'HEAD /v1.41/containers/busy/archive?path=/etc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(statuses(stat), [200], stat);
+    assert.match(stat, /x-docker-container-path-stat: /i);
+    assert.doesNotMatch(stat, /content-length: 0\r\n/i, stat);
+  });
+
   it('refuses route tricks without forwarding them', async () => {
     const tricks = [
       '/v1.41/containers%2Fjson',
