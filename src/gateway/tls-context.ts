@@ -99,11 +99,13 @@ export interface Reloadable {
 
 /** How long before the CRL's nextUpdate the gateway starts warning. */
 export const CRL_WARNING_DAYS = 7;
+const CRL_CHECK_INTERVAL_MS = 6 * 3_600_000;
 
 /** Keeps a server's context in step with its files (fs.watch on their directories, debounced). */
 export class TlsReloader {
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private crlCheck: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private crlExpiresAt: Date | undefined;
   private expiryReported = false;
@@ -158,6 +160,9 @@ export class TlsReloader {
   }
 
   watch(): void {
+    // A gateway can run for weeks without any PKI change: the CRL's validity is checked again
+    // every few hours, not only at start and reload.
+    this.crlCheck = setInterval(() => this.reportCrlValidity(), CRL_CHECK_INTERVAL_MS).unref();
     const names = new Map<string, Set<string>>();
     for (const f of Object.values(this.files)) {
       if (!f) continue;
@@ -205,6 +210,7 @@ export class TlsReloader {
 
   close(): void {
     clearTimeout(this.timer);
+    clearInterval(this.crlCheck);
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
