@@ -136,7 +136,10 @@ test('client certificate rejected by dockerd: expired, serverAuth only, from ano
     assert.match(finding(r, c.id), c.why);
     const d = await dockerWith(tcp(tlsPort), c.bundle);
     assert.notEqual(d.code, 0, `docker CLI accepted ${c.id}`);
-    assert.match(d.stderr, /remote error: tls: (bad certificate|unknown certificate authority|expired certificate|unsupported certificate)/);
+    // With TLS 1.3 dockerd refuses the client certificate after the client's side of the
+    // handshake is done: the CLI reads the alert, or, if its first write loses the race with
+    // dockerd closing, a reset. Either way it must fail; the diagnosis above is doctor's.
+    assert.match(d.stderr, /remote error: tls: (bad certificate|unknown certificate authority|expired certificate|unsupported certificate)|connection reset by peer/);
   }
 });
 
