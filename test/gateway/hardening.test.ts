@@ -30,6 +30,21 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
   });
   after(async () => f?.stop());
 
+  /** Swaps in an empty CRL made `daysAgo` days ago (valid 30 days from then); returns the one it replaced. */
+  async function swapInCrlMadeDaysAgo(daysAgo: number, crlNumber: number): Promise<Buffer> {
+    const l = pkiLayout(f.pki);
+    const previous = await readFile(l.crl);
+    const issuer = await loadIssuer(l, { dir: f.pki, onWarning: () => undefined });
+    await replaceCrl(await buildCrlPem(issuer, { certs: [] } as unknown as Parameters<typeof buildCrlPem>[1], crlNumber, new Date(Date.now() - daysAgo * 86_400_000)));
+    return previous;
+  }
+
+  async function replaceCrl(pem: string | Buffer): Promise<void> {
+    const crl = pkiLayout(f.pki).crl;
+    await writeFile(`${crl}.tmp`, pem);
+    await rename(`${crl}.tmp`, crl);
+  }
+
   it('refuses every request once the audit log cannot be written, instead of serving unaudited', async () => {
     const logs: string[] = [];
     const sock = join(f.dir, 'no-audit.sock');
@@ -56,14 +71,9 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
   });
 
   it('warns a week before its CRL expires, while clients still get in', async () => {
-    const l = pkiLayout(f.pki);
-    const good = await readFile(l.crl);
-    const issuer = await loadIssuer(l, { dir: f.pki, onWarning: () => undefined });
     // Made 25 days ago: its 30-day validity ends in 5 days.
-    const aging = await buildCrlPem(issuer, { certs: [] } as unknown as Parameters<typeof buildCrlPem>[1], 98, new Date(Date.now() - 25 * 86_400_000));
+    const good = await swapInCrlMadeDaysAgo(25, 98);
     try {
-      await writeFile(`${l.crl}.tmp`, aging);
-      await rename(`${l.crl}.tmp`, l.crl);
       await until('the CRL expiry warning', () => f.logs.some((x) => x.includes('warning: the CRL') && x.includes('dockward pki crl')), 10_000);
       const r = await runDocker(['version', '--format', '{{.Server.APIVersion}}'], {
         env: { DOCKER_HOST: `tcp://127.0.0.1:${f.port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: f.clientDir('admin') },
@@ -71,20 +81,14 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       assert.equal(r.code, 0, r.stderr);
     } finally {
       const reloads = f.logs.filter((x) => x.includes('reloaded')).length;
-      await writeFile(`${l.crl}.tmp`, good);
-      await rename(`${l.crl}.tmp`, l.crl);
+      await replaceCrl(good);
       await until('the good CRL to be back', () => f.logs.filter((x) => x.includes('reloaded')).length > reloads, 10_000);
     }
   });
 
   it('says that its CRL has expired instead of hanging up on every client without a reason', async () => {
-    const l = pkiLayout(f.pki);
-    const good = await readFile(l.crl);
-    const issuer = await loadIssuer(l, { dir: f.pki, onWarning: () => undefined });
-    const stale = await buildCrlPem(issuer, { certs: [] } as unknown as Parameters<typeof buildCrlPem>[1], 99, new Date(Date.now() - 40 * 86_400_000));
+    const good = await swapInCrlMadeDaysAgo(40, 99);
     try {
-      await writeFile(`${l.crl}.tmp`, stale);
-      await rename(`${l.crl}.tmp`, l.crl);
       await until('the expired CRL to be reported', () => f.logs.some((x) => x.includes('CRL') && x.includes('expired')), 10_000);
       assert.ok(f.logs.some((x) => x.includes('every client certificate is refused') && x.includes('dockward pki crl')), f.logs.join('\n'));
       const since = Date.now();
@@ -92,8 +96,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       const refused = (await f.audit()).filter((x) => Date.parse(x.time) >= since - 1000 && x.decision === 'refused');
       assert.ok(refused.length && refused.every((x) => x.error?.includes('CRL') && x.error.includes('expired')), JSON.stringify(refused));
     } finally {
-      await writeFile(`${l.crl}.tmp`, good);
-      await rename(`${l.crl}.tmp`, l.crl);
+      await replaceCrl(good);
       await f.gateway.reload();
     }
     assert.equal((await f.docker('admin', ['version'])).code, 0);
