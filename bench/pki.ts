@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { initCa, issueServer, issueClient, type KeyType } from '../src/pki/index.js';
 
 const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -36,6 +37,22 @@ function opensslRun(dir: string, key: string): number {
   });
 }
 
+/** The same three operations in this process: what the PKI costs without Node's start-up. */
+async function libraryRun(key: string): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-bench-'));
+  try {
+    const t = process.hrtime.bigint();
+    const keyType = key as KeyType;
+    const quiet = { onWarning: () => undefined };
+    await initCa({ dir, keyType, ...quiet });
+    await issueServer({ dir, hosts: ['localhost'], ips: ['127.0.0.1'], keyType, ...quiet });
+    await issueClient({ dir, name: 'admin', keyType, ...quiet });
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -44,15 +61,17 @@ function median(xs: number[]): number {
 export async function benchPki(): Promise<void> {
   console.log('\n## PKI: `pki init` + `server` + `client` (three CLI processes), wall time, median of runs');
   console.log('baseline: the seeds\' openssl procedure for the same key type, measured in this run\n');
-  console.log('key type     runs  dockward ms  openssl ms  ratio (dockward/openssl)');
+  console.log('key type     runs  dockward ms  in-process ms  openssl ms  ratio (dockward/openssl)');
   for (const [key, runs] of [['ecdsa-p256', 5], ['ed25519', 5], ['rsa-2048', 3], ['rsa-4096', 3]] as const) {
     const dw: number[] = [];
+    const inProcess: number[] = [];
     const os: number[] = [];
     for (let i = 0; i < runs; i++) {
       const d1 = await mkdtemp(join(tmpdir(), 'dw-bench-'));
       const d2 = await mkdtemp(join(tmpdir(), 'dw-bench-'));
       try {
         dw.push(dockwardRun(d1, key));
+        inProcess.push(await libraryRun(key));
         await writeFile(join(d2, 'server.cnf'), 'subjectAltName = DNS:localhost,IP:127.0.0.1\nextendedKeyUsage = serverAuth\n');
         await writeFile(join(d2, 'client.cnf'), 'extendedKeyUsage = clientAuth\n');
         os.push(opensslRun(d2, key));
@@ -63,7 +82,8 @@ export async function benchPki(): Promise<void> {
     }
     const a = median(dw);
     const b = median(os);
-    console.log(`${key.padEnd(12)} ${String(runs).padStart(4)}  ${a.toFixed(0).padStart(11)}  ${b.toFixed(0).padStart(10)}  ${(a / b).toFixed(2).padStart(6)}`);
+    console.log(`${key.padEnd(12)} ${String(runs).padStart(4)}  ${a.toFixed(0).padStart(11)}  ${median(inProcess).toFixed(0).padStart(13)}  ${b.toFixed(0).padStart(10)}  ${(a / b).toFixed(2).padStart(6)}`);
   }
-  console.log('(RSA key generation time varies widely run to run: primes are searched at random.)');
+  console.log('(in-process: the same three operations through the library, without three Node start-ups;');
+  console.log(' RSA key generation time varies widely run to run: primes are searched at random.)');
 }
