@@ -6,12 +6,14 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import { UsageError } from '../util/errors.js';
+import { serverName } from '../engine/engine-client.js';
+
+export { serverName };
 
 export interface Target {
   /** Normalised, e.g. tcp://127.0.0.1:2376 or tcp://[::1]:2376. */
@@ -103,14 +105,6 @@ export async function loadBundle(dir: string): Promise<Bundle> {
   const files = { ca: join(abs, 'ca.pem'), cert: join(abs, 'cert.pem'), key: join(abs, 'key.pem') };
   const [ca, cert, key] = await Promise.all([readOptional(files.ca), readOptional(files.cert), readOptional(files.key)]);
   return { dir: abs, ca, cert, key, files };
-}
-
-/**
- * SNI for the dialed host. An IP gets none (RFC 6066), and it must be set to '' explicitly:
- * otherwise Node derives it from the Host header ("docker") and checks the wrong name.
- */
-export function serverName(host: string): string {
-  return isIP(host) ? '' : host;
 }
 
 function netError(e: unknown): NetError {

@@ -16,7 +16,7 @@ import {
   type DockerUnit,
 } from './systemd-unit.js';
 import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
-import { loadServerTls, TlsMaterialError } from './tls-material.js';
+import { loadServerTls } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
 import { isTcpHost } from './hosts.js';
 import { atRoot, resolveAtRoot, DAEMON_JSON, SUBUID, SUBGID, PASSWD, GROUP, PKI_INSTALL_DIR } from './paths.js';
@@ -478,13 +478,7 @@ async function planTls(opts: PlanOptions, cfgPath: string, listeners: Listener[]
   const src = given
     ? { ca: opts.tlscacert!, cert: opts.tlscert!, key: opts.tlskey! }
     : { ca: `${server}/ca.pem`, cert: `${server}/server-cert.pem`, key: `${server}/server-key.pem` };
-  let material;
-  try {
-    material = await loadServerTls(src, listeners.map((l) => l.host));
-  } catch (e) {
-    if (e instanceof TlsMaterialError) throw new DockwardError(e.message, e.hint);
-    throw e;
-  }
+  const material = await loadServerTls(src, listeners.map((l) => l.host));
   // Copies under /etc/docker/pki: daemon.json then names fixed root-owned paths on the target,
   // independent of where the PKI lives (an operator's config dir, another machine when building
   // an image with --root); the host gets its own key and the CA certificate, never the CA key;

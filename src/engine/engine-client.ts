@@ -8,6 +8,15 @@ export type EngineEndpoint =
   | { socketPath: string }
   | { host: string; port: number; tls?: SecureContextOptions & { servername?: string } };
 
+/**
+ * The TLS server name (SNI) for the dialed host. An IP gets none (RFC 6066), and it must be set
+ * to '' explicitly: otherwise Node derives it from the Host header ("docker") and checks the
+ * wrong name.
+ */
+export function serverName(host: string): string {
+  return isIP(host) ? '' : host;
+}
+
 export interface EngineResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -33,9 +42,7 @@ export function engineRequest(
       'socketPath' in ep
         ? http.request({ ...common, socketPath: ep.socketPath })
         : ep.tls
-          ? // Node checks the certificate against the Host header's name unless told otherwise;
-            // for an IP the SAN check must be on the IP, so no SNI name is sent.
-            https.request({ ...common, host: ep.host, port: ep.port, servername: isIP(ep.host) ? '' : ep.host, ...ep.tls })
+          ? https.request({ ...common, host: ep.host, port: ep.port, servername: serverName(ep.host), ...ep.tls })
           : http.request({ ...common, host: ep.host, port: ep.port });
     req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`timed out after ${opts.timeoutMs ?? 30_000} ms`)));
     req.on('error', reject);

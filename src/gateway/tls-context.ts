@@ -9,7 +9,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import tls, { type PeerCertificate, type SecureContextOptions } from 'node:tls';
 import { DockwardError } from '../util/errors.js';
-import { pkiLayout } from '../pki/index.js';
+import { pkiLayout, OID_CLIENT_AUTH } from '../pki/index.js';
 import { x509 } from '../pki/x509.js';
 
 export interface TlsFiles {
@@ -26,7 +26,6 @@ export function tlsFilesFromPki(dir: string): TlsFiles {
   return { ca: l.caCert, cert: `${l.serverDir}/server-cert.pem`, key: `${l.serverDir}/server-key.pem`, crl: l.crl };
 }
 
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** Settings every mTLS listener gets; only the material changes on reload. */
 export const TLS_SERVER_OPTIONS = {
@@ -74,7 +73,7 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<SecureContextOpt
  */
 export function hasClientAuth(cert: PeerCertificate): boolean {
   const eku = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage;
-  return Array.isArray(eku) && eku.includes(CLIENT_AUTH_OID);
+  return Array.isArray(eku) && eku.includes(OID_CLIENT_AUTH);
 }
 
 /** Certificate serials as hex without leading zeros, so OpenSSL's and the CRL's spelling compare. */

@@ -67,7 +67,8 @@ const EKU_NAMES: Record<string, string> = {
 };
 const EXPIRY_WARNING_MS = 7 * 86_400_000;
 
-function pemCertificates(pem: string): string[] {
+/** The certificates of a PEM bundle (a CA file may hold several, e.g. during a rollover). */
+export function pemCertificates(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
