@@ -10,7 +10,6 @@
 import autocannon from 'autocannon';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, open, rm } from 'node:fs/promises';
@@ -20,7 +19,7 @@ import { join } from 'node:path';
 import { initCa, issueClient, issueServer, pkiLayout } from '../src/pki/index.js';
 import { startPrivateDaemon, type PrivateDaemon } from '../src/engine/private-daemon.js';
 import { engineJson, type EngineEndpoint } from '../src/engine/engine-client.js';
-import { importTestImage, TEST_IMAGE } from '../test/harness/engine.js';
+import { dockerdTlsArgs, freePort, importTestImage, TEST_IMAGE } from '../test/harness/engine.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const BIG_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 200);
@@ -41,17 +40,6 @@ interface Load {
   p99: number;
   requests: number;
   errors: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** utime+stime of a process in seconds. */
@@ -178,7 +166,7 @@ export async function benchGateway(): Promise<void> {
     };
     const dockerdPort = await freePort();
     daemon = await startPrivateDaemon({
-      args: ['-H', `tcp://127.0.0.1:${dockerdPort}`, '--tlsverify', '--tlscacert', l.caCert, '--tlscert', join(l.serverDir, 'server-cert.pem'), '--tlskey', join(l.serverDir, 'server-key.pem')],
+      args: dockerdTlsArgs(l.serverDir, dockerdPort),
     });
     await importTestImage(daemon.socketPath);
     const gwPort = await freePort();

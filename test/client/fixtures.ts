@@ -4,7 +4,6 @@
  * API refuses to make (expired, not yet valid) are signed with the CA's own issuer.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initCa, issueServer, issueClient, loadIssuer, pkiLayout, OID_SERVER_AUTH } from '../../src/pki/index.js';
@@ -91,14 +90,4 @@ export async function makeFixtures(): Promise<Fixtures> {
   };
 }
 
-/** A loopback port nobody listens on right now. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../harness/engine.js';

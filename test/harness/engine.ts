@@ -4,6 +4,7 @@ import { mkdtemp, mkdir, symlink, copyFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { startPrivateDaemon, type PrivateDaemon, type PrivateDaemonOptions } from '../../src/engine/private-daemon.js';
 
 export const TEST_IMAGE = 'dockward-test/busybox:latest';
@@ -98,12 +99,11 @@ export async function startTestEngine(opts: PrivateDaemonOptions & { image?: boo
 }
 
 /** A free loopback TCP port (bound then released; fine for tests that start a listener right away). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
     });
