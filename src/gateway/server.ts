@@ -105,7 +105,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const reload = async () => {
     await Promise.all(listeners.map((l) => l.reloader?.reload()));
     try {
-      await audit.reopen();
+      audit.reopen();
     } catch (e) {
       log(`audit log not reopened, still writing to the previous one: ${(e as Error).message}`);
     }
