@@ -10,7 +10,7 @@ import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Identity } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
-import { auditRecord, identityOf, setIdentity, type GatewayContext } from './context.js';
+import { auditRecord, identityOf, setIdentity, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { handleRequest } from './proxy.js';
 import { handleUpgrade } from './hijack.js';
 import { hasClientAuth, loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
@@ -64,14 +64,11 @@ export function listenerName(spec: ListenerSpec): string {
   return spec.kind === 'tcp' ? `tcp://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}` : `unix://${spec.path}`;
 }
 
-/** A request without Host reaches screen(), which refuses it audited (Node's own 400 is not). */
 /**
- * highWaterMark: with Node's default 16 KiB, an archive or log stream stalls each time the
- * client-facing socket holds 16 KiB (pipe pauses the upstream read until 'drain'); 512 KiB keeps
- * dockerd's side flowing while TLS writes (measured on a 200 MB `docker cp` download: ~160-280
- * -> ~270-320 MB/s). It bounds what one connection buffers: 512 KiB x maxConnections at worst.
+ * requireHostHeader: a request without Host reaches screen(), which refuses it audited (Node's
+ * own 400 is not).
  */
-const HTTP_SERVER_OPTIONS = { requireHostHeader: false, highWaterMark: 512 * 1024 } as const satisfies http.ServerOptions;
+const HTTP_SERVER_OPTIONS = { requireHostHeader: false, highWaterMark: STREAM_BUFFER_BYTES } as const satisfies http.ServerOptions;
 
 function wire(ctx: GatewayContext, server: http.Server, name: string, limits: ServerLimits): void {
   server.headersTimeout = limits.headersTimeoutMs;

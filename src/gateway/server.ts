@@ -9,7 +9,7 @@ import { engineRequest } from '../engine/engine-client.js';
 import { loadPolicyFile, withApiVersion, type Policy } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
 import { AuditLog } from './audit-log.js';
-import type { GatewayContext } from './context.js';
+import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
 // The route table is dockerd 20.10's; its newest API version is the parser's default maximum.
@@ -79,7 +79,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // and a cap would let one client's streams queue everybody else's requests behind them. The
     // bound is the listeners' maxConnections (a connection has one request in flight at a time).
     // LIFO reuse keeps a few hot idle connections instead of cycling through all of them.
-    agent: new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo' }),
+    // The Agent hands its options to each socket it creates: highWaterMark is the sockets'.
+    agent: new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo', highWaterMark: STREAM_BUFFER_BYTES } as http.AgentOptions),
     // Routes of newer API versions than the daemon speaks would only reach it to fail.
     policy: withApiVersion(opts.policy, apiVersion),
     audit,
