@@ -78,6 +78,9 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
   server.timeout = 0;
   server.maxConnections = limits.maxConnections;
   server.on('request', (req, res) => handleRequest(ctx, name, req, res));
+  // With this listener Node no longer answers 100 Continue by itself: forward() does, once the
+  // request is authorized, so a refused client is not invited to send its body.
+  server.on('checkContinue', (req, res) => handleRequest(ctx, name, req, res));
   // An Expect other than 100-continue comes here instead of 'request'; screen() refuses it.
   server.on('checkExpectation', (req, res) => handleRequest(ctx, name, req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, name, req, socket, head));

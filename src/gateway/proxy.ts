@@ -80,7 +80,9 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   }
   const verdict = authorize(ctx.policy, id!, method, req.url!);
   if (verdict.kind !== 'allow') {
-    replyError(res, verdict.status, verdict.message);
+    // A client waiting for 100 Continue may send its body anyway after a while: close rather
+    // than read a body nobody will use.
+    replyError(res, verdict.status, verdict.message, req.headers.expect !== undefined);
     res.once('close', () =>
       ctx.audit.write(
         auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
@@ -167,6 +169,8 @@ function forward(
     );
   });
   const h = req.headers;
+  // screen() let only 100-continue through; the request is authorized, so the body may come.
+  if (h.expect !== undefined) res.writeContinue();
   if (h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')) {
     req.on('data', (c: Buffer) => (bytesIn += c.length));
     req.on('error', (e: NodeJS.ErrnoException) => {

@@ -113,6 +113,21 @@ describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
     assert.equal(running.stdout.trim(), 'true');
   });
 
+  it('invites a body with 100 Continue only once the request is authorized', async () => {
+    const put = (len: number) =>
+      `PUT /v1.41/containers/busy/archive?path=/tmp HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${len}\r\nExpect: 100-continue\r\n\r\n`;
+    // The body is never sent: a refused client must hear its refusal instead of an invitation.
+    const refused = await rawExchange(reader, put(1 << 20), 300);
+    assert.deepEqual(statuses(refused), [403], refused);
+    assert.match(refused, /Connection: close/i);
+    // An allowed one is invited, sends its body (an empty tar), and gets dockerd's answer.
+    const tar = Buffer.alloc(1024).toString('latin1');
+    const invited = await rawExchange(admin, put(tar.length), 300);
+    assert.deepEqual(statuses(invited), [100], invited);
+    const answer = await rawExchange(admin, put(tar.length) + tar, 500);
+    assert.deepEqual(statuses(answer), [100, 200], answer);
+  });
+
   it('authorizes each pipelined request on its own, also around an upgrade', async () => {
     const ping = 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n';
     const del = 'DELETE /v1.41/containers/busy?force=1 HTTP/1.1\r\nHost: x\r\n\r\n';
