@@ -47,6 +47,7 @@ interface FileConfig {
   acceptEncoding?: AcceptEncodingMode;
   timeouts?: { handshakeSeconds?: number; headersSeconds?: number; requestSeconds?: number; keepAliveSeconds?: number };
   maxConnections?: number;
+  maxHandshakesPerAddress?: number;
 }
 
 const path = { type: 'string', minLength: 1 } as const;
@@ -88,6 +89,7 @@ export const GATEWAY_CONFIG_SCHEMA = {
       properties: { handshakeSeconds: seconds, headersSeconds: seconds, requestSeconds: seconds, keepAliveSeconds: seconds },
     },
     maxConnections: { type: 'integer', minimum: 1, maximum: 100000 },
+    maxHandshakesPerAddress: { type: 'integer', minimum: 1, maximum: 100000 },
   },
 } as const;
 
@@ -202,6 +204,7 @@ export async function resolveGatewayOptions(flags: GatewayFlags): Promise<Gatewa
       ...(t.requestSeconds ? { requestTimeoutMs: t.requestSeconds * 1000 } : {}),
       ...(t.keepAliveSeconds ? { keepAliveTimeoutMs: t.keepAliveSeconds * 1000 } : {}),
       ...(cfg.maxConnections ? { maxConnections: cfg.maxConnections } : {}),
+      ...(cfg.maxHandshakesPerAddress ? { maxHandshakesPerAddress: cfg.maxHandshakesPerAddress } : {}),
     },
   };
 }

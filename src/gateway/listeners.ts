@@ -48,6 +48,11 @@ export interface ServerLimits {
    */
   handshakeTimeoutMs: number;
   maxConnections: number;
+  /**
+   * Connections from one client address still in their TLS handshake. Without it one host could
+   * hold every slot for handshakeTimeoutMs by opening connections and saying nothing, again and again.
+   */
+  maxHandshakesPerAddress: number;
 }
 
 export interface Listener {
@@ -142,7 +147,9 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     }
     if (ended) ctx.log(`${name}: closed ${ended} connection(s) of revoked certificates`);
   };
+  const handshakeDone = limitHandshakes(ctx, server, name, limits.maxHandshakesPerAddress);
   server.on('secureConnection', (socket: TLSSocket) => {
+    handshakeDone(socket);
     live.add(socket);
     socket.once('close', () => live.delete(socket));
     // Half-open: a client that half-closes after stdin (`echo hi | docker exec -i c cat`) must
@@ -179,6 +186,42 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     reloader,
     close: async () => reloader.close(),
   };
+}
+
+/**
+ * Refuses a connection whose address already has `max` handshakes under way; returns what the
+ * caller calls once a handshake succeeded. A failed or abandoned one ends with its socket.
+ */
+function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string, max: number): (secured: TLSSocket) => void {
+  const perAddress = new Map<string, number>();
+  // By address and port: the TLS socket is not the raw socket 'connection' saw.
+  const pending = new Map<string, () => void>();
+  const key = (s: net.Socket) => `${s.remoteAddress}|${s.remotePort}`;
+  // The TLS server starts each handshake in its own 'connection' listener: taken over here, so a
+  // refused connection never reaches TLS (which would report it a second time, as a hang-up).
+  const startTls = server.listeners('connection') as ((raw: net.Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (raw: net.Socket) => {
+    const address = raw.remoteAddress ?? '';
+    const n = perAddress.get(address) ?? 0;
+    if (n >= max) {
+      ctx.audit.write(auditRecord(raw, undefined, name, performance.now(), { decision: 'refused', error: `more than ${max} TLS handshakes under way from this address` }));
+      raw.destroy();
+      return;
+    }
+    perAddress.set(address, n + 1);
+    const k = key(raw);
+    const done = () => {
+      if (!pending.delete(k)) return;
+      const left = perAddress.get(address)! - 1;
+      if (left) perAddress.set(address, left);
+      else perAddress.delete(address);
+    };
+    pending.set(k, done);
+    raw.once('close', done);
+    for (const listener of startTls) listener.call(server, raw);
+  });
+  return (secured) => pending.get(key(secured))?.();
 }
 
 function bind(server: net.Server, listen: () => void, name: string): Promise<void> {

@@ -46,6 +46,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   keepAliveTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
   maxConnections: 1024,
+  maxHandshakesPerAddress: 64,
 };
 
 /** dockerd must be there before we promise anyone a front door to it. */

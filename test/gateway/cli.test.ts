@@ -15,6 +15,7 @@ import { engineSkipReason, runDocker, startTestEngine, TEST_IMAGE, type TestEngi
 import { TEST_POLICY, until } from './fixture.js';
 import { ensurePki } from '../../src/up/up.js';
 import { pkiLayout } from '../../src/pki/index.js';
+import { resolveGatewayOptions } from '../../src/gateway/config.js';
 
 const skip = engineSkipReason();
 const MAIN = join(import.meta.dirname, '../../src/cli/main.ts');
@@ -151,6 +152,26 @@ describe('dockward up PKI', () => {
       }
     } finally {
       await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('gateway config file limits', () => {
+  it('turns timeouts and connection limits into the gateway limits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dw-cfg-'));
+    try {
+      const cfg = join(dir, 'gateway.yaml');
+      await writeFile(
+        cfg,
+        'dockerSocket: /run/docker.sock\nlisteners:\n  - unix: gw.sock\n    identity: ci\n' +
+          'timeouts: { handshakeSeconds: 5, keepAliveSeconds: 7 }\nmaxConnections: 300\nmaxHandshakesPerAddress: 16\n',
+      );
+      const opts = await resolveGatewayOptions({ config: cfg });
+      assert.deepEqual(opts.limits, { handshakeTimeoutMs: 5000, keepAliveTimeoutMs: 7000, maxConnections: 300, maxHandshakesPerAddress: 16 });
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxHandshakesPerAddress: 0\n');
+      await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:4: "maxHandshakesPerAddress" must be >= 1/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -257,6 +257,56 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     }
   });
 
+  it('caps the handshakes under way per client address, so one host cannot hold every slot', async () => {
+    const auditFile = join(f.dir, 'per-address-audit.log');
+    const gw = await startGateway({
+      upstreamSocket: f.engine.socketPath,
+      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
+      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+      auditLog: auditFile,
+      // Long enough that only the cap, not the timeout, can end the silent connections.
+      limits: { maxConnections: 64, maxHandshakesPerAddress: 3, handshakeTimeoutMs: 60_000 },
+      log: () => undefined,
+    });
+    const port = gw.listeners[0]!.port!;
+    const silent: net.Socket[] = [];
+    const open = () => {
+      const c = net.connect(port, '127.0.0.1');
+      c.on('error', () => undefined);
+      silent.push(c);
+      return c;
+    };
+    const admin = { ...(await clientTls(f, 'admin')), port };
+    const ping = 'GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    try {
+      const held = [open(), open(), open()];
+      await Promise.all(held.map((c) => new Promise((r) => c.once('connect', r))));
+      const fourth = open();
+      await until('the connection over the cap to be closed', () => fourth.destroyed || fourth.readableEnded, 5_000);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(held.every((c) => !c.destroyed && !c.readableEnded), 'a connection within the cap was dropped');
+      // Another address is not affected (127.0.0.2 reaches the 127.0.0.1 listener over loopback).
+      // tls.connect takes net's connect options too; its type does not list them.
+      const fromOther: tls.ConnectionOptions & net.TcpSocketConnectOpts = { ...admin, port, localAddress: '127.0.0.2' };
+      const other = await rawExchange(fromOther, ping, 1000);
+      assert.match(other, /^HTTP\/1.1 200/, other);
+      // Handshakes that end give their place back.
+      for (const c of held) c.destroy();
+      await until('a client from the capped address to get in again', async () => /^HTTP\/1.1 200/.test(await rawExchange(admin, ping, 1000).catch(() => '')), 5_000);
+      const refused = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { decision: string; error?: string; remote: string });
+      assert.ok(
+        refused.some((r) => r.decision === 'refused' && r.error === 'more than 3 TLS handshakes under way from this address' && r.remote.startsWith('127.0.0.1:')),
+        JSON.stringify(refused),
+      );
+      // Each refusal is audited once: a refused connection never reaches TLS to hang up there too.
+      const hangUps = refused.filter((r) => r.error === 'TLS: socket hang up').length;
+      assert.ok(hangUps <= held.length, JSON.stringify(refused));
+    } finally {
+      for (const c of silent) c.destroy();
+      await gw.close(100);
+    }
+  });
+
   it('frees the slot of a connection closed before its TLS handshake', async () => {
     // A client that connects and hangs up without a handshake (a port scan, a health check)
     // must not hold one of the maxConnections slots: with all of them held, nobody gets in.
