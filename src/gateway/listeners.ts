@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Identity } from '../policy/index.js';
@@ -189,11 +190,22 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
 }
 
 /**
- * Refuses a connection whose address already has `max` handshakes under way; returns what the
- * caller calls once a handshake succeeded. A failed or abandoned one ends with its socket.
+ * Who counts as one client for the handshake cap: an IPv4 address (also when IPv4-mapped), or an
+ * IPv6 /64, since a single host usually has a whole /64 to pick source addresses from.
+ */
+export function clientGroup(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const ip = ipaddr.process(address);
+  return ip.kind() === 'ipv6' ? `${(ip as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64` : ip.toString();
+}
+
+/**
+ * Refuses a connection whose client (see clientGroup) already has `max` handshakes under way;
+ * returns what the caller calls once a handshake succeeded. A failed or abandoned one ends with
+ * its socket.
  */
 function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string, max: number): (secured: TLSSocket) => void {
-  const perAddress = new Map<string, number>();
+  const perClient = new Map<string, number>();
   // By address and port: the TLS socket is not the raw socket 'connection' saw.
   const pending = new Map<string, () => void>();
   const key = (s: net.Socket) => `${s.remoteAddress}|${s.remotePort}`;
@@ -202,20 +214,26 @@ function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string
   const startTls = server.listeners('connection') as ((raw: net.Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (raw: net.Socket) => {
-    const address = raw.remoteAddress ?? '';
-    const n = perAddress.get(address) ?? 0;
+    // Reset before Node saw it: nobody left to serve, and no address to count it under.
+    if (raw.remoteAddress === undefined) {
+      raw.destroy();
+      return;
+    }
+    const client = clientGroup(raw.remoteAddress);
+    const n = perClient.get(client) ?? 0;
     if (n >= max) {
       ctx.audit.write(auditRecord(raw, undefined, name, performance.now(), { decision: 'refused', error: `more than ${max} TLS handshakes under way from this address` }));
       raw.destroy();
       return;
     }
-    perAddress.set(address, n + 1);
+    perClient.set(client, n + 1);
     const k = key(raw);
     const done = () => {
-      if (!pending.delete(k)) return;
-      const left = perAddress.get(address)! - 1;
-      if (left) perAddress.set(address, left);
-      else perAddress.delete(address);
+      if (pending.get(k) !== done) return;
+      pending.delete(k);
+      const left = perClient.get(client)! - 1;
+      if (left) perClient.set(client, left);
+      else perClient.delete(client);
     };
     pending.set(k, done);
     raw.once('close', done);

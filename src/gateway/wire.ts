@@ -21,7 +21,7 @@ const HOP_BY_HOP = new Set([
   'te',
   'trailer',
   'upgrade',
-  // Node's server already answered `100 Continue`; dockerd must not be asked again.
+  // The gateway answers `100 Continue` itself, once the request is authorized.
   'expect',
 ]);
 

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
 import { forwardRequestHeaders } from '../../src/gateway/wire.js';
+import { clientGroup } from '../../src/gateway/listeners.js';
 
 const skip = engineSkipReason();
 
@@ -235,5 +236,16 @@ describe('header forwarding', () => {
     assert.deepEqual(forwardRequestHeaders(raw, 'strip'), ['Host', 'docker', 'Content-Type', 'application/json', 'X-Registry-Auth', 'kept-for-dockerd']);
     assert.deepEqual(forwardRequestHeaders(raw, 'forward').slice(2, 4), ['Accept-Encoding', 'gzip']);
     assert.deepEqual(forwardRequestHeaders(['Host', 'd'], 'strip', 'tcp'), ['Host', 'd', 'Connection', 'Upgrade', 'Upgrade', 'tcp']);
+  });
+});
+
+describe('client grouping for the handshake cap', () => {
+  it('counts IPv4 (also IPv4-mapped) per address and IPv6 per /64', () => {
+    assert.equal(clientGroup('127.0.0.1'), '127.0.0.1');
+    assert.equal(clientGroup('::ffff:10.1.2.3'), '10.1.2.3');
+    assert.equal(clientGroup('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(clientGroup('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '2001:db8:1:2::/64');
+    assert.equal(clientGroup('::1'), '0:0:0:0::/64');
+    assert.equal(clientGroup('not-an-address'), 'not-an-address');
   });
 });
