@@ -16,7 +16,7 @@ import { authorize, type Identity } from '../policy/index.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, type GatewayContext } from './context.js';
 import { screen, verdictFields } from './proxy.js';
-import { forwardRequestHeaders, forwardResponseHeaders, rawError, rawResponseHead } from './wire.js';
+import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, rawError, rawResponseHead } from './wire.js';
 
 /** Routes dockerd hijacks; the target is already canonical (dockerd's ids are greedy: `.+`). */
 const HIJACK_PATH = /^(?:\/v[0-9.]+)?\/(?:containers\/.+\/attach(?:\/ws)?|exec\/.+\/start|session|grpc)$/;
@@ -111,6 +111,8 @@ function upgrade(
   if (length > ctx.maxUpgradeBodyBytes) {
     return refuse(413, `dockward: the body of an Upgrade request is limited to ${ctx.maxUpgradeBodyBytes} bytes`, { decision: 'bad', ...fields });
   }
+  // Authorized: a client that waits for the invitation gets it now, not the body timeout.
+  if (length > 0 && expectsContinue(req)) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
   void (async () => {
     let body: Buffer;
     let early: Buffer;

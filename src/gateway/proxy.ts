@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { authorize, type Identity, type Verdict } from '../policy/index.js';
 import { auditPath } from './audit-log.js';
 import { auditRecord, identityOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
-import { forwardRequestHeaders, forwardResponseHeaders, replyError } from './wire.js';
+import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, replyError } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
@@ -82,7 +82,7 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   if (verdict.kind !== 'allow') {
     // A client waiting for 100 Continue may send its body anyway after a while: close rather
     // than read a body nobody will use.
-    replyError(res, verdict.status, verdict.message, req.headers.expect !== undefined);
+    replyError(res, verdict.status, verdict.message, expectsContinue(req));
     res.once('close', () =>
       ctx.audit.write(
         auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
@@ -169,8 +169,8 @@ function forward(
     );
   });
   const h = req.headers;
-  // screen() let only 100-continue through; the request is authorized, so the body may come.
-  if (h.expect !== undefined) res.writeContinue();
+  // The request is authorized: now the body may come.
+  if (expectsContinue(req)) res.writeContinue();
   if (h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')) {
     req.on('data', (c: Buffer) => (bytesIn += c.length));
     req.on('error', (e: NodeJS.ErrnoException) => {

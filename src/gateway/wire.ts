@@ -3,7 +3,7 @@
  * gateway, and how a refusal looks on the wire (Docker-style JSON, so the docker CLI prints
  * `Error response from daemon: <message>`).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 
@@ -105,6 +105,14 @@ export function replyError(res: ServerResponse, status: number, message: string,
   if (close) headers.Connection = 'close';
   res.writeHead(status, headers);
   res.end(body);
+}
+
+/**
+ * Whether the client waits for `100 Continue` before it sends its body: it asked (screen() lets
+ * only 100-continue through) and speaks HTTP/1.1, since an HTTP/1.0 client must not be sent 1xx.
+ */
+export function expectsContinue(req: IncomingMessage): boolean {
+  return req.headers.expect !== undefined && (req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1));
 }
 
 /** A refusal written straight to a socket the HTTP server no longer owns (upgrade, parse error). */

@@ -127,6 +127,17 @@ describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(statuses(invited), [100], invited);
     const answer = await rawExchange(admin, put(tar.length) + tar, 500);
     assert.deepEqual(statuses(answer), [100, 200], answer);
+    // HTTP/1.0 has no 1xx: its body is simply read.
+    const old = await rawExchange(admin, put(tar.length).replace('HTTP/1.1', 'HTTP/1.0') + tar, 500);
+    assert.deepEqual(statuses(old).length, 1, old);
+    assert.match(old, /^HTTP\/1.1 200/, old);
+    // An Upgrade request (exec start) is invited too, instead of waiting out the body timeout.
+    const upgrade = await rawExchange(
+      admin,
+      'POST /v1.41/exec/nope/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n',
+      300,
+    );
+    assert.deepEqual(statuses(upgrade), [100], upgrade);
   });
 
   it('authorizes each pipelined request on its own, also around an upgrade', async () => {
