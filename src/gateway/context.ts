@@ -22,12 +22,14 @@ export interface GatewayContext {
 }
 
 /**
- * What one stream buffers per direction (client connections and upstream connections alike).
- * With Node's default 16 KiB an archive or log stream stalls each time a socket holds 16 KiB
- * (the other side is paused until 'drain'); 512 KiB keeps both sides flowing. Measured on a
- * 200 MB archive: download ~160-280 -> ~270-320 MB/s with it on the client side, upload
- * ~160-190 -> ~220-260 MB/s with it upstream as well (and relay()'s batching). The bound is this times
- * two per connection, times maxConnections, at worst.
+ * The highWaterMark of every socket and message, client side and upstream alike. With Node's
+ * default 16 KiB an archive or log stream stalls each time a socket holds 16 KiB (the other
+ * side is paused until 'drain'); 512 KiB keeps both sides flowing. Measured on a 200 MB archive:
+ * download ~160-280 -> ~270-320 MB/s with it on the client side, upload ~160-190 -> ~220-260
+ * MB/s with it upstream as well (and relay()'s batching). What one stream direction can hold is
+ * a few times this (the source message's buffer, one gathered batch in relay(), and the
+ * destination socket's buffer, which one batch written just under the mark can take to twice
+ * it): about 2 MiB, measured with a stalled reader, so at worst ~4 MiB per connection.
  */
 export const STREAM_BUFFER_BYTES = 512 * 1024;
 
