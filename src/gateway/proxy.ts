@@ -274,4 +274,3 @@ function coalesceOrStream(upRes: IncomingMessage, res: ServerResponse, writeHead
   upRes.on('data', collect);
   upRes.once('end', finish);
 }
-
