@@ -225,36 +225,32 @@ export async function benchGateway(): Promise<void> {
     execFileSync('tar', ['-C', bigDir, '-cf', join(dir, 'big.tar'), 'big.bin']);
     await rm(join(bigDir, 'big.bin'));
     const bulk = 'bench0';
-    const up: Record<string, number> = {};
-    const down: Record<string, number> = {};
     const gwCpu: Record<string, number> = {};
     // Streams vary by ±15% from one run to the next on a shared 2-core machine (the last
     // upload's dirty pages are still being written back, say): each figure is the median of
     // STREAM_RUNS, taken round-robin over the targets after a sync, and the gateway's CPU is
     // that of its median run.
-    const measure = async (f: () => Promise<{ mbps: number }>): Promise<{ mbps: number; cpu: number }> => {
-      execFileSync('sync');
-      const before = cpuSeconds(gwPid);
-      const r = await f();
-      return { mbps: r.mbps, cpu: cpuSeconds(gwPid) - before };
-    };
-    const median = (t: Target, key: string, runs: { mbps: number; cpu: number }[]): number => {
-      const mid = [...runs].sort((a, b) => a.mbps - b.mbps)[runs.length >> 1]!;
-      if (t.name === 'gateway') gwCpu[key] = mid.cpu;
-      return mid.mbps;
-    };
-    const upRuns = new Map<Target, { mbps: number; cpu: number }[]>(targets.map((t) => [t, []]));
-    const downRuns = new Map<Target, { mbps: number; cpu: number }[]>(targets.map((t) => [t, []]));
-    for (let i = 0; i < STREAM_RUNS; i++) {
-      for (const t of targets) {
-        upRuns.get(t)!.push(await measure(() => transfer(t, 'PUT', `/containers/${bulk}/archive?path=/tmp`, join(dir, 'big.tar'))));
-        downRuns.get(t)!.push(await measure(() => transfer(t, 'GET', `/containers/${bulk}/archive?path=/tmp/big.bin`)));
+    type Run = { mbps: number; cpu: number };
+    const streamed = async (key: string, f: (t: Target) => Promise<{ mbps: number }>): Promise<Record<string, number>> => {
+      const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
+      for (let i = 0; i < STREAM_RUNS; i++) {
+        for (const t of targets) {
+          execFileSync('sync');
+          const before = cpuSeconds(gwPid);
+          const { mbps } = await f(t);
+          runs.get(t)!.push({ mbps, cpu: cpuSeconds(gwPid) - before });
+        }
       }
-    }
-    for (const t of targets) {
-      up[t.name] = median(t, 'up', upRuns.get(t)!);
-      down[t.name] = median(t, 'down', downRuns.get(t)!);
-    }
+      const figures: Record<string, number> = {};
+      for (const [t, r] of runs) {
+        const mid = [...r].sort((a, b) => a.mbps - b.mbps)[r.length >> 1]!;
+        if (t.name === 'gateway') gwCpu[key] = mid.cpu;
+        figures[t.name] = mid.mbps;
+      }
+      return figures;
+    };
+    const up = await streamed('up', (t) => transfer(t, 'PUT', `/containers/${bulk}/archive?path=/tmp`, join(dir, 'big.tar')));
+    const down = await streamed('down', (t) => transfer(t, 'GET', `/containers/${bulk}/archive?path=/tmp/big.bin`));
     // Logs: a container that printed LOG_MB and exited.
     const logger = await engineJson<{ Id: string }>(direct, 'POST', '/containers/create?name=logger', {
       Image: TEST_IMAGE,
@@ -263,12 +259,7 @@ export async function benchGateway(): Promise<void> {
     });
     await engineJson(direct, 'POST', `/containers/${logger.Id}/start`);
     await engineJson(direct, 'POST', `/containers/${logger.Id}/wait`);
-    const logs: Record<string, number> = {};
-    const logRuns = new Map<Target, { mbps: number; cpu: number }[]>(targets.map((t) => [t, []]));
-    for (let i = 0; i < STREAM_RUNS; i++) {
-      for (const t of targets) logRuns.get(t)!.push(await measure(() => transfer(t, 'GET', `/containers/${logger.Id}/logs?stdout=1`)));
-    }
-    for (const t of targets) logs[t.name] = median(t, 'logs', logRuns.get(t)!);
+    const logs = await streamed('logs', (t) => transfer(t, 'GET', `/containers/${logger.Id}/logs?stdout=1`));
     console.log('MB/s                     direct  dockerd-tls  gateway  gw/direct  gw/tls  gw CPU s/GB');
     for (const [name, m, key, mb] of [
       [`archive upload ${BIG_MB} MB`, up, 'up', BIG_MB],
