@@ -155,13 +155,19 @@ export class AuditLog {
 
   /**
    * `path` '-' writes to stdout. The file is opened now so a bad path fails at start, not later.
-   * `onFailure` hears about the first failed write.
+   * `report` hears about failures and recoveries (the gateway's operational log).
    */
   constructor(
     private readonly path: string,
-    private readonly onFailure: (message: string) => void = (m) => process.stderr.write(`dockward gateway: ${m}\n`),
+    private readonly report: (message: string) => void = (m) => process.stderr.write(`dockward gateway: ${m}\n`),
   ) {
-    this.sink = path === '-' ? new StreamSink(process.stdout, (e) => this.fail(e, this.sink), false) : this.openFile();
+    this.sink = path === '-' ? this.streamSink(process.stdout, false) : this.openFile();
+  }
+
+  /** A stream sink whose errors are this log's failures (or, once replaced, only reported). */
+  private streamSink(stream: Writable, owned: boolean): Sink {
+    const sink: Sink = new StreamSink(stream, (e) => this.fail(e, sink), owned);
+    return sink;
   }
 
   private get where(): string {
@@ -185,8 +191,7 @@ export class AuditLog {
       } catch (e) {
         throw cannot(e, (e as NodeJS.ErrnoException).code === 'ENXIO' ? 'start the process that reads the FIFO first' : undefined);
       }
-      const sink: Sink = new StreamSink(new net.Socket({ fd, readable: false, writable: true }), (e) => this.fail(e, sink), true);
-      return sink;
+      return this.streamSink(new net.Socket({ fd, readable: false, writable: true }), true);
     }
     let fd: number;
     try {
@@ -195,10 +200,7 @@ export class AuditLog {
       throw cannot(e);
     }
     const st = fstatSync(fd);
-    if (!st.isFile()) {
-      const sink: Sink = new StreamSink(createWriteStream(this.path, { fd, flags: 'a' }), (e) => this.fail(e, sink), true);
-      return sink;
-    }
+    if (!st.isFile()) return this.streamSink(createWriteStream(this.path, { fd, flags: 'a' }), true);
     if (st.size > 0) this.endWithNewline(fd, st.size);
     return new FileSink(fd);
   }
@@ -215,17 +217,17 @@ export class AuditLog {
       }
       if (last[0] !== 0x0a) writeSync(fd, '\n');
     } catch (e) {
-      this.onFailure(`${this.where}: could not check how the file ends: ${(e as Error).message}`);
+      this.report(`${this.where}: could not check how the file ends: ${(e as Error).message}`);
     }
   }
 
   private fail(e: Error, sink: Sink): void {
     // Lines of a file already rotated away: lost, which is worth saying, but the current file is fine.
-    if (sink !== this.sink) return this.onFailure(`${this.where} (before it was reopened): ${e.message}`);
+    if (sink !== this.sink) return this.report(`${this.where} (before it was reopened): ${e.message}`);
     if (this.failed?.until === 'reopened') return;
     this.failed = { why: e.message, until: 'reopened' };
     const fix = this.path === '-' ? 'restart the gateway with a working stdout' : 'fix it, then SIGHUP';
-    this.onFailure(`${this.where}: ${e.message}; every request is refused until it can be written again (${fix})`);
+    this.report(`${this.where}: ${e.message}; every request is refused until it can be written again (${fix})`);
   }
 
   write(rec: AuditRecord): void {
@@ -248,7 +250,7 @@ export class AuditLog {
     }
     if (sink === this.sink && !this.failed && sink.backlog > MAX_BACKLOG_BYTES) {
       this.failed = { why: `its reader is more than ${MAX_BACKLOG_BYTES >> 20} MiB behind`, until: 'caught-up' };
-      this.onFailure(`${this.where}: ${this.failed.why}; every request is refused until it catches up`);
+      this.report(`${this.where}: ${this.failed.why}; every request is refused until it catches up`);
     }
   }
 
@@ -257,7 +259,7 @@ export class AuditLog {
     if (sink !== this.sink || !this.failed) return;
     if (this.failed.until === 'caught-up' && sink.backlog > MAX_BACKLOG_BYTES / 2) return;
     this.failed = undefined;
-    this.onFailure(`${this.where}: written again; requests are served`);
+    this.report(`${this.where}: written again; requests are served`);
   }
 
   /**
@@ -276,13 +278,13 @@ export class AuditLog {
     // Still refused until a write to the new file succeeds.
     if (this.failed) this.failed = { why: this.failed.why, until: 'reopened' };
     if (text) this.writeTo(this.failed ? next : old, text);
-    old.close().catch((e: Error) => this.onFailure(`${this.where} (closing the previous file): ${e.message}`));
+    old.close().catch((e: Error) => this.report(`${this.where} (closing the previous file): ${e.message}`));
   }
 
   /** Writes what is gathered, then closes the file (a stream's reader gets a moment to take it). */
   async close(): Promise<void> {
     this.flush();
-    await this.sink.close().catch((e: Error) => this.onFailure(`${this.where} (closing): ${e.message}`));
+    await this.sink.close().catch((e: Error) => this.report(`${this.where} (closing): ${e.message}`));
   }
 }
 
