@@ -16,7 +16,8 @@ import http from 'node:http';
 import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
-import { startGateway } from '../../src/gateway/server.js';
+import { startGateway, type Gateway } from '../../src/gateway/server.js';
+import type { ServerLimits } from '../../src/gateway/listeners.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import { engineSkipReason, runDocker, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
@@ -37,6 +38,25 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     const issuer = await loadIssuer(l, { dir: f.pki, onWarning: () => undefined });
     await replaceCrl(await buildCrlPem(issuer, { certs: [] } as unknown as Parameters<typeof buildCrlPem>[1], crlNumber, new Date(Date.now() - daysAgo * 86_400_000)));
     return previous;
+  }
+
+  /** A gateway of its own on a TCP port, with the fixture's PKI and policy, for limits the fixture's gateway does not have. */
+  async function tcpGateway(auditLog: string, limits: Partial<ServerLimits>): Promise<Gateway> {
+    return startGateway({
+      upstreamSocket: f.engine.socketPath,
+      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
+      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+      auditLog,
+      limits,
+      log: () => undefined,
+    });
+  }
+
+  /** A TCP connection that never starts its TLS handshake. */
+  function silentConnection(port: number): net.Socket {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    return c;
   }
 
   async function replaceCrl(pem: string | Buffer): Promise<void> {
@@ -229,22 +249,11 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
   });
 
   it('drops a connection that never completes its TLS handshake, so silent clients cannot hold every slot', async () => {
-    const gw = await startGateway({
-      upstreamSocket: f.engine.socketPath,
-      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
-      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
-      auditLog: join(f.dir, 'handshake-audit.log'),
-      limits: { maxConnections: 4, handshakeTimeoutMs: 500 },
-      log: () => undefined,
-    });
+    const gw = await tcpGateway(join(f.dir, 'handshake-audit.log'), { maxConnections: 4, handshakeTimeoutMs: 500 });
     const silent: net.Socket[] = [];
     try {
       const port = gw.listeners[0]!.port!;
-      for (let i = 0; i < 4; i++) {
-        const c = net.connect(port, '127.0.0.1');
-        c.on('error', () => undefined);
-        silent.push(c);
-      }
+      for (let i = 0; i < 4; i++) silent.push(silentConnection(port));
       await until('the silent connections to be dropped', () => silent.every((c) => c.destroyed || c.readableEnded), 5_000);
       const r = await runDocker(['version', '--format', '{{.Server.APIVersion}}'], {
         env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: f.clientDir('admin') },
@@ -259,20 +268,12 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
 
   it('caps the handshakes under way per client address, so one host cannot hold every slot', async () => {
     const auditFile = join(f.dir, 'per-address-audit.log');
-    const gw = await startGateway({
-      upstreamSocket: f.engine.socketPath,
-      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
-      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
-      auditLog: auditFile,
-      // Long enough that only the cap, not the timeout, can end the silent connections.
-      limits: { maxConnections: 64, maxHandshakesPerAddress: 3, handshakeTimeoutMs: 60_000 },
-      log: () => undefined,
-    });
+    // Long enough that only the cap, not the timeout, can end the silent connections.
+    const gw = await tcpGateway(auditFile, { maxConnections: 64, maxHandshakesPerAddress: 3, handshakeTimeoutMs: 60_000 });
     const port = gw.listeners[0]!.port!;
     const silent: net.Socket[] = [];
     const open = () => {
-      const c = net.connect(port, '127.0.0.1');
-      c.on('error', () => undefined);
+      const c = silentConnection(port);
       silent.push(c);
       return c;
     };
@@ -323,14 +324,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
   it('frees the slot of a connection closed before its TLS handshake', async () => {
     // A client that connects and hangs up without a handshake (a port scan, a health check)
     // must not hold one of the maxConnections slots: with all of them held, nobody gets in.
-    const gw = await startGateway({
-      upstreamSocket: f.engine.socketPath,
-      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
-      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
-      auditLog: join(f.dir, 'slots-audit.log'),
-      limits: { maxConnections: 4 },
-      log: () => undefined,
-    });
+    const gw = await tcpGateway(join(f.dir, 'slots-audit.log'), { maxConnections: 4 });
     try {
       const port = gw.listeners[0]!.port!;
       for (let i = 0; i < 8; i++) {
