@@ -22,6 +22,8 @@ export interface PrivateDaemonOptions {
   /** Parent directory for the private state; a short path keeps the socket under 108 bytes. */
   baseDir?: string;
   dockerdPath?: string;
+  /** Directories searched before PATH for what dockerd starts itself (containerd, its shim, docker-init). */
+  binDirs?: string[];
 }
 
 export interface PrivateDaemon {
@@ -61,9 +63,11 @@ export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promi
   const logFile = await open(logPath, 'a');
   let child: ChildProcess;
   try {
+    const env = opts.binDirs?.length ? { ...process.env, PATH: [...opts.binDirs, process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':') } : process.env;
     child = spawn(opts.dockerdPath ?? 'dockerd', args, {
       stdio: ['ignore', logFile.fd, logFile.fd],
       detached: true,
+      env,
     });
   } finally {
     await logFile.close();

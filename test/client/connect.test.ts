@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engineSkipReason, runDocker } from '../harness/engine.js';
-import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
+import { startEngineDaemon, engineSkipReason, runDocker } from '../harness/engine.js';
+import { type PrivateDaemon } from '../../src/engine/private-daemon.js';
 import { connect } from '../../src/client/connect.js';
 import { contextDirs, writeDockerContext } from '../../src/client/docker-context.js';
 import { parseTarget } from '../../src/client/tls-probe.js';
@@ -26,7 +26,7 @@ before(async () => {
   fx = await makeFixtures();
   const port = await freePort();
   url = `tcp://127.0.0.1:${port}`;
-  daemon = await startPrivateDaemon({
+  daemon = await startEngineDaemon({
     args: ['-H', url, '--tlsverify', '--tlscacert', join(fx.pkiA, 'ca.pem'), '--tlscert', fx.server.cert, '--tlskey', fx.server.key],
   });
 });

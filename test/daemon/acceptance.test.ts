@@ -6,11 +6,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
+import { startEngineDaemon, engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
 import { startCandidateDaemon, validateCandidate, type CandidateDaemon } from '../../src/daemon/validate.js';
 import { releaseMountsUnder } from '../../src/engine/private-daemon.js';
-import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
+import { DaemonStartError } from '../../src/engine/private-daemon.js';
 import { pingSocket } from '../../src/engine/engine-client.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
 import { computePlan } from '../../src/daemon/plan.js';
@@ -194,7 +194,7 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
     // Our own data-root: dockerd leaves its bind mount of it behind when it refuses to start.
     const dataRoot = join(dir, `data-${name}`);
     try {
-      const d = await startPrivateDaemon({ args: ['--config-file', file, '--data-root', dataRoot] });
+      const d = await startEngineDaemon({ args: ['--config-file', file, '--data-root', dataRoot] });
       await d.stop();
       return 'started';
     } catch (e) {

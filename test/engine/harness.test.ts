@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startTestEngine, engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { startPrivateDaemon, DaemonStartError } from '../../src/engine/private-daemon.js';
+import { startEngineDaemon, startTestEngine, engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
+import { DaemonStartError } from '../../src/engine/private-daemon.js';
 
 const skip = engineSkipReason();
 
@@ -22,7 +22,7 @@ const privateMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8'
 test('a daemon that refuses its flags reports why and leaves no mount behind', { skip }, async () => {
   const before = await privateMounts();
   await assert.rejects(
-    startPrivateDaemon({ args: ['--icc=false'] }),
+    startEngineDaemon({ args: ['--icc=false'] }),
     (e: unknown) => e instanceof DaemonStartError && /iptables/i.test(e.message),
   );
   assert.equal(await privateMounts(), before);

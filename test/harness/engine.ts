@@ -10,14 +10,46 @@ import { startPrivateDaemon, type PrivateDaemon, type PrivateDaemonOptions } fro
 export const TEST_IMAGE = 'dockward-test/busybox:latest';
 
 /**
+ * Which dockerd the engine tests run against: `DOCKWARD_TEST_ENGINE=bookworm` (the default,
+ * Debian bookworm's dockerd 20.10 on PATH) or `newest` (the newest dockerd Debian ships, unpacked
+ * by scripts/engines.sh under DOCKWARD_ENGINES_DIR, run with its own containerd and bookworm's runc).
+ */
+export interface EngineInstall {
+  name: 'bookworm' | 'newest';
+  dockerd: string;
+  /** Put before PATH for dockerd: where its containerd, shim and docker-init are. */
+  binDirs: string[];
+  /** The docker CLI plugins (buildx, compose) that come with this engine, if any. */
+  pluginDir?: string;
+}
+
+export const ENGINES_DIR = process.env.DOCKWARD_ENGINES_DIR ?? '/var/cache/dockward/engines';
+
+export function testEngineInstall(): EngineInstall {
+  const name = process.env.DOCKWARD_TEST_ENGINE ?? 'bookworm';
+  if (name === 'bookworm') return { name, dockerd: 'dockerd', binDirs: [] };
+  if (name === 'newest') {
+    const root = join(ENGINES_DIR, 'newest', 'root');
+    return {
+      name,
+      dockerd: join(root, 'usr/sbin/dockerd'),
+      binDirs: [join(root, 'usr/bin')],
+      pluginDir: join(root, 'usr/libexec/docker/cli-plugins'),
+    };
+  }
+  throw new Error(`DOCKWARD_TEST_ENGINE=${name}: expected "bookworm" or "newest"`);
+}
+
+/**
  * Engine tests are mandatory in CI: a missing engine there fails the run. Outside CI
  * (a laptop without dockerd) they are skipped with the reason.
  */
 export function engineSkipReason(): string | undefined {
-  const missing = ['dockerd', 'docker', 'busybox'].filter((b) => !onPath(b));
+  const engine = testEngineInstall();
+  const missing = [engine.dockerd, 'docker', 'busybox'].filter((b) => !(b.startsWith('/') ? existsSync(b) : onPath(b)));
   const notRoot = process.getuid?.() !== 0;
   if (!missing.length && !notRoot) return undefined;
-  const why = missing.length ? `missing ${missing.join(', ')}` : 'not running as root';
+  const why = missing.length ? `missing ${missing.join(', ')} (scripts/engines.sh installs them)` : 'not running as root';
   if (process.env.CI) throw new Error(`engine tests need dockerd, docker, busybox and root in CI: ${why}`);
   return why;
 }
@@ -39,6 +71,7 @@ export async function runDocker(
   opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; configDir?: string } = {},
 ): Promise<DockerResult> {
   const configDir = opts.configDir ?? (await mkdtemp(join(tmpdir(), 'dw-cli-')));
+  await linkCliPlugins(configDir);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
@@ -50,6 +83,19 @@ export async function runDocker(
   } finally {
     if (!opts.configDir) await rm(configDir, { recursive: true, force: true });
   }
+}
+
+/** Makes the engine's CLI plugins (buildx, compose) visible to a docker CLI using `configDir`. */
+export async function linkCliPlugins(configDir: string): Promise<void> {
+  const { pluginDir } = testEngineInstall();
+  const link = join(configDir, 'cli-plugins');
+  if (pluginDir && !existsSync(link)) await symlink(pluginDir, link);
+}
+
+/** A private dockerd of the engine under test (see testEngineInstall), without the test image. */
+export function startEngineDaemon(opts: PrivateDaemonOptions = {}): Promise<PrivateDaemon> {
+  const install = testEngineInstall();
+  return startPrivateDaemon({ dockerdPath: install.dockerd, binDirs: install.binDirs, ...opts });
 }
 
 /** A rootfs of the host's static busybox and its applet links, imported as TEST_IMAGE. */
@@ -82,7 +128,7 @@ export interface TestEngine extends PrivateDaemon {
 }
 
 export async function startTestEngine(opts: PrivateDaemonOptions & { image?: boolean } = {}): Promise<TestEngine> {
-  const daemon = await startPrivateDaemon(opts);
+  const daemon = await startEngineDaemon(opts);
   const engine: TestEngine = {
     ...daemon,
     docker: (args, o) => runDocker(['-H', `unix://${daemon.socketPath}`, ...args], o),

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { engineRequest } from '../../src/engine/engine-client.js';
-import { startPrivateDaemon, type PrivateDaemon } from '../../src/engine/private-daemon.js';
+import { type PrivateDaemon } from '../../src/engine/private-daemon.js';
 import { HTTP_METHODS, matchRoute, ROUTES } from '../../src/gateway/routes.js';
 import { authorize, defaultPolicy } from '../../src/policy/index.js';
-import { engineSkipReason } from '../harness/engine.js';
+import { startEngineDaemon, engineSkipReason } from '../harness/engine.js';
 import { parseTarget, apiVersionNumber } from '../../src/gateway/target.js';
 import { fuzzTargets } from './fuzz-targets.js';
 import { samplePath } from './samples.js';
@@ -57,7 +57,7 @@ const PAGE_NOT_FOUND = '{"message":"page not found"}\n';
 describe('dockerd 20.10 routing', { skip }, () => {
   let daemon: PrivateDaemon;
   before(async () => {
-    daemon = await startPrivateDaemon({ args: ['--debug'] });
+    daemon = await startEngineDaemon({ args: ['--debug'] });
   });
   after(async () => {
     await daemon?.stop();

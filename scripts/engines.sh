@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# What the tests need on this machine, installed or fetched by the project itself:
+# - from Debian bookworm (apt-get install): dockerd 20.10 (docker.io), busybox-static for the test
+#   image, the registry, and the small tools the tests call;
+# - from Debian's newest suite (sid), fetched with a private sources list and state dir and
+#   unpacked with dpkg -x, never installed: the newest dockerd, containerd, buildx and compose, and
+#   moby's Go source (the structs dockerd decodes). sid's runc needs a newer glibc than bookworm's,
+#   so containers run with bookworm's runc (installed with docker.io).
+# Idempotent: what is there is kept; sid is fetched again only when it serves another version.
+# Prints what it got. Any failure is fatal with its reason: tests never run against a guess.
+#
+# Usage: scripts/engines.sh            install/fetch, then print versions
+#        scripts/engines.sh --check    only say what is missing (exit 1 if anything is)
+# Cache: $DOCKWARD_ENGINES_DIR (default /var/cache/dockward/engines)
+set -euo pipefail
+
+cache=${DOCKWARD_ENGINES_DIR:-/var/cache/dockward/engines}
+newest=$cache/newest
+sid_packages=(docker.io containerd docker-buildx docker-compose golang-github-docker-docker-dev)
+say() { echo "engines: $*"; }
+die() { echo "engines: $*" >&2; exit 1; }
+
+# command -> the bookworm package that provides it
+declare -A apt_for=(
+  [dockerd]=docker.io [runc]=runc [busybox]=busybox-static [openssl]=openssl [curl]=curl
+  [iptables]=iptables    # icc: false needs dockerd to manage iptables
+  [useradd]=passwd       # dockerd creates the dockremap user for userns-remap
+  [chattr]=e2fsprogs     # the interrupted-write test makes a file immutable
+  [docker-registry]=docker-registry [htpasswd]=apache2-utils
+  [dpkg-deb]=dpkg [apt-get]=apt
+)
+
+missing_commands() {
+  local c
+  for c in "${!apt_for[@]}"; do command -v "$c" >/dev/null || echo "$c"; done
+}
+
+newest_ok() { [[ -x $newest/root/usr/sbin/dockerd && -x $newest/root/usr/bin/containerd && -f $newest/versions ]]; }
+
+if [[ ${1:-} == --check ]]; then
+  gaps=$(missing_commands | sort | tr '\n' ' ')
+  newest_ok || gaps+="the newest dockerd (run scripts/engines.sh as root) "
+  [[ -z $gaps ]] || die "missing: $gaps"
+  say "all present"
+  exit 0
+fi
+
+[[ $(id -u) == 0 ]] || die "must run as root (it installs Debian packages); missing now: $(missing_commands | tr '\n' ' ')"
+
+need=()
+while read -r c; do [[ -n $c ]] && need+=("${apt_for[$c]}"); done < <(missing_commands)
+if ((${#need[@]})); then
+  say "installing from bookworm: ${need[*]}"
+  apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || die "apt-get install ${need[*]} failed"
+fi
+
+# sid, privately: its own sources list, lists, cache and status, so the system's apt is untouched.
+state=$cache/apt
+mkdir -p "$state/lists/partial" "$state/archives/partial" "$newest"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" > "$state/sources.list"
+touch "$state/status"
+apt_sid=(-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o "Dir::State::Lists=$state/lists" -o "Dir::Cache::Archives=$state/archives"
+  -o "Dir::State::Status=$state/status" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+apt-get "${apt_sid[@]}" update -qq || die "cannot read Debian sid's package lists (apt-get update failed)"
+wanted=""
+for p in "${sid_packages[@]}"; do
+  v=$(apt-cache "${apt_sid[@]}" policy "$p" | awk '/Candidate:/ {print $2}')
+  [[ -n $v && $v != "(none)" ]] || die "Debian sid has no package $p"
+  wanted+="$p $v"$'\n'
+done
+if ! newest_ok || [[ $(cat "$newest/versions") != "$wanted" ]]; then
+  say "fetching from sid: ${sid_packages[*]}"
+  tmp=$(mktemp -d "$cache/fetch.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get "${apt_sid[@]}" download -qq "${sid_packages[@]}") || die "downloading ${sid_packages[*]} from sid failed"
+  mkdir "$tmp/root"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root" || die "cannot unpack $deb"; done
+  printf '%s' "$wanted" > "$tmp/versions"
+  rm -rf "$newest.old"
+  [[ -e $newest/root ]] && mv "$newest" "$newest.old"
+  mkdir -p "$newest"
+  mv "$tmp/root" "$tmp/versions" "$newest/"
+  rm -rf "$newest.old"
+fi
+newest_ok || die "the newest engine is incomplete under $newest"
+
+say "dockerd (bookworm): $(dockerd --version)"
+say "dockerd (newest):   $("$newest/root/usr/sbin/dockerd" --version)"
+say "containerd (newest): $("$newest/root/usr/bin/containerd" --version | awk '{print $3}'), runc: $(runc --version | head -1)"
+say "buildx: $("$newest/root/usr/libexec/docker/cli-plugins/docker-buildx" version 2>/dev/null | awk '{print $2}'), compose: $("$newest/root/usr/libexec/docker/cli-plugins/docker-compose" version --short 2>/dev/null)"
+say "docker CLI: $(docker --version 2>/dev/null || echo 'none on PATH'), registry: $(docker-registry --version 2>/dev/null | awk '{print $3}')"
+say "newest engine in $newest"
