@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { engineSkipReason, runDocker, startTestEngine, TEST_IMAGE, type TestEngine } from '../harness/engine.js';
 import { TEST_POLICY, until } from './fixture.js';
-import { ensurePki } from '../../src/gateway/up.js';
+import { defaultAuditLog, ensurePki } from '../../src/gateway/up.js';
 import { pkiLayout } from '../../src/pki/index.js';
 import { resolveGatewayOptions } from '../../src/gateway/config.js';
 
@@ -207,6 +207,14 @@ describe('dockward up PKI', () => {
     } finally {
       await rm(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('dockward up audit log', () => {
+  it('goes to $XDG_STATE_HOME, else /var/log as root, else the user state directory', () => {
+    assert.equal(defaultAuditLog({ XDG_STATE_HOME: '/s' }, 0), '/s/dockward/audit.log');
+    assert.equal(defaultAuditLog({}, 0), '/var/log/dockward/audit.log');
+    assert.match(defaultAuditLog({}, 1000), /\/\.local\/state\/dockward\/audit\.log$/);
   });
 });
 
