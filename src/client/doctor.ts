@@ -286,8 +286,8 @@ function shortTlsError(e: NetError): string {
 
 function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: VerifyReport | undefined, server: VerifyReport | undefined): Finding[] {
   const alertName = e.alert !== undefined ? TLS_ALERTS[e.alert] ?? `alert ${e.alert}` : undefined;
-  // dockerd answers a refused client certificate with an alert; Node's TLS servers (dockward's
-  // gateway among them) just drop the connection once the handshake is done.
+  // dockerd answers a refused client certificate with an alert; Node's TLS servers just drop the
+  // connection once the handshake is done (dockward's gateway answers with the reason instead).
   const silentDrop = !alertName && handshake && !!b.cert && ['ECONNRESET', 'EPIPE'].includes(e.code);
   if (!alertName && !silentDrop) {
     return [
@@ -333,7 +333,7 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
         id: 'client-cert-refused',
         severity: 'error',
         message:
-          `${said}. That is how dockward's gateway refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
+          `${said}. That is how a Node.js TLS server that checks a CRL refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
           'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway\'s CRL has expired ' +
           '(then it refuses every client), or the gateway trusts another CA',
         fix:
