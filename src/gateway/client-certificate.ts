@@ -50,14 +50,14 @@ function firstOf(v: string | string[] | undefined): string | undefined {
 function ekuProblem(cert: PeerCertificate): string | undefined {
   const eku = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage;
   if (!Array.isArray(eku)) return 'the client certificate has no EKU (it must carry clientAuth)';
-  return eku.includes(OID_CLIENT_AUTH) ? undefined : 'the EKU of the client certificate does not include clientAuth';
+  return eku.includes(OID_CLIENT_AUTH) ? undefined : 'the client certificate lacks the EKU clientAuth (its EKU allows other uses only)';
 }
 
 function chainProblem(code: string, cert: PeerCertificate, crl: CrlStatus, serial: string): string {
   if (code === 'CERT_REVOKED') {
     const r = crl.revocation(serial);
     // OpenSSL found it in the CRL we loaded, so the entry is there; the fallback is for safety.
-    return r ? `the client certificate was revoked on ${r.at.toISOString()} (${r.reason ?? 'no reason given'})` : 'the client certificate is revoked';
+    return r ? `the client certificate was revoked on ${r.at.toISOString()} (${r.reason ?? 'unspecified'})` : 'the client certificate is revoked';
   }
   if (code === 'CRL_HAS_EXPIRED' || code === 'CRL_NOT_YET_VALID') return crl.expiredCrl() ?? `the gateway's CRL is not valid now (${code})`;
   if (code === 'CERT_HAS_EXPIRED') return `the client certificate expired on ${new Date(cert.valid_to).toISOString()}`;
@@ -76,7 +76,8 @@ export function judgeClient(socket: TLSSocket, listener: string, crl: CrlStatus)
   }
   const cn = firstOf(cert.subject.CN) ?? null;
   const serial = cert.serialNumber?.toLowerCase() ?? null;
-  const code = socket.authorized ? undefined : (socket.authorizationError as unknown as string | undefined) ?? 'UNKNOWN';
+  // Node's types call it an Error; it is OpenSSL's verify result as a string code.
+  const code = socket.authorized ? undefined : ((socket.authorizationError as unknown as string | undefined) ?? 'UNKNOWN');
   const problem = code ? chainProblem(code, cert, crl, serial ?? '') : (ekuProblem(cert) ?? (cn ? undefined : 'the client certificate has no CN'));
   if (problem) {
     const named = `your client certificate (${cn === null ? 'without CN' : `CN "${cn}"`}, serial ${serial ?? 'unknown'})`;
