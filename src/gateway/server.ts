@@ -12,8 +12,8 @@ import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
-// The route table is dockerd 20.10's; its newest API version is the parser's default maximum.
-import { apiVersionNumber, DEFAULT_MAX_API_VERSION as ROUTE_TABLE_API_VERSION } from './target.js';
+// The route table is dockerd 20.10's; its newest API version is the default maximum.
+import { apiVersionNumber, DEFAULT_MAX_API_VERSION as ROUTE_TABLE_API_VERSION } from '../api/versions.js';
 
 export interface GatewayOptions {
   upstreamSocket: string;

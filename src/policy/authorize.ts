@@ -3,8 +3,9 @@
  * policy identity, look up the precompiled decision. Runs on every proxied request, so everything
  * that depends only on (policy identity, route) is computed once when the policy is compiled.
  */
-import { matchRoute, routeParam, type Route } from '../gateway/routes.js';
-import { apiVersionNumber, DEFAULT_MAX_API_VERSION, formatVersion, parseTarget } from '../gateway/target.js';
+import { matchRoute, routeParam, type Route } from '../api/routes.js';
+import { parseTarget } from '../api/target.js';
+import { apiVersionNumber, DEFAULT_MAX_API_VERSION, formatVersion } from '../api/versions.js';
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */
 export interface Identity {

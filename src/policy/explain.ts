@@ -2,7 +2,7 @@
  * Human-readable views of a policy for `dockward policy`: what each identity may do, what one
  * request would get, and the route table with the presets that contain each route.
  */
-import { ROUTES } from '../gateway/routes.js';
+import { ROUTES } from '../api/routes.js';
 import { authorize, type Identity, type Policy, type Verdict } from './authorize.js';
 import { PRESETS } from './presets.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ROUTES } from '../../src/gateway/routes.js';
+import { ROUTES } from '../../src/api/routes.js';
 import { PRESETS } from '../../src/policy/index.js';
 
 function names(preset: string): Set<string> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HTTP_METHODS, matchRoute, routeParam, ROUTES, ROUTES_BY_NAME } from '../../src/gateway/routes.js';
+import { HTTP_METHODS, matchRoute, routeParam, ROUTES, ROUTES_BY_NAME } from '../../src/api/routes.js';
 import { samplePath } from './samples.js';
 
 function routeName(method: string, path: string, versioned = true): string {

@@ -10,10 +10,11 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { engineRequest } from '../../src/engine/engine-client.js';
 import { type PrivateDaemon } from '../../src/engine/private-daemon.js';
-import { HTTP_METHODS, matchRoute, ROUTES } from '../../src/gateway/routes.js';
+import { HTTP_METHODS, matchRoute, ROUTES } from '../../src/api/routes.js';
 import { authorize, defaultPolicy } from '../../src/policy/index.js';
 import { startEngineDaemon, engineSkipReason } from '../harness/engine.js';
-import { parseTarget, apiVersionNumber } from '../../src/gateway/target.js';
+import { parseTarget } from '../../src/api/target.js';
+import { apiVersionNumber } from '../../src/api/versions.js';
 import { fuzzTargets } from './fuzz-targets.js';
 import { samplePath } from './samples.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { apiVersionNumber, MAX_TARGET_LENGTH, parseTarget } from '../../src/gateway/target.js';
+import { MAX_TARGET_LENGTH, parseTarget } from '../../src/api/target.js';
+import { apiVersionNumber } from '../../src/api/versions.js';
 import { fuzzTargets } from './fuzz-targets.js';
 
 const MAX = apiVersionNumber('1.41');

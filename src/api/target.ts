@@ -2,7 +2,7 @@
  * Request-target canonicalization: read a raw HTTP request-target exactly the way dockerd 20.10
  * routes it, or refuse it.
  *
- * How dockerd reads a target (verified against the daemon, see test/routes/dockerd-routing.test.ts):
+ * How dockerd reads a target (verified against the daemon, see test/api/dockerd-routing.test.ts):
  * Go's net/http percent-decodes the path and gorilla/mux matches routes against the decoded path,
  * so `%2F` acts as `/` (`/v1.41/containers%2Fjson` lists containers) and `in%66o` is `info`;
  * unclean paths (`//`, `/./`, `/../`, also as `%2e`) get a 301 to the cleaned path, which a client
@@ -15,9 +15,9 @@
  * parsed parts (never the raw string) so the daemon sees exactly what was authorized.
  */
 
+import { apiVersionNumber, formatVersion, MIN_API_VERSION } from './versions.js';
+
 export const MAX_TARGET_LENGTH = 8 * 1024;
-export const MIN_API_VERSION = '1.24';
-export const DEFAULT_MAX_API_VERSION = '1.41';
 
 export interface ParsedTarget {
   /** The API version as sent (`1.41`), or undefined for an unversioned target. */
@@ -31,13 +31,6 @@ export interface ParsedTarget {
 }
 
 export type TargetResult = { ok: true; target: ParsedTarget } | { ok: false; message: string };
-
-/** Encodes an API version `MAJOR.MINOR` as one comparable number. */
-export function apiVersionNumber(version: string): number {
-  const m = /^([1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/.exec(version);
-  if (!m) throw new Error(`invalid API version "${version}" (expected MAJOR.MINOR, e.g. 1.41)`);
-  return Number(m[1]) * 1000 + Number(m[2]);
-}
 
 const MIN_VERSION_NUMBER = apiVersionNumber(MIN_API_VERSION);
 
@@ -171,6 +164,3 @@ export function parseTarget(raw: string, maxVersion: number): TargetResult {
   return { ok: true, target: { version, path: rest, query, forwardTarget } };
 }
 
-export function formatVersion(n: number): string {
-  return `${Math.floor(n / 1000)}.${n % 1000}`;
-}
