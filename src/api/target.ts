@@ -64,11 +64,16 @@ function escapeByte(b: number): string {
   return '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
 }
 
-/**
- * Parse `raw` (the request-target exactly as received) for a daemon whose newest API version is
- * `maxVersion` (from apiVersionNumber).
- */
-export function parseTarget(raw: string, maxVersion: number): TargetResult {
+/** The API versions a target may name (apiVersionNumber). */
+export interface VersionLimits {
+  /** The newest one accepted: the daemon's, or the gateway's newest if that is older. */
+  readonly accepted: number;
+  /** The daemon's own (its default for unversioned requests). */
+  readonly daemon: number;
+}
+
+/** Parse `raw` (the request-target exactly as received) within `limits`. */
+export function parseTarget(raw: string, limits: VersionLimits): TargetResult {
   if (raw.length > MAX_TARGET_LENGTH) return bad(`request target is longer than ${MAX_TARGET_LENGTH} bytes`);
   if (raw.charCodeAt(0) !== SLASH) {
     return bad('request target must be a path starting with "/" (absolute-form, authority-form and "*" are refused)');
@@ -147,7 +152,7 @@ export function parseTarget(raw: string, maxVersion: number): TargetResult {
     version = first.slice(1);
     const n = apiVersionNumber(version);
     if (n < MIN_VERSION_NUMBER) return bad(`client API version ${version} is too old; the gateway accepts ${MIN_API_VERSION} and newer`);
-    if (n > maxVersion) return bad(`client API version ${version} is too new; the daemon supports up to ${formatVersion(maxVersion)}`);
+    if (n > limits.accepted) return bad(tooNew(version, limits));
     rest = firstEnd === -1 ? '/' : path.slice(firstEnd);
   }
 
@@ -164,3 +169,12 @@ export function parseTarget(raw: string, maxVersion: number): TargetResult {
   return { ok: true, target: { version, path: rest, query, forwardTarget } };
 }
 
+
+function tooNew(version: string, { accepted, daemon }: VersionLimits): string {
+  if (accepted >= daemon) return `client API version ${version} is too new; the daemon supports up to ${formatVersion(daemon)}`;
+  // Never forwarded as if it were an older version: the gateway cannot know what it changed.
+  return (
+    `client API version ${version} is newer than the gateway knows: it accepts up to ${formatVersion(accepted)} ` +
+    `(dockerd speaks ${formatVersion(daemon)}); use API ${formatVersion(accepted)} (e.g. DOCKER_API_VERSION=${formatVersion(accepted)})`
+  );
+}

@@ -5,7 +5,11 @@
 
 /** The oldest API version dockerd 20.10 and later serve (older ones are refused by dockerd too). */
 export const MIN_API_VERSION = '1.24';
-export const DEFAULT_MAX_API_VERSION = '1.41';
+/**
+ * The newest API version the gateway accepts: that of the newest dockerd it is tested against
+ * (28.5). Requests for newer versions are refused, never treated as an older one.
+ */
+export const NEWEST_API_VERSION = '1.51';
 
 /** Encodes an API version `MAJOR.MINOR` as one comparable number. */
 export function apiVersionNumber(version: string): number {
