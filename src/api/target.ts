@@ -1,6 +1,6 @@
 /**
- * Request-target canonicalization: read a raw HTTP request-target exactly the way dockerd 20.10
- * routes it, or refuse it.
+ * Request-target canonicalization: read a raw HTTP request-target exactly the way dockerd (20.10
+ * and 28.5 alike) routes it, or refuse it.
  *
  * How dockerd reads a target (verified against the daemon, see test/api/dockerd-routing.test.ts):
  * Go's net/http percent-decodes the path and gorilla/mux matches routes against the decoded path,
