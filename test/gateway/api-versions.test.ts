@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { apiVersionNumber, formatVersion } from '../../src/api/versions.js';
+import { engineRequest } from '../../src/engine/engine-client.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { issueClient } from '../../src/pki/index.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
@@ -60,6 +61,21 @@ describe('API versions through the gateway', { skip, timeout: 300_000 }, () => {
     assert.equal(JSON.parse(bodyOf(tooNew)).message, `dockward: bad request target: client API version ${next} is too new; the daemon supports up to ${daemon}`);
     const ping = await rawExchange(admin, 'HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(ping, new RegExp(`\r\nApi-Version: ${daemon.replace('.', '\\.')}\r\n`, 'i'));
+  });
+
+  it("routes a request by the daemon's version, not the request's, and answers what dockerd answers", async () => {
+    // PUT /volumes/{name} was added in API 1.42: dockerd 28.5 runs it for a /v1.24/ request too
+    // (503 here: no swarm), dockerd 20.10 has no such route.
+    const direct = await engineRequest({ socketPath: f.engine.socketPath }, 'PUT', '/v1.24/volumes/v1');
+    const via = await rawExchange(await clientTls(f, 'admin'), 'PUT /v1.24/volumes/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    if (apiVersionNumber(daemon) >= apiVersionNumber('1.42')) {
+      assert.equal(statusOf(via), direct.status);
+      assert.equal(bodyOf(via), direct.body.toString());
+    } else {
+      assert.equal(direct.status, 404);
+      assert.equal(statusOf(via), 405);
+      assert.match(JSON.parse(bodyOf(via)).message, /method PUT is not allowed on \/v1\.24\/volumes\/v1/);
+    }
   });
 
   describe('in front of a daemon newer than the gateway', () => {
