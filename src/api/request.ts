@@ -44,10 +44,13 @@ export type ReadRequest =
     }
   | { ok: false; status: 400 | 404 | 405; message: string };
 
-/** The requested path for a message: bounded, since it is the client's text. */
+/** The client's text for a message, bounded. */
+export function bounded(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
 function shown(version: string | undefined, path: string): string {
-  const full = version === undefined ? path : `/v${version}${path}`;
-  return full.length > 200 ? `${full.slice(0, 200)}...` : full;
+  return bounded(version === undefined ? path : `/v${version}${path}`);
 }
 
 export function readRequest(api: EngineApi, method: string, rawTarget: string): ReadRequest {

@@ -169,7 +169,6 @@ export function parseTarget(raw: string, limits: VersionLimits): TargetResult {
   return { ok: true, target: { version, path: rest, query, forwardTarget } };
 }
 
-
 function tooNew(version: string, { accepted, daemon }: VersionLimits): string {
   if (accepted >= daemon) return `client API version ${version} is too new; the daemon supports up to ${formatVersion(daemon)}`;
   // Never forwarded as if it were an older version: the gateway cannot know what it changed.

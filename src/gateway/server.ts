@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import { existsSync } from 'node:fs';
+import { ROUTES_KNOWN_THROUGH } from '../api/routes.js';
+import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { engineRequest } from '../engine/engine-client.js';
 import { loadPolicyFile, withApiVersion, type Policy } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
@@ -12,8 +14,6 @@ import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
-import { ROUTES_KNOWN_THROUGH } from '../api/routes.js';
-import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 
 export interface GatewayOptions {
   upstreamSocket: string;
@@ -93,7 +93,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // LIFO reuse keeps a few hot idle connections instead of cycling through all of them.
     // The Agent hands its options to each socket it creates: highWaterMark is the sockets'.
     agent: new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo', highWaterMark: STREAM_BUFFER_BYTES } as http.AgentOptions),
-    // Routes of newer API versions than the daemon speaks would only reach it to fail.
+    // Requests are read as this dockerd reads them: its routes, its versions up to the gateway's.
     policy: withApiVersion(opts.policy, apiVersion, newest),
     audit,
     acceptEncoding: opts.acceptEncoding ?? 'strip',

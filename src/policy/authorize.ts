@@ -4,7 +4,7 @@
  * request, so everything that depends only on (policy identity, route) is computed once when the
  * policy is compiled.
  */
-import { engineApi, readRequest, routeNamed, type EngineApi } from '../api/request.js';
+import { bounded, engineApi, readRequest, routeNamed, type EngineApi } from '../api/request.js';
 import { formatVersion } from '../api/versions.js';
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */
@@ -100,7 +100,7 @@ function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
  */
 function unmatched(policy: Policy, id: Identity, method: string, rawTarget: string): Verdict {
   const route = routeNamed(policy.api, method, rawTarget);
-  const what = route ? route.name : `use the Docker API (${method} ${rawTarget.length > 200 ? `${rawTarget.slice(0, 200)}...` : rawTarget})`;
+  const what = route ? route.name : `use the Docker API (${method} ${bounded(rawTarget)})`;
   return {
     kind: 'deny',
     status: 403,
