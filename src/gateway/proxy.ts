@@ -129,7 +129,7 @@ function forward(
     else res.destroy();
   });
   upReq.on('response', (upRes) => {
-    const headers = forwardResponseHeaders(upRes.rawHeaders);
+    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion);
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.

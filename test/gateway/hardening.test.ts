@@ -230,10 +230,10 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     assert.equal(rec?.status, null, JSON.stringify(rec));
   });
 
-  it('warns when dockerd speaks a newer API than its route table knows', async () => {
+  it('warns when dockerd speaks a newer API than the gateway knows', async () => {
     // A stand-in for a newer dockerd: only its /version answer matters to this warning.
     const sock = join(f.dir, 'newer-dockerd.sock');
-    const fake = http.createServer((_req, res) => res.end(JSON.stringify({ ApiVersion: '1.45' })));
+    const fake = http.createServer((_req, res) => res.end(JSON.stringify({ ApiVersion: '1.56' })));
     await new Promise<void>((resolve) => fake.listen(sock, resolve));
     const logs: string[] = [];
     const gw = await startGateway({
@@ -244,7 +244,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       log: (line) => logs.push(line),
     });
     try {
-      assert.ok(logs.some((x) => /dockerd speaks API 1\.45, newer than the gateway's route table .*API 1\.41/.test(x)), logs.join('\n'));
+      assert.ok(logs.some((x) => /dockerd speaks API 1\.56, newer than the gateway's 1\.51: .*forwarded as API 1\.51.*routes added after API 1\.55 are refused/.test(x)), logs.join('\n'));
     } finally {
       await gw.close(100);
       await new Promise((resolve) => fake.close(resolve));
