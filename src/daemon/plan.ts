@@ -15,7 +15,7 @@ import {
   type DaemonFlag,
   type DockerUnit,
 } from './systemd-unit.js';
-import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
+import { parseSubIds, rangesOf, freeRangeStart, appendRange, repeatedRanges, withoutLines, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
 import { loadServerTls } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
 import { isTcpHost } from './hosts.js';
@@ -449,8 +449,23 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
   // dockerd 20.10 looks both files up by the user (name or uid), never by the group:
   // 'Can't create ID mappings: no subgid ranges found for user "NAME"'.
   for (const f of [SUBUID, SUBGID]) {
-    const own = rangesOf(parsed[f]!, name, uid);
-    if (own.length) {
+    const all = rangesOf(parsed[f]!, name, uid);
+    if (all.length) {
+      // An existing range is reused, whoever wrote it (an admin, or dockerd itself on its first
+      // start with "default"); one listed twice is cut back to one.
+      const repeats = repeatedRanges(all);
+      const own = all.filter((r) => !repeats.includes(r));
+      if (repeats.length) {
+        const lines = repeats.map((r) => r.line!);
+        files.push({ path: f, before: bytes[f], after: Buffer.from(withoutLines(texts[f]!, lines)), mode: await modeFor(atRoot(root, f), 0o644) });
+        problems.push({
+          severity: 'fixed',
+          file: f,
+          line: lines[0],
+          message: `${repeats.map((r) => `${r.name}:${r.start}:${r.count}`).join(', ')} is listed more than once (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')}): every container fails to start with userns-remap ("can't get final child's PID from pipe")`,
+          fix: `dockward removes the repeated line${lines.length > 1 ? 's' : ''}, keeping the first`,
+        });
+      }
       const total = own.reduce((n, r) => n + r.count, 0);
       if (total < RANGE_SIZE) {
         problems.push({ severity: 'warning', file: f, message: `${name} has only ${total} subordinate ids; containers using ids above ${total - 1} fail`, fix: `give ${name} a range of ${RANGE_SIZE}` });

@@ -15,6 +15,8 @@ import { pingSocket } from '../../src/engine/engine-client.js';
 import { readDockerUnit, dockerdFlags, DOCKWARD_DROP_IN } from '../../src/daemon/systemd-unit.js';
 import { computePlan } from '../../src/daemon/plan.js';
 import { makeRoot } from './root.js';
+import { guardHostFiles, type HostFiles } from '../harness/host-files.js';
+import { parseSubIds } from '../../src/daemon/subids.js';
 
 /**
  * The issue's acceptance, end to end with a real dockerd: apply the hardened profile with TLS
@@ -35,8 +37,22 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-/** The host files userns-remap "default" makes dockerd change (useradd dockremap); restored byte for byte. */
-const HOST_ID_FILES = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow', '/etc/subuid', '/etc/subgid'];
+/**
+ * The host files dockerd changes for userns-remap "default" (useradd dockremap, usermod -v/-w),
+ * with the backups useradd keeps: saved, and restored byte for byte however the tests end.
+ */
+const HOST_ID_FILES = ['passwd', 'group', 'shadow', 'gshadow', 'subuid', 'subgid'].flatMap((f) => [`/etc/${f}`, `/etc/${f}-`]);
+/** What the plan reads of the host's users and subordinate ids: a root is made from the host's own. */
+const ID_FILES = ['/etc/passwd', '/etc/group', '/etc/subuid', '/etc/subgid'];
+
+const hostIdFiles = async () => Object.fromEntries(await Promise.all(ID_FILES.map(async (f) => [f, await readFile(f, 'utf8').catch(() => '')] as const)));
+
+/** The remap user's one range in a subuid/subgid text; fails on none or on more than one. */
+function onlyRange(text: string, user = 'dockremap'): { start: number; count: number } {
+  const own = parseSubIds(text).ranges.filter((r) => r.name === user);
+  assert.equal(own.length, 1, `exactly one ${user} range expected:\n${text}`);
+  return own[0]!;
+}
 
 describe('daemon apply --profile hardened --tls on the stock Debian unit, with a real dockerd', { skip }, () => {
   const ORIGINAL = '{\n  "max-concurrent-uploads": 3,\n  "labels": ["team=ci"],\n  "debug": false\n}\n';
@@ -44,30 +60,25 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
   let pki: string;
   let port: number;
   let daemon: CandidateDaemon | undefined;
-  const hostFiles = new Map<string, Buffer | undefined>();
+  let host: HostFiles | undefined;
+  let hostIds: Record<string, string>;
 
   before(async () => {
-    for (const f of HOST_ID_FILES) hostFiles.set(f, await readFile(f).catch(() => undefined));
+    host = await guardHostFiles(HOST_ID_FILES);
     pki = await mkdtemp(join(tmpdir(), 'dw-dpki-'));
     await initCa({ dir: pki, onWarning: () => undefined });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], onWarning: () => undefined });
     await issueClient({ dir: pki, name: 'ci', onWarning: () => undefined });
-    root = await makeRoot({
-      '/etc/docker/daemon.json': ORIGINAL,
-      '/etc/subuid': '',
-      '/etc/subgid': '',
-      '/etc/passwd': (await readFile('/etc/passwd', 'utf8')).split('\n').filter((l) => !l.startsWith('dockremap:')).join('\n'),
-    });
+    // The target is this host's users and subordinate ids as they are (a dockremap entry from an
+    // earlier userns-remap dockerd included), since the real dockerd below runs with this host's.
+    hostIds = await hostIdFiles();
+    root = await makeRoot({ '/etc/docker/daemon.json': ORIGINAL, ...hostIds });
     port = await freePort();
   });
 
   after(async () => {
     await daemon?.stop();
-    // Put back the host's user and subordinate-id files exactly (this removes dockremap if dockerd added it).
-    for (const [f, data] of hostFiles) {
-      if (data) await writeFile(f, data);
-      else await rm(f, { force: true });
-    }
+    await host?.restore();
     await Promise.all([root, pki].map((d) => d && rm(d, { recursive: true, force: true })));
   });
 
@@ -91,16 +102,23 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
     const unit = await readDockerUnit(root);
     assert.equal(unit.execStart?.source, DOCKWARD_DROP_IN);
     assert.deepEqual(dockerdFlags(unit.execStart!, unit.env).map((f) => f.name), ['containerd']);
+    // One dockremap range per file: the host's own when it had one, else a new one after every other.
     const subuid = await readFile(join(root, 'etc/subuid'), 'utf8');
-    assert.match(subuid, /^dockremap:100000:65536\n$/);
-    assert.equal(await readFile(join(root, 'etc/subgid'), 'utf8'), subuid);
+    const subgid = await readFile(join(root, 'etc/subgid'), 'utf8');
+    const uids = onlyRange(subuid);
+    const gids = onlyRange(subgid);
+    for (const [f, text] of [['/etc/subuid', subuid], ['/etc/subgid', subgid]] as const) {
+      const had = parseSubIds(hostIds[f]!).ranges.some((r) => r.name === 'dockremap');
+      if (had) assert.equal(text, hostIds[f], `${f}: the host's dockremap range is reused`);
+      else assert.ok(text.startsWith(hostIds[f]!), `${f}: only a dockremap line may be added:\n${text}`);
+    }
     assert.equal((await stat(join(root, 'etc/docker/pki/server-key.pem'))).mode & 0o777, 0o400);
 
-    // The real dockerd, on this host, with the produced daemon.json: the subordinate ids it needs
-    // are the produced ones (dockerd itself adds the dockremap user), TCP as written, iptables on
-    // for icc: false, and the local socket private (fd:// exists only under systemd).
-    await writeFile('/etc/subuid', Buffer.concat([hostFiles.get('/etc/subuid') ?? Buffer.alloc(0), Buffer.from(subuid)]));
-    await writeFile('/etc/subgid', Buffer.concat([hostFiles.get('/etc/subgid') ?? Buffer.alloc(0), Buffer.from(subuid)]));
+    // The real dockerd, on this host, with the produced daemon.json and subordinate ids (dockerd
+    // itself adds the dockremap user when it is missing), TCP as written, iptables on for
+    // icc: false, and the local socket private (fd:// exists only under systemd).
+    await writeFile('/etc/subuid', subuid);
+    await writeFile('/etc/subgid', subgid);
     // iptables on (needed for icc: false) rewrites the host's DOCKER chains: only where no system
     // dockerd owns them (CI's throw-away machine), never under a developer's running Docker.
     const systemDocker = await pingSocket('/var/run/docker.sock');
@@ -117,16 +135,16 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
     assert.equal(i.LiveRestoreEnabled, true);
     assert.equal(i.LoggingDriver, 'json-file');
     assert.deepEqual(i.Labels, ['team=ci']);
-    assert.match(i.DockerRootDir, /\/100000\.100000$/);
+    assert.ok(i.DockerRootDir.endsWith(`/${uids.start}.${gids.start}`), i.DockerRootDir);
     // Without a client certificate the TLS port refuses.
     const anon = await runDocker(['version'], { env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
     assert.notEqual(anon.code, 0);
 
-    // Root in a container is host uid 100000: the remap is in effect, not only configured.
+    // Root in a container is the first host id of the range: the remap is in effect, not only configured.
     await importTestImage(daemon.socketPath);
     const run = await runDocker(['run', '--rm', '--network', 'none', TEST_IMAGE, 'cat', '/proc/self/uid_map', '/proc/self/status'], { env });
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^\s*0\s+100000\s+65536\n/);
+    assert.match(run.stdout, new RegExp(`^\\s*0\\s+${uids.start}\\s+65536\\n`));
     // no-new-privileges is not listed by `docker info` in 20.10: the kernel flag shows it took effect.
     assert.match(run.stdout, /^NoNewPrivs:\s+1$/m);
     const logOpts = await runDocker(['run', '--network', 'none', '--name', 'logs', TEST_IMAGE, 'true'], { env });
@@ -139,9 +157,38 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
     const rb = await cli(['daemon', 'rollback', '--root', root]);
     assert.equal(rb.code, 0, rb.stderr);
     assert.equal(await readFile(join(root, 'etc/docker/daemon.json'), 'utf8'), ORIGINAL);
-    assert.equal(await readFile(join(root, 'etc/subuid'), 'utf8'), '');
+    assert.equal(await readFile(join(root, 'etc/subuid'), 'utf8'), hostIds['/etc/subuid']);
     await assert.rejects(stat(join(root, DOCKWARD_DROP_IN)), /ENOENT/);
     await assert.rejects(stat(join(root, 'etc/docker/pki')), /ENOENT/);
+  });
+
+  test("on a host where dockerd's userns-remap already made the dockremap entries, apply reuses them and containers start", async () => {
+    // dockerd itself, on this host: it adds the user and usermod's ranges when they are missing.
+    const first = await startEngineDaemon({ args: ['--userns-remap', 'default'] });
+    await first.stop();
+    const ids = await hostIdFiles();
+    const uids = onlyRange(ids['/etc/subuid']!);
+    onlyRange(ids['/etc/subgid']!);
+    const r = await makeRoot({ '/etc/docker/daemon.json': '{}\n', ...ids });
+    try {
+      const apply = await cli(['daemon', 'apply', '--root', r, '--userns-remap', 'default', '--yes']);
+      assert.equal(apply.code, 0, apply.stderr + apply.stdout);
+      assert.doesNotMatch(apply.stdout, /^--- a\/etc\/sub[ug]id|add dockremap:/m);
+      for (const f of ['/etc/subuid', '/etc/subgid']) assert.equal(await readFile(join(r, f), 'utf8'), ids[f]);
+      // The produced configuration runs a container with this host's files: a second range would
+      // make this fail ("can't get final child's PID from pipe").
+      const config = JSON.parse(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(config['userns-remap'], 'default');
+      daemon = await startCandidateDaemon(config, { root: r, keepUserns: true });
+      await importTestImage(daemon.socketPath);
+      const run = await runDocker(['-H', `unix://${daemon.socketPath}`, 'run', '--rm', '--network', 'none', TEST_IMAGE, 'cat', '/proc/self/uid_map']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^\\s*0\\s+${uids.start}\\s+65536\\n`));
+    } finally {
+      await daemon?.stop();
+      daemon = undefined;
+      await rm(r, { recursive: true, force: true });
+    }
   });
 
   test('a configuration dockerd refuses is caught by validation and nothing is written', async () => {

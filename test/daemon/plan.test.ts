@@ -263,6 +263,29 @@ describe('daemon plan: problems with their fix', () => {
     await assert.rejects(stat(missing), /ENOENT/);
   });
 
+  test('subordinate ids: an existing dockremap range is reused, never added again; a repeated one is cut back to one', async () => {
+    // What a host has after dockerd's own first start with "default" (useradd, then usermod -v/-w).
+    const passwd = 'root:x:0:0::/root:/bin/sh\ndockremap:x:998:998::/home/dockremap:/bin/false\n';
+    const group = 'root:x:0:\ndockremap:x:998:\n';
+    const ids = 'alice:100000:65536\ndockremap:165536:65536\n';
+    const r = await root({ '/etc/passwd': passwd, '/etc/group': group, '/etc/subuid': ids, '/etc/subgid': ids });
+    const plan = await computePlan(opts(r, { usernsRemap: 'default' }));
+    assert.deepEqual(plan.files.filter((f) => /subuid|subgid/.test(f.path)), [], renderPlan(plan));
+    assert.ok(!plan.problems.some((p) => /subuid|subgid/.test(p.file ?? '')), renderPlan(plan));
+    // The entry may be there before the user is (the user was deleted, or the files were copied).
+    const noUser = await computePlan(opts(await root({ '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n', '/etc/subuid': ids, '/etc/subgid': ids }), { usernsRemap: 'default' }));
+    assert.deepEqual(noUser.files.filter((f) => /subuid|subgid/.test(f.path)), [], renderPlan(noUser));
+    // A range listed twice (a second apply's, a test's) breaks every container start: the repeat goes.
+    const twice = 'dockremap:100000:65536\nalice:165536:65536\ndockremap:100000:65536\n';
+    const broken = await computePlan(opts(await root({ '/etc/passwd': passwd, '/etc/group': group, '/etc/subuid': twice, '/etc/subgid': 'dockremap:100000:65536\n' }), { usernsRemap: 'default' }));
+    assert.equal(broken.files.find((f) => f.path === '/etc/subuid')?.after.toString(), 'dockremap:100000:65536\nalice:165536:65536\n');
+    assert.equal(broken.files.find((f) => f.path === '/etc/subgid'), undefined);
+    const fixed = broken.problems.find((p) => p.file === '/etc/subuid');
+    assert.equal(fixed?.severity, 'fixed', renderPlan(broken));
+    assert.equal(fixed?.line, 3);
+    assert.match(fixed?.message ?? '', /dockremap:100000:65536 is listed more than once \(line 3\): every container fails to start/);
+  });
+
   test('subordinate ids: matching ranges after the existing ones; a named user must exist', async () => {
     const r = await root({ '/etc/subuid': 'alice:100000:65536\n', '/etc/subgid': 'alice:100000:65536\nbob:165536:65536\n', '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n' });
     const plan = await computePlan(opts(r));
