@@ -187,10 +187,15 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     problems.push({
       severity: fixable ? 'fixed' : 'blocking',
       file: cfgPath,
-      message: `${what}: dockerd reads strict JSON and refuses to start`,
+      // Go's decoder takes a repeated key without complaint (checked with dockerd 20.10 and 28.5):
+      // the file starts, but says two things and only its last value counts.
+      message:
+        kind === 'duplicate-key'
+          ? `${what}: ambiguous; dockerd starts with it, uses the last value and ignores the earlier one${plural} without a word`
+          : `${what}: dockerd reads strict JSON and refuses to start`,
       fix: fixable
         ? kind === 'duplicate-key'
-          ? 'dockward writes each key once, with the value dockerd used (the last)'
+          ? 'dockward writes each key once, with the value dockerd uses (the last): check that it is the one you meant'
           : kind === 'comment'
             ? 'dockward removes them (JSON has no comments: keep notes elsewhere)'
             : kind === 'bom'

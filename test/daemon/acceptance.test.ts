@@ -275,6 +275,20 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
     });
   }
 
+  test('a duplicate key: dockerd starts, and the last value is the one in effect', async () => {
+    const file = join(dir, 'duplicate.json');
+    await writeFile(file, '{"labels": ["first=1"], "labels": ["last=1"]}');
+    const dataRoot = join(dir, 'data-duplicate');
+    const d = await startEngineDaemon({ args: ['--config-file', file, '--data-root', dataRoot] });
+    try {
+      const info = await runDocker(['-H', `unix://${d.socketPath}`, 'info', '--format', '{{json .Labels}}']);
+      assert.deepEqual(JSON.parse(info.stdout), ['last=1']);
+    } finally {
+      await d.stop();
+      await releaseMountsUnder(dataRoot);
+    }
+  });
+
   test('validation loads the TLS files: a key that is not the certificate\'s is refused by dockerd, named by its target path', async () => {
     const server = pkiLayout(dir).serverDir;
     // An address without a scheme is TCP to dockerd (and to the plan): it is tried with TLS, not called a local socket.

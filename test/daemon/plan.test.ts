@@ -74,6 +74,16 @@ describe('daemon plan: problems with their fix', () => {
     }
   });
 
+  test('a duplicate key is called ambiguous, not fatal: dockerd starts with it and the last value wins', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{\n  "labels": ["a=1"],\n  "debug": true,\n  "labels": ["b=2"]\n}\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    const p = plan.problems.find((x) => /duplicate key/.test(x.message));
+    assert.equal(p?.severity, 'fixed', renderPlan(plan));
+    assert.equal(p?.message, 'duplicate key "labels" on line 4: ambiguous; dockerd starts with it, uses the last value and ignores the earlier one without a word');
+    assert.match(p?.fix ?? '', /with the value dockerd uses \(the last\): check that it is the one you meant/);
+    assert.deepEqual(JSON.parse(plan.files.find((f) => f.path === '/etc/docker/daemon.json')!.after.toString()).labels, ['b=2']);
+  });
+
   test('a byte order mark (Windows editors add one) is reported and removed; the rest is kept as written', async () => {
     const r = await root({ '/etc/docker/daemon.json': '\ufeff{\n  "debug": true\n}\n' });
     const plan = await computePlan(opts(r, { profile: 'baseline' }));
