@@ -6,7 +6,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startEngineDaemon, engineSkipReason, freePort, runDocker, importTestImage, TEST_IMAGE } from '../harness/engine.js';
+import { startEngineDaemon, engineSkipReason, freePort, runDocker, importTestImage, enginePath, testEngineInstall, TEST_IMAGE } from '../harness/engine.js';
+import { findDockerd, type Dockerd } from '../../src/daemon/dockerd.js';
+import { dockerdKeys, DOCKERD_20_10, DOCKERD_28_5 } from '../../src/daemon/known-keys.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
 import { startCandidateDaemon, validateCandidate, type CandidateDaemon } from '../../src/daemon/validate.js';
 import { releaseMountsUnder } from '../../src/engine/private-daemon.js';
@@ -29,12 +31,24 @@ const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP(process.execPath, ['--import', 'tsx', MAIN, ...args], { maxBuffer: 16 << 20 });
+    const { stdout, stderr } = await execFileP(process.execPath, ['--import', 'tsx', MAIN, ...args], { maxBuffer: 16 << 20, env: { ...process.env, PATH: enginePath() } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+/** The dockerd under test, as `dockward daemon` finds it on the harness's PATH. */
+async function engineDockerd(): Promise<Dockerd> {
+  const d = await findDockerd(enginePath());
+  assert.ok(d, `no dockerd on ${enginePath()}`);
+  return d;
+}
+
+/** What a test passes to run the candidate daemon on the engine under test (with its own containerd). */
+async function candidateEngine() {
+  return { dockerd: await engineDockerd(), binDirs: testEngineInstall().binDirs };
 }
 
 /**
@@ -88,7 +102,9 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
       '--userns-remap', 'default', '--pki', pki, '--yes',
     ]);
     assert.equal(apply.code, 0, apply.stderr + apply.stdout);
-    assert.match(apply.stdout, /Validated: a throw-away dockerd started with this daemon\.json and the unit's dockerd flags, without --containerd from the unit: the host's containerd/);
+    assert.match(apply.stdout, /Validated: a throw-away dockerd \S+ started with this daemon\.json and the unit's dockerd flags, without --containerd from the unit: the host's containerd/);
+    // Where the dockerd has --validate (23.0+), the whole configuration went through it too.
+    if ((await engineDockerd()).canValidate) assert.match(apply.stdout, /Validated: `dockerd --validate` \(\S+, \S+\) accepts this daemon\.json and the unit's dockerd flags, without userns-remap\./);
     assert.match(apply.stdout, /To take effect, run on the target system: systemctl daemon-reload && systemctl restart docker/);
 
     const written = await readFile(join(root, 'etc/docker/daemon.json'), 'utf8');
@@ -123,7 +139,7 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
     // dockerd owns them (CI's throw-away machine), never under a developer's running Docker.
     const systemDocker = await pingSocket('/var/run/docker.sock');
     if (systemDocker) t.diagnostic('a system dockerd is running: icc and userland-proxy were not started with iptables here');
-    daemon = await startCandidateDaemon(config, { root, keepTcp: true, keepUserns: true, iptables: !systemDocker });
+    daemon = await startCandidateDaemon(config, { root, keepTcp: true, keepUserns: true, iptables: !systemDocker, ...(await candidateEngine()) });
     assert.deepEqual(daemon.notValidated.filter((n) => /userns|TCP/.test(n) || (!systemDocker && /icc/.test(n))), []);
 
     const bundle = pkiLayout(pki).clientDir('ci');
@@ -179,7 +195,7 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
       // make this fail ("can't get final child's PID from pipe").
       const config = JSON.parse(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8')) as Record<string, unknown>;
       assert.equal(config['userns-remap'], 'default');
-      daemon = await startCandidateDaemon(config, { root: r, keepUserns: true });
+      daemon = await startCandidateDaemon(config, { root: r, keepUserns: true, ...(await candidateEngine()) });
       await importTestImage(daemon.socketPath);
       const run = await runDocker(['-H', `unix://${daemon.socketPath}`, 'run', '--rm', '--network', 'none', TEST_IMAGE, 'cat', '/proc/self/uid_map']);
       assert.equal(run.code, 0, run.stderr);
@@ -198,7 +214,8 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
     try {
       const res = await cli(['daemon', 'apply', '--root', r, '--yes']);
       assert.equal(res.code, 1);
-      assert.match(res.stderr, /^dockward: dockerd refuses this configuration: dockerd exited during start \(code 1\): unable to configure the Docker daemon with file the candidate daemon\.json: invalid size: 'lots'/);
+      // dockerd 20.10 refuses it when it starts; 23.0+ already in `dockerd --validate`.
+      assert.match(res.stderr, /^dockward: dockerd refuses this configuration: (dockerd exited during start \(code 1\)|dockerd --validate refuses it): unable to configure the Docker daemon with file the candidate daemon\.json: (invalid JSON: )?invalid size: 'lots'/);
       assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), bad);
       await assert.rejects(stat(join(r, 'var/lib/dockward')), /ENOENT/);
     } finally {
@@ -213,7 +230,7 @@ describe('daemon apply --profile hardened --tls on the stock Debian unit, with a
     try {
       const res = await cli(['daemon', 'apply', '--root', r, '--yes']);
       assert.equal(res.code, 1, res.stdout + res.stderr);
-      assert.match(res.stderr, /^dockward: dockerd refuses this configuration: a container cannot start with it: failed to initialize logging driver: invalid size: 'lots'/);
+      assert.match(res.stderr, /^dockward: dockerd refuses this configuration: a container cannot start with it: (failed to create task for container: )?failed to initialize logging driver: invalid size: 'lots'/);
       assert.equal(await readFile(join(r, 'etc/docker/daemon.json'), 'utf8'), bad);
       await assert.rejects(stat(join(r, 'var/lib/dockward')), /ENOENT/);
     } finally {
@@ -252,11 +269,12 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
     }
   }
 
-  for (const [name, config, planned, refused] of [
-    ['an unknown key', { 'bogus-key': 1 }, /unknown key "bogus-key"/, /the following directives don't match any configuration option: bogus-key/],
-    ['hosts with -H on the command line', { hosts: ['unix:///run/dw-unused.sock'] }, /ExecStart passes -H fd:\/\/ while daemon\.json has "hosts"/, /the following directives are specified both as a flag and in the configuration file: hosts/],
-    ['icc: false without iptables', { icc: false }, /icc: false with iptables disabled/, /You specified --iptables=false with --icc=false\. ICC=false uses iptables to function/],
-    ['an empty daemon.json', ' \n', /the file is empty: dockerd refuses to start/, /unable to configure the Docker daemon with file .*: EOF/],
+  // The last column is what dockerd 28.5 does where it differs from 20.10.
+  for (const [name, config, planned, refused, newer] of [
+    ['an unknown key', { 'bogus-key': 1 }, /unknown key "bogus-key"/, /the following directives don't match any configuration option: bogus-key/, undefined],
+    ['hosts with -H on the command line', { hosts: ['unix:///run/dw-unused.sock'] }, /ExecStart passes -H fd:\/\/ while daemon\.json has "hosts"/, /the following directives are specified both as a flag and in the configuration file: hosts/, undefined],
+    ['icc: false without iptables', { icc: false }, /icc: false with iptables disabled/, /You specified --iptables=false with --icc=false\. ICC=false uses iptables to function/, undefined],
+    ['an empty daemon.json', ' \n', /the file is empty: dockerd 20\.10 refuses to start .*EOF.*; dockerd 28\.5 reads it as no settings/, /unable to configure the Docker daemon with file .*: EOF/, /^started$/],
   ] as const) {
     test(name, async () => {
       // The plan side: the same setting on a stock Debian root (where -H fd:// and, for icc, --iptables=false come from the unit).
@@ -271,9 +289,19 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
       } finally {
         await rm(r, { recursive: true, force: true });
       }
-      assert.match(await refusal(config), refused);
+      assert.match(await refusal(config), newer && (await engineDockerd()).major >= 28 ? newer : refused);
     });
   }
+
+  test("the key table plan uses for this dockerd is the dockerd's own: all known, the other version's extra keys refused", async () => {
+    const keys = dockerdKeys((await engineDockerd()).major);
+    const other = keys === DOCKERD_20_10 ? DOCKERD_28_5 : DOCKERD_20_10;
+    const extra = [...other.known].filter((k) => !keys.known.has(k)).sort();
+    assert.ok(extra.length);
+    const said = await refusal(JSON.stringify(Object.fromEntries([...keys.known, ...extra].map((k) => [k, 'x']))));
+    const unknown = /don't match any configuration option: (.*)$/.exec(said)?.[1];
+    assert.deepEqual(unknown?.split(', ').sort(), extra, said);
+  });
 
   test('a duplicate key: dockerd starts, and the last value is the one in effect', async () => {
     const file = join(dir, 'duplicate.json');
@@ -298,10 +326,11 @@ describe("the refusals plan reports are dockerd's own", { skip }, () => {
       { path: '/etc/docker/pki/server-cert.pem', after: await readFile(join(server, 'server-cert.pem')), mode: 0o444 },
       { path: '/etc/docker/pki/server-key.pem', after: key, mode: 0o400 },
     ];
-    const good = await validateCandidate(cfg, { root: dir, staged: await staged(await readFile(join(server, 'server-key.pem'))) });
-    assert.deepEqual(good, { ok: true, notValidated: ['the local sockets in "hosts" (fd:// works only under systemd)', 'the TCP addresses 127.0.0.1:2376 (TLS was tried on 127.0.0.1)'] });
+    const good = await validateCandidate(cfg, { root: dir, staged: await staged(await readFile(join(server, 'server-key.pem'))), ...(await candidateEngine()) });
+    assert.ok(good.ok);
+    assert.deepEqual(good.notValidated, ['the local sockets in "hosts" (fd:// works only under systemd)', 'the TCP addresses 127.0.0.1:2376 (TLS was tried on 127.0.0.1)']);
     const otherKey = Buffer.from(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const bad = await validateCandidate(cfg, { root: dir, staged: await staged(otherKey) });
+    const bad = await validateCandidate(cfg, { root: dir, staged: await staged(otherKey), ...(await candidateEngine()) });
     assert.equal(bad.ok, false);
     assert.match(bad.ok ? '' : bad.reason, /cert: "\/etc\/docker\/pki\/server-cert\.pem", key: "\/etc\/docker\/pki\/server-key\.pem"\): tls: private key does not match public key/);
   });
@@ -333,7 +362,7 @@ describe("validation starts dockerd with the unit's own flags", { skip }, () => 
     const r = await root({ '/etc/docker/daemon.json': '{"log-level": "info"}\n', '/etc/default/docker': 'DOCKER_OPTS="--log-level=debug"\n' });
     const plan = await computePlan({ root: r, profile: 'baseline', tls: false, listen: [], insecureTcp: false });
     assert.ok(plan.problems.some((p) => p.severity === 'blocking' && /"log-level" is set both/.test(p.message)));
-    const res = await validateCandidate(plan.config, { root: r, staged: plan.files, flags: plan.flags });
+    const res = await validateCandidate(plan.config, { root: r, staged: plan.files, flags: plan.flags, ...(await candidateEngine()) });
     assert.equal(res.ok, false);
     assert.match(res.ok ? '' : res.reason, /the following directives are specified both as a flag and in the configuration file: log-level: \(from flag: debug, from file: info\)/);
   });
@@ -342,6 +371,6 @@ describe("validation starts dockerd with the unit's own flags", { skip }, () => 
     const r = await root({ '/etc/docker/daemon.json': '{}\n', '/etc/default/docker': 'DOCKER_OPTS="--log-level=info --pidfile /run/other.pid"\n' });
     const res = await cli(['daemon', 'apply', '--root', r, '--profile', 'baseline', '--yes']);
     assert.equal(res.code, 0, res.stdout + res.stderr);
-    assert.match(res.stdout, /Validated: a throw-away dockerd started with this daemon\.json and the unit's dockerd flags, without --containerd from the unit: the host's containerd \(the throw-away daemon runs its own\); --pidfile from the unit: the host's pidfile; the local sockets in the unit's -H \(fd:\/\/ works only under systemd\)\./);
+    assert.match(res.stdout, /Validated: a throw-away dockerd \S+ started with this daemon\.json and the unit's dockerd flags, without --containerd from the unit: the host's containerd \(the throw-away daemon runs its own\); --pidfile from the unit: the host's pidfile; the local sockets in the unit's -H \(fd:\/\/ works only under systemd\)\./);
   });
 });
