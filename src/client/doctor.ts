@@ -331,12 +331,12 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
         id: 'client-cert-refused',
         severity: 'error',
         message: otherCa
-          ? `${said}. That is how dockward's gateway refuses a client certificate: ${otherCa}`
-          : `${said}. That is how dockward's gateway refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
+          ? `${said}. That is how a Node.js TLS server refuses a client certificate: ${otherCa}`
+          : `${said}. That is how a Node.js TLS server that checks a CRL refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
             'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway\'s CRL has expired ' +
             '(then it refuses every client), or the gateway trusts another CA',
         fix: otherCa
-          ? 'get a client bundle from the CA the gateway trusts (its --pki or ca: file); the gateway\'s audit log names the reason'
+          ? 'get a client bundle from the CA the server trusts, and check the server\'s log for the exact reason'
           : 'check it with dockward pki verify --crl (on the CA host) and ask for a new client certificate (dockward pki client NAME); ' +
             'if every client is refused, refresh the CRL with dockward pki crl on the CA host; the gateway\'s audit log names the reason',
       },

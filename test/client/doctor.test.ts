@@ -104,7 +104,7 @@ test('unknown authority: the server certificate is not signed by the bundle\'s c
   assert.match(d.stderr, /certificate signed by unknown authority/);
 });
 
-test('another CA behind a Node TLS server (as the gateway): each finding says what is true, none blames revocation', { skip }, async () => {
+test('another CA behind a Node TLS server that drops refused clients: each finding says what is true, none blames revocation', { skip }, async () => {
   const r = await runDoctor({ target: tcp(crlServerPort), bundle: fx.bundles.otherCa });
   assert.deepEqual(ids(r), ['server-cert-chain', 'client-cert-refused']);
   assert.match(finding(r, 'server-cert-chain'), /signed by unknown authority.*issued by "CN=CA A".*trusts only "CN=CA B"/);
