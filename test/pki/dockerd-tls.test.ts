@@ -105,6 +105,15 @@ describe('a real dockerd with --tlsverify and dockward material', { skip }, () =
     const d = await dockerTls(port, bundle, ['version', '--format', '{{.Server.Version}}']);
     await assertCertificateRefused(d, { port, bundle });
   });
+
+  test('the refusal check: a reset is proven a refusal again under TLS 1.2, and an accepted certificate still fails it', async () => {
+    // What the docker CLI prints when its request loses the TLS 1.3 race with dockerd's alert.
+    const reset = { code: 1, stdout: '', stderr: 'error during connect: Get "https://127.0.0.1/v1.51/version": read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer\n' };
+    await assertCertificateRefused(reset, { port, bundle: pkiLayout(pki).clientDir('server-only') });
+    await assert.rejects(assertCertificateRefused(reset, { port, bundle: pkiLayout(pki).clientDir('admin') }), /under TLS 1\.2 the server did not refuse the handshake/);
+    await assert.rejects(assertCertificateRefused({ code: 0, stdout: '28.5.2', stderr: '' }, { port, bundle: pkiLayout(pki).clientDir('server-only') }), /the server accepted the connection/);
+    await assert.rejects(assertCertificateRefused({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon' }, { port, bundle: pkiLayout(pki).clientDir('server-only') }), /neither a certificate alert nor the TLS 1\.3 reset/);
+  });
 });
 
 describe('every key type is accepted by dockerd and the docker CLI', { skip }, () => {
