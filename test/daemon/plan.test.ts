@@ -107,6 +107,25 @@ describe('daemon plan: problems with their fix', () => {
     assert.ok(!missing.problems.some((x) => /empty/.test(x.message)), 'a missing file is not an empty one');
   });
 
+  test("keys are checked against the dockerd found: a key only the other version knows blocks there, and is a warning when no dockerd says which", async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"log-format": "json", "graph": "/srv/docker", "bogus-key": 1}\n' });
+    const of = (plan: Awaited<ReturnType<typeof computePlan>>, key: string) => plan.problems.find((p) => p.message.includes(`"${key}"`));
+    const old = await computePlan(opts(r, { dockerd: { major: 20, version: '20.10.24', path: '/usr/sbin/dockerd' } }));
+    assert.equal(of(old, 'log-format')?.severity, 'blocking');
+    assert.match(of(old, 'log-format')?.fix ?? '', /exists from dockerd 25\.0 on; dockerd 20\.10 refuses it/);
+    assert.equal(of(old, 'graph'), undefined);
+    assert.match(renderPlan(old), /daemon\.json keys checked against dockerd 20\.10\.24 \(\/usr\/sbin\/dockerd\)\.\n$/);
+    const newest = await computePlan(opts(r, { dockerd: { major: 28, version: '28.5.2', path: '/x/dockerd' } }));
+    assert.equal(of(newest, 'log-format'), undefined);
+    assert.equal(of(newest, 'graph')?.severity, 'blocking');
+    assert.match(of(newest, 'graph')?.fix ?? '', /use "data-root"/);
+    const none = await computePlan(opts(r));
+    assert.equal(of(none, 'log-format')?.severity, 'warning');
+    assert.match(of(none, 'log-format')?.message ?? '', /is a key of dockerd 28\.5, but dockerd 20\.10 refuses it, and there is no dockerd here/);
+    assert.equal(of(none, 'graph')?.severity, 'warning');
+    for (const plan of [old, newest, none]) assert.equal(of(plan, 'bogus-key')?.severity, 'blocking');
+  });
+
   test('unknown keys block apply, with a did-you-mean', async () => {
     const r = await root({ '/etc/docker/daemon.json': '{"live-restor": true, "icc": false, "bogus-key": 1}\n' });
     const res = await cli(['daemon', 'plan', '--root', r]);
