@@ -18,10 +18,11 @@ import type { FileChange } from './plan.js';
 const execFileP = promisify(execFile);
 
 /**
- * dockerd 20.10 has no `--validate` (it came with 23.0), so a candidate configuration is proven
- * by starting a throw-away dockerd with it on private paths and seeing it answer. What cannot
- * be tried without touching the host is taken out of the throw-away copy and named, so the
- * report never claims more than was proven.
+ * A candidate configuration is proven by starting a throw-away dockerd with it on private paths
+ * and seeing it answer: dockerd 20.10 has no `--validate` (it came with 23.0), and even where it
+ * exists `--validate` starts nothing, so it cannot tell a logging driver's options or icc without
+ * iptables from good ones. What cannot be tried without touching the host is taken out of the
+ * throw-away copy and named, so the report never claims more than was proven.
  */
 
 /**
