@@ -13,13 +13,15 @@ import {
   defaultClientDockerHost,
   resolvePkiDir,
   pkiLayout,
-  resolvePassphrase,
+  encryptCaKey,
+  checkEncryptable,
   KEY_TYPES,
   REVOCATION_REASONS,
   parseKeyType,
   type IssueResult,
 } from '../pki/index.js';
 import { isEncryptedKeyPem } from '../pki/key-encryption.js';
+import { resolvePassphrase, NEW_PASSPHRASE_ENV, PASSPHRASE_ENV } from './passphrase.js';
 import { verifyCertificate, formatVerifyReport } from '../pki/verify.js';
 import { checkDockerContext, writeDockerContext } from '../client/docker-context.js';
 import { collect, durationOption, intOption, printJson, withJson, withPkiDir } from './options.js';
@@ -188,6 +190,46 @@ export function registerPki(program: Command): void {
       }
       const results = await renew({ dir: resolvePkiDir(o.pki), target, expiringWithinMs: o.expiringWithin, days: o.days, passphrase: await caPassphrase(o) });
       report(o, results, () => (results.length ? results.map(describe).join('\n') : 'nothing to renew'));
+    });
+
+  withJson(withPkiDir(pki.command('encrypt-key')))
+    .description('encrypt the CA key with a passphrase (or, with --change, give it a new one); later commands then need the passphrase')
+    .addOption(passphraseOption())
+    .option('--change', `replace the passphrase of an encrypted key: the current one as above, the new one from --new-passphrase-file, $${NEW_PASSPHRASE_ENV} or a prompt`)
+    .option('--new-passphrase-file <file>', 'with --change: read the new passphrase from FILE')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The passphrase never comes from the command line (argv is readable by every user in /proc).',
+        'The key stays readable by `openssl pkey` with the passphrase, for recovery.',
+        '',
+        'Examples:',
+        '  dockward pki encrypt-key                    # asks for the new passphrase twice',
+        '  dockward pki encrypt-key --passphrase-file /root/ca.pass',
+        `  ${PASSPHRASE_ENV}=… dockward pki encrypt-key`,
+        '  dockward pki encrypt-key --change           # asks for the current passphrase, then the new one',
+        `  ${PASSPHRASE_ENV}=… ${NEW_PASSPHRASE_ENV}=… dockward pki encrypt-key --change`,
+        '',
+      ].join('\n'),
+    )
+    .action(async (o: Common & { change?: boolean; newPassphraseFile?: string }) => {
+      const dir = resolvePkiDir(o.pki);
+      if (o.newPassphraseFile && !o.change) throw new UsageError('--new-passphrase-file goes with --change', 'without --change, give the passphrase with --passphrase-file');
+      const none = (what: string, file: string, env: string) =>
+        new DockwardError(`no ${what}`, `set ${env}, pass ${file} FILE, or run on a terminal to be prompted`);
+      // Refused before any passphrase is asked for.
+      await checkEncryptable(dir, o.change);
+      const current = o.change ? await caPassphrase(o) : undefined;
+      const next = await resolvePassphrase(
+        o.change
+          ? { file: o.newPassphraseFile, env: NEW_PASSPHRASE_ENV, prompt: 'New CA passphrase: ', confirm: true }
+          : { file: o.passphraseFile, confirm: true, prompt: 'New CA passphrase: ' },
+      );
+      if (!next) throw o.change ? none('new passphrase was given', '--new-passphrase-file', NEW_PASSPHRASE_ENV) : none('passphrase was given to encrypt the CA key with', '--passphrase-file', PASSPHRASE_ENV);
+      const r = await encryptCaKey({ dir, passphrase: current, newPassphrase: next, change: o.change });
+      if (o.json) return printJson(r);
+      process.stdout.write(`${r.changed ? 'passphrase changed' : 'encrypted'}: ${r.path}\nCommands that sign (server, client, revoke, crl, renew) now need the passphrase: $${PASSPHRASE_ENV}, --passphrase-file or a prompt.\n`);
     });
 
   withJson(withPkiDir(pki.command('verify')))

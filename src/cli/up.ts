@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { resolvePassphrase, resolvePkiDir } from '../pki/index.js';
+import { resolvePkiDir } from '../pki/index.js';
+import { resolvePassphrase } from './passphrase.js';
 import { defaultDockerSocket } from '../gateway/config.js';
 import { up } from '../gateway/up.js';
 import { gatewayListenerLines, serveUntilSignal } from './gateway.js';

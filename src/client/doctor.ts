@@ -179,7 +179,15 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
     r.findings.push(unusable);
     return;
   }
-  const p = await probeTls(t, b, o.timeoutMs);
+  let p = await probeTls(t, b, o.timeoutMs);
+  // Under TLS 1.3 dockerd refuses a client certificate after the client has finished its part of
+  // the handshake, so the request may already be on its way: the reset it causes can arrive
+  // before dockerd's alert and swallow it. Under TLS 1.2 the refusal is part of the handshake,
+  // so one more try there tells dockerd's alert from a server that drops without one.
+  if (p.kind === 'tls' && p.protocol === 'TLSv1.3' && b.cert && p.error && p.error.alert === undefined && ['ECONNRESET', 'EPIPE'].includes(p.error.code)) {
+    const again = await probeTls(t, b, o.timeoutMs, 'TLSv1.2');
+    if (again.kind === 'tls' && again.error?.alert !== undefined) p = { ...again, protocol: p.protocol };
+  }
   if (p.kind === 'tcp-error') {
     r.findings.push(nothingListening(t, p.error));
     return;
@@ -327,27 +335,31 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
   if (e.alert === 45) {
     return [{ id: 'client-cert-validity', severity: 'error', message: `${said}: the server considers your client certificate expired (check this machine's and the server's clocks)`, fix: 'issue a new client certificate (dockward pki client NAME)' }];
   }
+  // The server's certificate from another CA than the client's says why before anything else could.
+  const serverIssuer = server?.issuer;
+  const clientIssuer = client?.issuer;
+  const otherCa =
+    serverIssuer && clientIssuer && serverIssuer !== clientIssuer
+      ? `the server's own certificate comes from "${serverIssuer}" and yours from "${clientIssuer}": it most likely trusts only its own CA`
+      : undefined;
   if (silentDrop) {
     return [
       {
         id: 'client-cert-refused',
         severity: 'error',
-        message:
-          `${said}. That is how a Node.js TLS server that checks a CRL refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
-          'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway\'s CRL has expired ' +
-          '(then it refuses every client), or the gateway trusts another CA',
-        fix:
-          'check it with dockward pki verify --crl (on the CA host) and ask for a new client certificate (dockward pki client NAME); ' +
-          'if every client is refused, refresh the CRL with dockward pki crl on the CA host; the gateway\'s audit log names the reason',
+        message: otherCa
+          ? `${said}. That is how a Node.js TLS server refuses a client certificate: ${otherCa}`
+          : `${said}. That is how a Node.js TLS server that checks a CRL refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
+            'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway\'s CRL has expired ' +
+            '(then it refuses every client), or the gateway trusts another CA',
+        fix: otherCa
+          ? 'get a client bundle from the CA the server trusts, and check the server\'s log for the exact reason'
+          : 'check it with dockward pki verify --crl (on the CA host) and ask for a new client certificate (dockward pki client NAME); ' +
+            'if every client is refused, refresh the CRL with dockward pki crl on the CA host; the gateway\'s audit log names the reason',
       },
     ];
   }
-  const serverIssuer = server?.issuer;
-  const clientIssuer = client?.issuer;
-  const why =
-    serverIssuer && clientIssuer && serverIssuer !== clientIssuer
-      ? `the server's own certificate comes from "${serverIssuer}" and yours from "${clientIssuer}": the server most likely trusts only its own CA`
-      : 'so the server trusts another CA than the one that issued it, or it enforces revocation or a policy';
+  const why = otherCa ?? 'so the server trusts another CA than the one that issued it, or it enforces revocation or a policy';
   return [
     {
       id: 'client-cert-rejected',

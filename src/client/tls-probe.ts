@@ -158,7 +158,7 @@ function exchange(req: http.ClientRequest, timeoutMs: number): Promise<Exchange>
  * Handshakes with verification off so that a bad server certificate can still be examined;
  * the caller must treat the connection as unauthenticated (only `/_ping`, which carries nothing).
  */
-export async function probeTls(t: Target, b: Pick<Bundle, 'ca' | 'cert' | 'key'>, timeoutMs = 10_000): Promise<Probe> {
+export async function probeTls(t: Target, b: Pick<Bundle, 'ca' | 'cert' | 'key'>, timeoutMs = 10_000, maxVersion?: 'TLSv1.2'): Promise<Probe> {
   let handshake = false;
   let protocol: string | undefined;
   let serverChain: string[] = [];
@@ -171,6 +171,7 @@ export async function probeTls(t: Target, b: Pick<Bundle, 'ca' | 'cert' | 'key'>
     ...(b.ca ? { ca: b.ca } : {}),
     ...(b.cert && b.key ? { cert: b.cert, key: b.key } : {}),
     rejectUnauthorized: false,
+    ...(maxVersion ? { maxVersion } : {}),
   });
   req.on('socket', (s) => {
     const socket = s as TLSSocket;

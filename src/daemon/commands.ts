@@ -1,10 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { DockwardError, UsageError } from '../util/errors.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
 import { renderPlan, planJson, restartCommand } from './render.js';
 import { validateCandidate } from './validate.js';
 import { applyPlan, rollback } from './apply.js';
+import { findDockerd, type Dockerd } from './dockerd.js';
 
 /** What `dockward daemon plan|apply|rollback` do; the CLI file only turns flags into these options. */
 export interface Output {
@@ -16,7 +17,7 @@ const blocking = (plan: Plan) => plan.problems.filter((p) => p.severity === 'blo
 
 /** Prints the plan; exit code 1 when a problem blocks apply. */
 export async function planCommand(opts: PlanOptions & { json?: boolean }, io: Output = stdout): Promise<number> {
-  const plan = await computePlan(opts);
+  const plan = await computePlan({ ...opts, dockerd: await findDockerd() });
   io.out(opts.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
   return blocking(plan).length ? 1 : 0;
 }
@@ -29,13 +30,10 @@ export interface ApplyOptions extends PlanOptions {
   validate: boolean;
 }
 
-function requireDockerd(): void {
+function requireDockerd(dockerd: Dockerd | undefined): Dockerd {
   if (process.getuid?.() !== 0) throw new DockwardError('validating needs root: the throw-away dockerd runs as root', 'run as root, or pass --no-validate to write an unproven configuration');
-  try {
-    execFileSync('sh', ['-c', 'command -v dockerd'], { stdio: 'ignore' });
-  } catch {
-    throw new DockwardError('dockerd is not installed here, so the configuration cannot be proven before it is written', 'install docker.io, or pass --no-validate');
-  }
+  if (!dockerd) throw new DockwardError('dockerd is not on PATH here, so the configuration cannot be proven before it is written', 'install docker.io (or put the dockerd to validate with first on PATH), or pass --no-validate');
+  return dockerd;
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -50,7 +48,8 @@ async function confirm(question: string): Promise<boolean> {
 export async function applyCommand(opts: ApplyOptions, io: Output = stdout): Promise<number> {
   if (opts.restart && opts.root !== '/') throw new UsageError('--restart works only on this system (--root /)', 'restart the daemon on the target system');
   if (!opts.yes && !process.stdin.isTTY) throw new UsageError('apply changes files and there is no terminal to confirm on', 'review `dockward daemon plan`, then pass --yes');
-  const plan = await computePlan(opts);
+  const dockerd = await findDockerd();
+  const plan = await computePlan({ ...opts, dockerd });
   const log = (t: string) => {
     if (!opts.json) io.out(t);
   };
@@ -65,12 +64,13 @@ export async function applyCommand(opts: ApplyOptions, io: Output = stdout): Pro
   }
   let notValidated: string[] | undefined;
   if (opts.validate) {
-    requireDockerd();
-    const res = await validateCandidate(plan.config, { root: opts.root, staged: plan.files, flags: plan.flags });
+    const d = requireDockerd(dockerd);
+    const res = await validateCandidate(plan.config, { root: opts.root, staged: plan.files, flags: plan.flags, dockerd: d });
     if (!res.ok) throw new DockwardError(`dockerd refuses this configuration: ${res.reason}`, 'nothing was written; fix the problem and plan again');
     notValidated = res.notValidated;
     const withFlags = plan.flags.length ? " and the unit's dockerd flags" : '';
-    log(`\nValidated: a throw-away dockerd started with this daemon.json${withFlags}${notValidated.length ? `, without ${notValidated.join('; ')}` : ''}.\n`);
+    if (res.validateFlag) log(`\nValidated: \`dockerd --validate\` (${d.version}, ${d.path}) accepts this daemon.json${withFlags}${res.validateFlag.without.length ? `, without ${res.validateFlag.without.join(', ')}` : ''}.`);
+    log(`\nValidated: a throw-away dockerd ${d.version} started with this daemon.json${withFlags}${notValidated.length ? `, without ${notValidated.join('; ')}` : ''}.\n`);
   } else {
     log('\nNot validated (--no-validate): dockerd has not seen this configuration.\n');
   }

@@ -59,7 +59,7 @@ export function parseDaemonJson(file: string): ParsedDaemonJson {
         if (!keys) return;
         if (keys.has(name)) {
           const where = [...path().map(String), name].join('.');
-          issues.push({ kind: 'duplicate-key', line: line + 1, message: `duplicate key "${where}" (the last one wins)` });
+          issues.push({ kind: 'duplicate-key', line: line + 1, message: `duplicate key "${where}"` });
         }
         keys.add(name);
       },

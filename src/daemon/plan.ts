@@ -3,7 +3,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { UsageError, DockwardError } from '../util/errors.js';
 import { pkiLayout, resolvePkiDir } from '../pki/index.js';
 import { parseDaemonJson, renderDaemonJson, strictText, type DaemonConfig } from './daemon-json.js';
-import { configKeyOfFlag, ignoredKeys, unknownKeys } from './known-keys.js';
+import { configKeyOfFlag, ignoredKeys, unknownKeys, dockerdKeys, DOCKERD_20_10, DOCKERD_28_5, type DockerdKeys } from './known-keys.js';
+import type { Dockerd } from './dockerd.js';
 import { profileSettings, TLS_WHY, USERNS_WHY, LOG_ROTATION, type ProfileName } from './profile.js';
 import {
   readDockerUnit,
@@ -15,7 +16,7 @@ import {
   type DaemonFlag,
   type DockerUnit,
 } from './systemd-unit.js';
-import { parseSubIds, rangesOf, freeRangeStart, appendRange, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
+import { parseSubIds, rangesOf, freeRangeStart, appendRange, repeatedRanges, withoutLines, RANGE_SIZE, overlaps, type SubIdRange } from './subids.js';
 import { loadServerTls } from './tls-material.js';
 import { detectSwarmManager } from './swarm.js';
 import { isTcpHost } from './hosts.js';
@@ -36,6 +37,8 @@ export interface PlanOptions {
   insecureTcp: boolean;
   /** The live daemon's socket, asked whether it is a swarm manager (only when the root is `/`). */
   socketPath?: string;
+  /** The dockerd the configuration is checked against (its keys); none found: every known dockerd's. */
+  dockerd?: Pick<Dockerd, 'major' | 'version' | 'path'>;
 }
 
 export type Severity = 'blocking' | 'fixed' | 'warning';
@@ -76,6 +79,8 @@ export interface Plan {
   unitChanged: boolean;
   /** dockerd's command-line flags once the plan is written (the ExecStart that will win, `$VAR`s expanded), for validation. */
   flags: DaemonFlag[];
+  /** What the keys were checked against: the dockerd found, or every dockerd dockward knows. */
+  keysOf: string;
 }
 
 interface Listener {
@@ -162,7 +167,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     problems.push({
       severity: 'fixed',
       file: cfgPath,
-      message: 'the file is empty: dockerd refuses to start ("unable to configure the Docker daemon with file ...: EOF")',
+      message: 'the file is empty: dockerd 20.10 refuses to start ("unable to configure the Docker daemon with file ...: EOF"); dockerd 28.5 reads it as no settings',
       fix: 'dockward writes a complete daemon.json in its place (at least {})',
     });
   }
@@ -187,10 +192,15 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     problems.push({
       severity: fixable ? 'fixed' : 'blocking',
       file: cfgPath,
-      message: `${what}: dockerd reads strict JSON and refuses to start`,
+      // Go's decoder takes a repeated key without complaint (checked with dockerd 20.10 and 28.5):
+      // the file starts, but says two things and only its last value counts.
+      message:
+        kind === 'duplicate-key'
+          ? `${what}: ambiguous; dockerd starts with it, uses the last value and ignores the earlier one${plural} without a word`
+          : `${what}: dockerd reads strict JSON and refuses to start`,
       fix: fixable
         ? kind === 'duplicate-key'
-          ? 'dockward writes each key once, with the value dockerd used (the last)'
+          ? 'dockward writes each key once, with the value dockerd uses (the last): check that it is the one you meant'
           : kind === 'comment'
             ? 'dockward removes them (JSON has no comments: keep notes elsewhere)'
             : kind === 'bom'
@@ -199,26 +209,11 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
         : `correct the JSON in ${cfgPath} by hand, then plan again`,
     });
   }
-  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false, flags };
+  const keysOf = opts.dockerd ? `dockerd ${opts.dockerd.version} (${opts.dockerd.path})` : `dockerd ${DOCKERD_20_10.version} and ${DOCKERD_28_5.version} (no dockerd on PATH)`;
+  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false, flags, keysOf };
   const original = parsed.config;
   const config: DaemonConfig = structuredClone(original);
-  for (const u of unknownKeys(original)) {
-    problems.push({
-      severity: 'blocking',
-      file: cfgPath,
-      message: `unknown key "${u.key}"${u.parent ? ` (inside "${u.parent}", which dockerd flattens)` : ''}: dockerd refuses to start ("the following directives don't match any configuration option")`,
-      fix: u.hint,
-    });
-  }
-
-  for (const k of ignoredKeys(original)) {
-    problems.push({
-      severity: 'warning',
-      file: cfgPath,
-      message: `"${k.key}" is the command-line flag's name: in daemon.json dockerd reads "${k.name}" and ignores "${k.key}" without a word, so this setting is not in effect`,
-      fix: `rename it to "${k.name}" (merged with any "${k.name}" already there), or remove it`,
-    });
-  }
+  problems.push(...keyProblems(original, cfgPath, opts.dockerd));
 
   if (!unit.fragment) {
     problems.push({
@@ -372,7 +367,43 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
   const dropIn = files.find((f) => f.path === DOCKWARD_DROP_IN);
   const execAfter = dropIn ? resolveExecStart(unitFilesWith(unit, { path: DOCKWARD_DROP_IN, text: dropIn.after.toString('utf8') })) : unit.execStart;
   const flagsAfter = execAfter ? dockerdFlags(execAfter, unit.env) : [];
-  return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')), flags: flagsAfter };
+  return { root: opts.root, files, changes, problems, config, unitChanged: files.some((f) => f.path.includes('/systemd/')), flags: flagsAfter, keysOf };
+}
+
+const UNKNOWN = `dockerd refuses to start ("the following directives don't match any configuration option")`;
+
+/**
+ * Keys the dockerd will refuse, and keys it reads under another name. Without a dockerd to ask
+ * (an image built on a machine without one), a key only some known dockerd refuses is a warning.
+ */
+function keyProblems(config: DaemonConfig, cfgPath: string, dockerd: PlanOptions['dockerd']): Problem[] {
+  const inside = (parent?: string) => (parent ? ` (inside "${parent}", which dockerd flattens)` : '');
+  const tables: DockerdKeys[] = dockerd ? [dockerdKeys(dockerd.major)] : [DOCKERD_20_10, DOCKERD_28_5];
+  const unknown = tables.map((t) => unknownKeys(config, t));
+  const problems: Problem[] = [];
+  for (const u of unknown[0]!) {
+    const elsewhere = tables.slice(1).map((t, i) => (unknown[i + 1]!.some((x) => x.key === u.key) ? undefined : t.version)).filter(Boolean);
+    problems.push(
+      elsewhere.length
+        ? { severity: 'warning', file: cfgPath, message: `"${u.key}"${inside(u.parent)} is a key of dockerd ${elsewhere.join(', ')}, but dockerd ${tables[0]!.version} refuses it, and there is no dockerd here to tell which one the target runs`, fix: u.hint }
+        : { severity: 'blocking', file: cfgPath, message: `unknown key "${u.key}"${inside(u.parent)}: ${UNKNOWN}`, fix: u.hint },
+    );
+  }
+  for (const [i, list] of unknown.entries()) {
+    if (i === 0) continue;
+    for (const u of list.filter((x) => !unknown[0]!.some((y) => y.key === x.key))) {
+      problems.push({ severity: 'warning', file: cfgPath, message: `"${u.key}"${inside(u.parent)} is a key of dockerd ${tables[0]!.version}, but dockerd ${tables[i]!.version} refuses it, and there is no dockerd here to tell which one the target runs`, fix: u.hint });
+    }
+  }
+  for (const k of ignoredKeys(config, tables[tables.length - 1]!)) {
+    problems.push({
+      severity: 'warning',
+      file: cfgPath,
+      message: `"${k.key}" is the command-line flag's name: in daemon.json dockerd reads "${k.name}" and ignores "${k.key}" without a word, so this setting is not in effect`,
+      fix: `rename it to "${k.name}" (merged with any "${k.name}" already there), or remove it`,
+    });
+  }
+  return problems;
 }
 
 /** `flagDriver`: --log-driver on the command line, which daemon.json then must not set. */
@@ -449,8 +480,23 @@ async function planSubIds(root: string, remap: string, files: FileChange[], chan
   // dockerd 20.10 looks both files up by the user (name or uid), never by the group:
   // 'Can't create ID mappings: no subgid ranges found for user "NAME"'.
   for (const f of [SUBUID, SUBGID]) {
-    const own = rangesOf(parsed[f]!, name, uid);
-    if (own.length) {
+    const all = rangesOf(parsed[f]!, name, uid);
+    if (all.length) {
+      // An existing range is reused, whoever wrote it (an admin, or dockerd itself on its first
+      // start with "default"); one listed twice is cut back to one.
+      const repeats = repeatedRanges(all);
+      const own = all.filter((r) => !repeats.includes(r));
+      if (repeats.length) {
+        const lines = repeats.map((r) => r.line!);
+        files.push({ path: f, before: bytes[f], after: Buffer.from(withoutLines(texts[f]!, lines)), mode: await modeFor(atRoot(root, f), 0o644) });
+        problems.push({
+          severity: 'fixed',
+          file: f,
+          line: lines[0],
+          message: `${repeats.map((r) => `${r.name}:${r.start}:${r.count}`).join(', ')} is listed more than once (line${lines.length > 1 ? 's' : ''} ${lines.join(', ')}): every container fails to start with userns-remap ("can't get final child's PID from pipe")`,
+          fix: `dockward removes the repeated line${lines.length > 1 ? 's' : ''}, keeping the first`,
+        });
+      }
       const total = own.reduce((n, r) => n + r.count, 0);
       if (total < RANGE_SIZE) {
         problems.push({ severity: 'warning', file: f, message: `${name} has only ${total} subordinate ids; containers using ids above ${total - 1} fail`, fix: `give ${name} a range of ${RANGE_SIZE}` });

@@ -37,6 +37,7 @@ export function renderPlan(plan: Plan): string {
     out.push('', 'Problems found:');
     for (const p of plan.problems) out.push(problemLine(p));
   }
+  out.push('', `daemon.json keys checked against ${plan.keysOf}.`);
   return `${out.join('\n')}\n`;
 }
 
@@ -52,6 +53,7 @@ export function planJson(plan: Plan): unknown {
     changes: plan.changes,
     problems: plan.problems,
     blocking: plan.problems.some((p) => p.severity === 'blocking'),
+    keysOf: plan.keysOf,
     restart: restartCommand(plan),
   };
 }

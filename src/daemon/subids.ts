@@ -8,6 +8,8 @@ export interface SubIdRange {
   name: string;
   start: number;
   count: number;
+  /** 1-based line in the file, when parsed from one. */
+  line?: number;
 }
 
 /** The size dockerd asks usermod for, and what a container's 0..65535 needs. */
@@ -23,7 +25,7 @@ export function parseSubIds(text: string): { ranges: SubIdRange[]; bad: number[]
     if (!line || line.startsWith('#')) return;
     const m = /^([^:\s]+):(\d+):(\d+)$/.exec(line);
     if (!m) bad.push(i + 1);
-    else ranges.push({ name: m[1]!, start: Number(m[2]), count: Number(m[3]) });
+    else ranges.push({ name: m[1]!, start: Number(m[2]), count: Number(m[3]), line: i + 1 });
   });
   return { ranges, bad };
 }
@@ -49,6 +51,30 @@ export function freeRangeStart(ranges: SubIdRange[], size = RANGE_SIZE): number 
 export function appendRange(text: string, range: SubIdRange): string {
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
   return `${text}${sep}${range.name}:${range.start}:${range.count}\n`;
+}
+
+/**
+ * The ranges that repeat an earlier one exactly. dockerd hands runc every listed range, and a
+ * range listed twice makes every container start fail ("can't get final child's PID from pipe");
+ * a second `dockremap` line is what a host gets when something appends its own after dockerd's.
+ */
+export function repeatedRanges(own: SubIdRange[]): SubIdRange[] {
+  const seen = new Set<string>();
+  return own.filter((r) => {
+    const key = `${r.start}:${r.count}`;
+    if (seen.has(key)) return true;
+    seen.add(key);
+    return false;
+  });
+}
+
+/** The file without the given lines, every other byte kept. */
+export function withoutLines(text: string, lines: number[]): string {
+  const drop = new Set(lines);
+  return text
+    .split('\n')
+    .filter((_, i) => !drop.has(i + 1))
+    .join('\n');
 }
 
 export function overlaps(a: SubIdRange, b: SubIdRange): boolean {

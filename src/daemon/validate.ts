@@ -1,8 +1,12 @@
 import { mkdtemp, mkdir, writeFile, rm, chmod } from 'node:fs/promises';
 import http from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startPrivateDaemon, releaseMountsUnder, DaemonStartError, type PrivateDaemon } from '../engine/private-daemon.js';
+import type { Dockerd } from './dockerd.js';
 import { engineJson, engineRequest } from '../engine/engine-client.js';
 import { formatDaemonJson, type DaemonConfig } from './daemon-json.js';
 import { configKeyOfFlag } from './known-keys.js';
@@ -11,11 +15,14 @@ import { atRoot } from './paths.js';
 import { isTcpHost } from './hosts.js';
 import type { FileChange } from './plan.js';
 
+const execFileP = promisify(execFile);
+
 /**
- * dockerd 20.10 has no `--validate` (it came with 23.0), so a candidate configuration is proven
- * by starting a throw-away dockerd with it on private paths and seeing it answer. What cannot
- * be tried without touching the host is taken out of the throw-away copy and named, so the
- * report never claims more than was proven.
+ * A candidate configuration is proven by starting a throw-away dockerd with it on private paths
+ * and seeing it answer: dockerd 20.10 has no `--validate` (it came with 23.0), and even where it
+ * exists `--validate` starts nothing, so it cannot tell a logging driver's options or icc without
+ * iptables from good ones. What cannot be tried without touching the host is taken out of the
+ * throw-away copy and named, so the report never claims more than was proven.
  */
 
 /**
@@ -70,6 +77,10 @@ export interface CandidateOptions {
    * start. Those that must stay private to the throw-away daemon are left out and named.
    */
   flags?: DaemonFlag[];
+  /** The dockerd to prove it with (default: dockerd on PATH). */
+  dockerd?: Pick<Dockerd, 'path'> & Partial<Pick<Dockerd, 'version' | 'canValidate'>>;
+  /** Directories searched before PATH for what the throw-away dockerd starts (containerd, its shim). */
+  binDirs?: string[];
 }
 
 export interface CandidateDaemon extends PrivateDaemon {
@@ -99,22 +110,8 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
       // The candidate daemon.json takes the place of the unit's --config-file.
       return !what && f.key !== 'config-file';
     });
-    const staged = new Map((opts.staged ?? []).map((f) => [f.path, f]));
-    const copies = new Map<string, string>();
-    let n = 0;
-    const onTarget = async (p: string): Promise<string> => {
-      const f = staged.get(p);
-      if (!f) return atRoot(opts.root, p);
-      const copy = join(work, `${n++}-${p.split('/').pop()}`);
-      await writeFile(copy, f.after, { mode: 0o600 });
-      copies.set(copy, p);
-      return copy;
-    };
-    for (const key of PATH_KEYS) {
-      const p = c[key];
-      if (typeof p === 'string') c[key] = await onTarget(p);
-    }
-    for (const f of flags) if (PATH_KEYS.includes(f.key)) f.value = await onTarget(f.value);
+    const { copies, onTarget } = stagedFiles(work, opts);
+    await targetPaths(c, flags, onTarget);
     const args: string[] = [];
     const fileHosts = Array.isArray(c.hosts) ? (c.hosts as string[]) : [];
     delete c.hosts;
@@ -124,7 +121,7 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     const hosts = [...fileHosts, ...flagHosts];
     const tcp = hosts.filter(isTcpHost);
     if (opts.keepTcp) for (const h of tcp) args.push('-H', h);
-    else if (tcp.length) args.push('-H', 'tcp://127.0.0.1:0');
+    else if (tcp.length) args.push('-H', `tcp://127.0.0.1:${await freeLoopbackPort()}`);
     const localIn = [fileHosts.some((h) => !isTcpHost(h)) && '"hosts"', flagHosts.some((h) => !isTcpHost(h)) && "the unit's -H"].filter(Boolean);
     if (localIn.length) notValidated.add(`the local sockets in ${localIn.join(' and ')} (fd:// works only under systemd)`);
     if (!opts.keepTcp && tcp.length) notValidated.add(`the TCP addresses ${tcp.join(', ')} (TLS was tried on 127.0.0.1)`);
@@ -161,15 +158,10 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
     await writeFile(cfgFile, formatDaemonJson(c), { mode: 0o600 });
     let daemon: PrivateDaemon;
     try {
-      daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir() });
+      daemon = await startPrivateDaemon({ args: ['--config-file', cfgFile, ...args], iptables, baseDir: tmpdir(), dockerdPath: opts.dockerd?.path, binDirs: opts.binDirs });
     } catch (e) {
       await releaseMountsUnder(dataRoot);
-      // dockerd names the throw-away copies; the user knows the files by their target paths.
-      if (e instanceof DaemonStartError) {
-        let msg = e.message.split(cfgFile).join('the candidate daemon.json');
-        for (const [copy, target] of copies) msg = msg.split(copy).join(target);
-        throw new DaemonStartError(msg, e.daemonLog);
-      }
+      if (e instanceof DaemonStartError) throw new DaemonStartError(asTargetPaths(e.message, cfgFile, copies), e.daemonLog);
       throw e;
     }
     return {
@@ -187,10 +179,117 @@ export async function startCandidateDaemon(config: DaemonConfig, opts: Candidate
   }
 }
 
-export type ValidationResult = { ok: true; notValidated: string[] } | { ok: false; reason: string; log: string };
+/**
+ * A loopback port free a moment ago, for the throw-away daemon's TLS listener: dockerd 28 refuses
+ * port 0 ("invalid bind address (tcp://127.0.0.1:0): invalid port: 0"), which 20.10 took.
+ */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
-/** Starts the candidate on private paths and stops it again; a refusal carries dockerd's reason. */
+type DaemonFlagValue = { name: string; key: string; value: string };
+
+/** Files the plan will write, as copies the candidate reads in place of the target's (which are still the old ones). */
+function stagedFiles(work: string, opts: CandidateOptions) {
+  const staged = new Map((opts.staged ?? []).map((f) => [f.path, f]));
+  const copies = new Map<string, string>();
+  let n = 0;
+  const onTarget = async (p: string): Promise<string> => {
+    const f = staged.get(p);
+    if (!f) return atRoot(opts.root, p);
+    const copy = join(work, `${n++}-${p.split('/').pop()}`);
+    await writeFile(copy, f.after, { mode: 0o600 });
+    copies.set(copy, p);
+    return copy;
+  };
+  return { copies, onTarget };
+}
+
+async function targetPaths(c: DaemonConfig, flags: DaemonFlagValue[], onTarget: (p: string) => Promise<string>): Promise<void> {
+  for (const key of PATH_KEYS) {
+    const p = c[key];
+    if (typeof p === 'string') c[key] = await onTarget(p);
+  }
+  for (const f of flags) if (PATH_KEYS.includes(f.key)) f.value = await onTarget(f.value);
+}
+
+/** dockerd names the throw-away copies; the user knows the files by their target paths. */
+function asTargetPaths(message: string, cfgFile: string, copies: Map<string, string>): string {
+  let msg = message.split(cfgFile).join('the candidate daemon.json');
+  for (const [copy, target] of copies) msg = msg.split(copy).join(target);
+  return msg;
+}
+
+export interface ValidateFlagResult {
+  ok: boolean;
+  /** dockerd's words when it refuses. */
+  reason?: string;
+  /** What was left out because it cannot be checked against this host. */
+  without: string[];
+}
+
+/**
+ * `dockerd --validate` (23.0+) reads the whole configuration as the daemon would, with the
+ * unit's flags, and loads the TLS files, without starting anything: it also judges the keys the
+ * throw-away daemon must leave out (data-root, storage driver, bridge, containerd, ...). Only
+ * userns-remap stays out unless this host's users are the target's: dockerd looks the remap user
+ * up in this host's passwd.
+ */
+export async function validateFlag(config: DaemonConfig, opts: CandidateOptions & { dockerd: Pick<Dockerd, 'path'> }): Promise<ValidateFlagResult> {
+  const work = await mkdtemp(join(tmpdir(), 'dw-v-'));
+  try {
+    const c: DaemonConfig = structuredClone(config);
+    const without: string[] = [];
+    let flags = (opts.flags ?? []).map((f) => ({ name: f.name, key: configKeyOfFlag(f.name), value: f.value })).filter((f) => f.key !== 'config-file');
+    if (!opts.keepUserns && ('userns-remap' in c || flags.some((f) => f.key === 'userns-remap'))) {
+      delete c['userns-remap'];
+      flags = flags.filter((f) => f.key !== 'userns-remap');
+      without.push('userns-remap');
+    }
+    const { copies, onTarget } = stagedFiles(work, opts);
+    await targetPaths(c, flags, onTarget);
+    const cfgFile = join(work, 'daemon.json');
+    await writeFile(cfgFile, formatDaemonJson(c), { mode: 0o600 });
+    try {
+      await execFileP(opts.dockerd.path, ['--validate', '--config-file', cfgFile, ...flags.map((f) => `--${f.name}=${f.value}`)], { timeout: 60_000 });
+      return { ok: true, without };
+    } catch (e) {
+      const x = e as { stderr?: string; stdout?: string; message: string };
+      const said = `${x.stderr ?? ''}${x.stdout ?? ''}`.trim() || x.message;
+      return { ok: false, reason: asTargetPaths(said.split('\n').pop()!, cfgFile, copies), without };
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export type ValidationResult =
+  | { ok: true; notValidated: string[]; validateFlag?: ValidateFlagResult }
+  | { ok: false; reason: string; log: string };
+
+/**
+ * Proves the candidate: `dockerd --validate` first where the dockerd has it, then a throw-away
+ * dockerd on private paths for what only a running daemon shows (a logging driver's options,
+ * icc with iptables, a listener with TLS); a refusal carries dockerd's reason.
+ */
 export async function validateCandidate(config: DaemonConfig, opts: CandidateOptions): Promise<ValidationResult> {
+  let checked: ValidateFlagResult | undefined;
+  if (opts.dockerd?.canValidate) {
+    checked = await validateFlag(config, { ...opts, dockerd: opts.dockerd });
+    if (!checked.ok) return { ok: false, reason: `dockerd --validate refuses it: ${checked.reason!}`, log: checked.reason! };
+  }
+  const res = await startAndProbe(config, opts);
+  return res.ok && checked ? { ...res, validateFlag: checked } : res;
+}
+
+async function startAndProbe(config: DaemonConfig, opts: CandidateOptions): Promise<ValidationResult> {
   let daemon: CandidateDaemon;
   try {
     daemon = await startCandidateDaemon(config, opts);

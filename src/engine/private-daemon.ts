@@ -152,8 +152,9 @@ export async function releaseMountsUnder(path: string): Promise<void> {
 /** The line of dockerd's log that explains a failed start, without its timestamp noise. */
 export function lastError(log: string): string {
   const lines = log.trim().split('\n').filter(Boolean);
-  const failing = lines.reverse().find((l) => /level=(fatal|error)|failed to start daemon|unable to configure/i.test(l));
+  const failing = lines.reverse().find((l) => /level=(fatal|error)|failed to start daemon|unable to configure|^Status: /i.test(l));
   const line = failing ?? lines[0] ?? '(no output)';
   const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(line);
-  return msg?.[1]?.replace(/\\"/g, '"') ?? line;
+  // A flag dockerd cannot parse: "Status: invalid argument ... for "-H, --host" flag: ...".
+  return msg?.[1]?.replace(/\\"/g, '"') ?? line.replace(/^Status: /, '');
 }

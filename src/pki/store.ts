@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -26,7 +26,6 @@ import {
 import { writeFilesAtomic, ensureDir, type PlannedFile } from '../util/atomic-write.js';
 import { DockwardError, UsageError } from '../util/errors.js';
 import { warnOnce } from '../util/warn.js';
-import { PASSPHRASE_ENV } from './passphrase.js';
 
 export interface CaOptions {
   dir: string;
@@ -304,12 +303,9 @@ export async function listCertificates(dir: string): Promise<(InventoryEntry & {
   return inv.certs.map((c) => ({ ...c, status: statusOf(c) }));
 }
 
-export async function loadIssuer(layout: PkiLayout, o: CaOptions): Promise<Issuer> {
-  let certPem: string;
-  let keyPem: string;
+async function loadCaFiles(layout: PkiLayout): Promise<{ certPem: string; keyPem: string }> {
   try {
-    certPem = await readFile(layout.caCert, 'utf8');
-    keyPem = await readFile(layout.caKey, 'utf8');
+    return { certPem: await readFile(layout.caCert, 'utf8'), keyPem: await readFile(layout.caKey, 'utf8') };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new DockwardError(`no CA in ${layout.dir}`, 'run `dockward pki init` first, or point --pki / DOCKWARD_PKI at the PKI directory');
@@ -317,6 +313,10 @@ export async function loadIssuer(layout: PkiLayout, o: CaOptions): Promise<Issue
     if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new DockwardError(`cannot read the CA in ${layout.dir}: permission denied`, 'run as the user that owns the PKI (root for /etc/dockward/pki)');
     throw e;
   }
+}
+
+export async function loadIssuer(layout: PkiLayout, o: CaOptions): Promise<Issuer> {
+  const { certPem, keyPem } = await loadCaFiles(layout);
   if (!isEncryptedKeyPem(keyPem)) (o.onWarning ?? warnOnce)(unencryptedWarning(layout));
   const keyObject = readPrivateKey(keyPem, o.passphrase, `the CA key ${layout.caKey}`);
   const { key, type } = await toSigningKey(keyObject);
@@ -324,7 +324,40 @@ export async function loadIssuer(layout: PkiLayout, o: CaOptions): Promise<Issue
 }
 
 function unencryptedWarning(layout: PkiLayout): string {
-  return `the CA key ${layout.caKey} is not encrypted (mode 0400 protects it only from other users); set ${PASSPHRASE_ENV} or use --passphrase-file when creating the CA`;
+  return `the CA key ${layout.caKey} is not encrypted (mode 0400 protects it only from other users): encrypt it with \`dockward pki encrypt-key\``;
+}
+
+/** Refuses what `encryptCaKey` would refuse, so a caller can say so before asking for passphrases. */
+export async function checkEncryptable(dir: string, change?: boolean): Promise<{ certPem: string; keyPem: string; encrypted: boolean }> {
+  const layout = pkiLayout(dir);
+  const files = await loadCaFiles(layout);
+  const encrypted = isEncryptedKeyPem(files.keyPem);
+  if (encrypted && !change) throw new DockwardError(`the CA key ${layout.caKey} is already encrypted`, 'pass --change to give it a new passphrase');
+  if (!encrypted && change) throw new UsageError(`the CA key ${layout.caKey} is not encrypted, so it has no passphrase to change`, 'leave out --change to encrypt it');
+  return { ...files, encrypted };
+}
+
+/**
+ * Encrypts the CA key in place, or gives an encrypted one a new passphrase (`change`). The key
+ * is checked against ca.pem and the new file read back with the new passphrase before it
+ * replaces the old one (atomically, 0400), under the inventory lock, so no CA operation reads
+ * it half-way and two of these cannot interleave.
+ */
+export async function encryptCaKey(o: { dir: string; passphrase?: string; newPassphrase: string; change?: boolean }): Promise<{ path: string; changed: boolean }> {
+  const layout = pkiLayout(o.dir);
+  await checkEncryptable(o.dir, o.change);
+  return withInventoryLock(layout.inventory, async () => {
+    const { certPem, keyPem, encrypted } = await checkEncryptable(o.dir, o.change);
+    const key = readPrivateKey(keyPem, encrypted ? o.passphrase : undefined, `the CA key ${layout.caKey}`);
+    if (!new X509Certificate(certPem).checkPrivateKey(key)) {
+      throw new DockwardError(`the CA key ${layout.caKey} is not the key of ${layout.caCert}`, 'restore the CA key that belongs to ca.pem from a backup; nothing was changed');
+    }
+    const pem = await encryptPrivateKey(key, o.newPassphrase);
+    const check = readPrivateKey(pem, o.newPassphrase, 'the newly encrypted CA key');
+    if (!check.equals(key)) throw new DockwardError('the newly encrypted CA key does not read back as the same key', 'nothing was changed; report this');
+    await writeFilesAtomic([{ path: layout.caKey, data: pem, mode: MODE_KEY }], { force: true });
+    return { path: layout.caKey, changed: encrypted };
+  });
 }
 
 function dn(cn: string, ou?: string): x509.JsonName {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDaemonJson, renderDaemonJson } from '../../src/daemon/daemon-json.js';
-import { unknownKeys, configKeyOfFlag } from '../../src/daemon/known-keys.js';
+import { unknownKeys, configKeyOfFlag, dockerdKeys, DOCKERD_20_10, DOCKERD_28_5 } from '../../src/daemon/known-keys.js';
+import { parseDockerdVersion } from '../../src/daemon/dockerd.js';
 import { resolveExecStart, dockerdFlags, splitWords, execStartWithout } from '../../src/daemon/systemd-unit.js';
 import { parseSubIds, freeRangeStart, appendRange } from '../../src/daemon/subids.js';
 import { FIXTURES } from './root.js';
@@ -37,15 +38,33 @@ describe('daemon.json strict parsing', () => {
   });
 });
 
-describe('known keys (taken from dockerd 20.10 itself)', () => {
-  test('unknown keys, flattened objects, newer-version keys and misspellings', () => {
-    const u = unknownKeys({ icc: false, 'log-opts': { 'max-size': '1m' }, foo: 1, tls: { bar: 1 }, proxies: {}, 'live-restor': true });
+describe('known keys (taken from dockerd 20.10 and 28.5 themselves)', () => {
+  test('unknown keys, flattened objects, newer-version keys and misspellings (20.10)', () => {
+    const u = unknownKeys({ icc: false, 'log-opts': { 'max-size': '1m' }, foo: 1, tls: { bar: 1 }, proxies: {}, 'live-restor': true }, DOCKERD_20_10);
     const byKey = Object.fromEntries(u.map((k) => [k.key, k]));
     assert.deepEqual(Object.keys(byKey).sort(), ['bar', 'foo', 'live-restor']);
     assert.equal(byKey.bar?.parent, 'tls');
     assert.match(byKey['live-restor']!.hint, /did you mean "live-restore"/);
-    // "proxies" is an object dockerd 20.10 flattens: its inner keys are what it complains about.
-    assert.deepEqual(unknownKeys({ 'log-format': 'json' })[0]?.hint, '"log-format" exists from dockerd 25.0 on; this dockerd (20.10) refuses it: remove it');
+    // "proxies" is an object dockerd flattens: its inner keys are what it complains about.
+    assert.deepEqual(unknownKeys({ proxies: { 'http-proxy': 'http://p:3128' } }, DOCKERD_20_10)[0]?.hint, '"http-proxy" exists from dockerd 23.0 on; dockerd 20.10 refuses it: remove it, or upgrade dockerd');
+    assert.deepEqual(unknownKeys({ 'log-format': 'json' }, DOCKERD_20_10)[0]?.hint, '"log-format" exists from dockerd 25.0 on; dockerd 20.10 refuses it: remove it, or upgrade dockerd');
+    assert.match(unknownKeys({ 'allow-direct-routing': true }, DOCKERD_20_10)[0]?.hint ?? '', /exists in newer dockerd \(28\.5 has it\)/);
+  });
+
+  test('28.5: its new keys pass, default-network-opts stays whole, removed keys say what replaced them', () => {
+    const config = { 'log-format': 'json', proxies: { 'http-proxy': 'http://p:3128', 'no-proxy': 'localhost' }, 'default-network-opts': { bridge: { 'com.docker.network.driver.mtu': '1400' } }, 'cdi-spec-dirs': ['/etc/cdi'], bip6: 'fd00::1/64', 'min-api-version': '1.24', 'live-restor': true, graph: '/srv/docker', 'cluster-store': 'consul://x' };
+    const byKey = Object.fromEntries(unknownKeys(config, DOCKERD_28_5).map((k) => [k.key, k.hint]));
+    assert.deepEqual(Object.keys(byKey).sort(), ['cluster-store', 'graph', 'live-restor', 'min-api-version']);
+    assert.equal(byKey.graph, '"graph" was a key of dockerd 20.10; dockerd 28.5 refuses it: use "data-root"');
+    assert.match(byKey['live-restor']!, /did you mean "live-restore"/);
+    assert.equal(dockerdKeys(20), DOCKERD_20_10);
+    assert.equal(dockerdKeys(28), DOCKERD_28_5);
+  });
+
+  test('dockerd --version is read for the version that decides the keys', () => {
+    assert.deepEqual(parseDockerdVersion('Docker version 28.5.2+dfsg4, build 3ef3c07c883be49a2e8097bcf6d2952fce1d70eb\n'), { version: '28.5.2+dfsg4', major: 28, minor: 5 });
+    assert.deepEqual(parseDockerdVersion('Docker version 20.10.24+dfsg1, build 5d6db84\n'), { version: '20.10.24+dfsg1', major: 20, minor: 10 });
+    assert.equal(parseDockerdVersion('dockerd: command not found'), undefined);
   });
 
   test('flags map onto the keys they collide with', () => {

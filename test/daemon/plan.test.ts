@@ -74,6 +74,16 @@ describe('daemon plan: problems with their fix', () => {
     }
   });
 
+  test('a duplicate key is called ambiguous, not fatal: dockerd starts with it and the last value wins', async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{\n  "labels": ["a=1"],\n  "debug": true,\n  "labels": ["b=2"]\n}\n' });
+    const plan = await computePlan(opts(r, { profile: 'baseline' }));
+    const p = plan.problems.find((x) => /duplicate key/.test(x.message));
+    assert.equal(p?.severity, 'fixed', renderPlan(plan));
+    assert.equal(p?.message, 'duplicate key "labels" on line 4: ambiguous; dockerd starts with it, uses the last value and ignores the earlier one without a word');
+    assert.match(p?.fix ?? '', /with the value dockerd uses \(the last\): check that it is the one you meant/);
+    assert.deepEqual(JSON.parse(plan.files.find((f) => f.path === '/etc/docker/daemon.json')!.after.toString()).labels, ['b=2']);
+  });
+
   test('a byte order mark (Windows editors add one) is reported and removed; the rest is kept as written', async () => {
     const r = await root({ '/etc/docker/daemon.json': '\ufeff{\n  "debug": true\n}\n' });
     const plan = await computePlan(opts(r, { profile: 'baseline' }));
@@ -95,6 +105,25 @@ describe('daemon plan: problems with their fix', () => {
     }
     const missing = await computePlan(opts(await root(), { profile: 'baseline' }));
     assert.ok(!missing.problems.some((x) => /empty/.test(x.message)), 'a missing file is not an empty one');
+  });
+
+  test("keys are checked against the dockerd found: a key only the other version knows blocks there, and is a warning when no dockerd says which", async () => {
+    const r = await root({ '/etc/docker/daemon.json': '{"log-format": "json", "graph": "/srv/docker", "bogus-key": 1}\n' });
+    const of = (plan: Awaited<ReturnType<typeof computePlan>>, key: string) => plan.problems.find((p) => p.message.includes(`"${key}"`));
+    const old = await computePlan(opts(r, { dockerd: { major: 20, version: '20.10.24', path: '/usr/sbin/dockerd' } }));
+    assert.equal(of(old, 'log-format')?.severity, 'blocking');
+    assert.match(of(old, 'log-format')?.fix ?? '', /exists from dockerd 25\.0 on; dockerd 20\.10 refuses it/);
+    assert.equal(of(old, 'graph'), undefined);
+    assert.match(renderPlan(old), /daemon\.json keys checked against dockerd 20\.10\.24 \(\/usr\/sbin\/dockerd\)\.\n$/);
+    const newest = await computePlan(opts(r, { dockerd: { major: 28, version: '28.5.2', path: '/x/dockerd' } }));
+    assert.equal(of(newest, 'log-format'), undefined);
+    assert.equal(of(newest, 'graph')?.severity, 'blocking');
+    assert.match(of(newest, 'graph')?.fix ?? '', /use "data-root"/);
+    const none = await computePlan(opts(r));
+    assert.equal(of(none, 'log-format')?.severity, 'warning');
+    assert.match(of(none, 'log-format')?.message ?? '', /is a key of dockerd 28\.5, but dockerd 20\.10 refuses it, and there is no dockerd here/);
+    assert.equal(of(none, 'graph')?.severity, 'warning');
+    for (const plan of [old, newest, none]) assert.equal(of(plan, 'bogus-key')?.severity, 'blocking');
   });
 
   test('unknown keys block apply, with a did-you-mean', async () => {
@@ -261,6 +290,29 @@ describe('daemon plan: problems with their fix', () => {
     const res = await cli(['daemon', 'apply', '--root', missing, '--yes', '--no-validate']);
     assert.equal(res.code, 2, res.stderr);
     await assert.rejects(stat(missing), /ENOENT/);
+  });
+
+  test('subordinate ids: an existing dockremap range is reused, never added again; a repeated one is cut back to one', async () => {
+    // What a host has after dockerd's own first start with "default" (useradd, then usermod -v/-w).
+    const passwd = 'root:x:0:0::/root:/bin/sh\ndockremap:x:998:998::/home/dockremap:/bin/false\n';
+    const group = 'root:x:0:\ndockremap:x:998:\n';
+    const ids = 'alice:100000:65536\ndockremap:165536:65536\n';
+    const r = await root({ '/etc/passwd': passwd, '/etc/group': group, '/etc/subuid': ids, '/etc/subgid': ids });
+    const plan = await computePlan(opts(r, { usernsRemap: 'default' }));
+    assert.deepEqual(plan.files.filter((f) => /subuid|subgid/.test(f.path)), [], renderPlan(plan));
+    assert.ok(!plan.problems.some((p) => /subuid|subgid/.test(p.file ?? '')), renderPlan(plan));
+    // The entry may be there before the user is (the user was deleted, or the files were copied).
+    const noUser = await computePlan(opts(await root({ '/etc/passwd': 'root:x:0:0::/root:/bin/sh\n', '/etc/subuid': ids, '/etc/subgid': ids }), { usernsRemap: 'default' }));
+    assert.deepEqual(noUser.files.filter((f) => /subuid|subgid/.test(f.path)), [], renderPlan(noUser));
+    // A range listed twice (a second apply's, a test's) breaks every container start: the repeat goes.
+    const twice = 'dockremap:100000:65536\nalice:165536:65536\ndockremap:100000:65536\n';
+    const broken = await computePlan(opts(await root({ '/etc/passwd': passwd, '/etc/group': group, '/etc/subuid': twice, '/etc/subgid': 'dockremap:100000:65536\n' }), { usernsRemap: 'default' }));
+    assert.equal(broken.files.find((f) => f.path === '/etc/subuid')?.after.toString(), 'dockremap:100000:65536\nalice:165536:65536\n');
+    assert.equal(broken.files.find((f) => f.path === '/etc/subgid'), undefined);
+    const fixed = broken.problems.find((p) => p.file === '/etc/subuid');
+    assert.equal(fixed?.severity, 'fixed', renderPlan(broken));
+    assert.equal(fixed?.line, 3);
+    assert.match(fixed?.message ?? '', /dockremap:100000:65536 is listed more than once \(line 3\): every container fails to start/);
   });
 
   test('subordinate ids: matching ranges after the existing ones; a named user must exist', async () => {

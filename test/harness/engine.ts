@@ -3,7 +3,7 @@ import { runProcess, type ProcessResult } from './process.js';
 import { mkdtemp, mkdir, symlink, copyFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import { startPrivateDaemon, type PrivateDaemon, type PrivateDaemonOptions } from '../../src/engine/private-daemon.js';
 
@@ -38,6 +38,16 @@ export function testEngineInstall(): EngineInstall {
     };
   }
   throw new Error(`DOCKWARD_TEST_ENGINE=${name}: expected "bookworm" or "newest"`);
+}
+
+/**
+ * PATH with the engine under test first: where `dockward daemon` finds the dockerd it validates
+ * with, and that dockerd its containerd and shim.
+ */
+export function enginePath(): string {
+  const { dockerd, binDirs } = testEngineInstall();
+  const dirs = dockerd.startsWith('/') ? [dirname(dockerd), ...binDirs] : binDirs;
+  return [...dirs, process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'].join(':');
 }
 
 /**

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { engineSkipReason, startTestEngine, freePort, dockerdTlsArgs, runDocker, TEST_IMAGE, type TestEngine } from '../harness/engine.js';
+import { assertCertificateRefused } from '../harness/tls-refusal.js';
 import { initCa, issueServer, issueClient, pkiLayout, KEY_TYPES, OID_SERVER_AUTH, type KeyType } from '../../src/pki/index.js';
 
 const skip = engineSkipReason();
@@ -78,8 +79,7 @@ describe('a real dockerd with --tlsverify and dockward material', { skip }, () =
       const r = await curl(['--cacert', join(onlyCa, 'ca.pem'), `https://127.0.0.1:${port}/version`]);
       assert.notEqual(r.code, 0);
       const d = await dockerTls(port, onlyCa, ['version', '--format', '{{.Server.Version}}']);
-      assert.notEqual(d.code, 0);
-      assert.match(d.stderr, /certificate|tls/i);
+      await assertCertificateRefused(d, { port, bundle: onlyCa });
     } finally {
       await rm(onlyCa, { recursive: true, force: true });
     }
@@ -94,17 +94,25 @@ describe('a real dockerd with --tlsverify and dockward material', { skip }, () =
       await copyFile(join(foreign, 'cert.pem'), join(mixed, 'cert.pem'));
       await copyFile(join(foreign, 'key.pem'), join(mixed, 'key.pem'));
       const d = await dockerTls(port, mixed, ['version', '--format', '{{.Server.Version}}']);
-      assert.notEqual(d.code, 0);
-      assert.match(d.stderr, /bad certificate|unknown certificate authority|certificate/i);
+      await assertCertificateRefused(d, { port, bundle: mixed });
     } finally {
       await rm(mixed, { recursive: true, force: true });
     }
   });
 
   test('refused: a client certificate whose EKU is serverAuth only', async () => {
-    const d = await dockerTls(port, pkiLayout(pki).clientDir('server-only'), ['version', '--format', '{{.Server.Version}}']);
-    assert.notEqual(d.code, 0);
-    assert.match(d.stderr, /bad certificate|certificate/i);
+    const bundle = pkiLayout(pki).clientDir('server-only');
+    const d = await dockerTls(port, bundle, ['version', '--format', '{{.Server.Version}}']);
+    await assertCertificateRefused(d, { port, bundle });
+  });
+
+  test('the refusal check: a reset is proven a refusal again under TLS 1.2, and an accepted certificate still fails it', async () => {
+    // What the docker CLI prints when its request loses the TLS 1.3 race with dockerd's alert.
+    const reset = { code: 1, stdout: '', stderr: 'error during connect: Get "https://127.0.0.1/v1.51/version": read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer\n' };
+    await assertCertificateRefused(reset, { port, bundle: pkiLayout(pki).clientDir('server-only') });
+    await assert.rejects(assertCertificateRefused(reset, { port, bundle: pkiLayout(pki).clientDir('admin') }), /under TLS 1\.2 the server did not refuse the handshake/);
+    await assert.rejects(assertCertificateRefused({ code: 0, stdout: '28.5.2', stderr: '' }, { port, bundle: pkiLayout(pki).clientDir('server-only') }), /the server accepted the connection/);
+    await assert.rejects(assertCertificateRefused({ code: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon' }, { port, bundle: pkiLayout(pki).clientDir('server-only') }), /neither a certificate alert nor the TLS 1\.3 reset/);
   });
 });
 

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { dockward, snapshotTree } from '../harness/cli.js';
 
 const openssl = (args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -190,6 +190,109 @@ describe('pki: every key type', () => {
       }
     });
   }
+});
+
+describe('pki encrypt-key, and the warning about an unencrypted CA key', () => {
+  let dir: string;
+  const first = 'correct horse battery staple';
+  const second = 'another passphrase, longer';
+  const key = () => join(dir, 'private', 'ca-key.pem');
+  const warning = /warning: the CA key .*ca-key\.pem is not encrypted .*: encrypt it with `dockward pki encrypt-key`/g;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dw-pki-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('an unencrypted CA key is warned about where it is made or used, once per command, and not by list or verify', async () => {
+    const noPass = { DOCKWARD_CA_PASSPHRASE: undefined };
+    const init = await dockward(['pki', 'init', '--pki', dir], { env: noPass });
+    assert.equal(init.code, 0, init.stderr);
+    assert.equal(init.stderr.match(warning)?.length, 1, init.stderr);
+    for (const args of [['server', '--host', 'localhost'], ['client', 'a'], ['client', 'b']]) {
+      const r = await dockward(['pki', ...args, '--pki', dir], { env: noPass });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr.match(warning)?.length, 1, r.stderr);
+    }
+    // Three certificates renewed: the key is used three times, the warning said once.
+    const renew = await dockward(['pki', 'renew', '--expiring-within', '10000d', '--pki', dir], { env: noPass });
+    assert.equal(renew.code, 0, renew.stderr);
+    assert.equal(renew.stderr.match(warning)?.length, 1, renew.stderr);
+    for (const args of [['list'], ['verify', join(dir, 'clients', 'a', 'cert.pem')]]) {
+      const r = await dockward(['pki', ...args, '--pki', dir], { env: noPass });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '', args.join(' '));
+    }
+  });
+
+  test('encrypt-key: needs a passphrase that is not on the command line, and changes nothing without one', async () => {
+    const before = await snapshotTree(dir);
+    const none = await dockward(['pki', 'encrypt-key', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: undefined } });
+    assert.equal(none.code, 1);
+    assert.equal(none.stderr, 'dockward: no passphrase was given to encrypt the CA key with (set DOCKWARD_CA_PASSPHRASE, pass --passphrase-file FILE, or run on a terminal to be prompted)\n');
+    const short = await dockward(['pki', 'encrypt-key', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: 'too short' } });
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /shorter than 12 characters/);
+    const argv = await dockward(['pki', 'encrypt-key', '--pki', dir, '--passphrase', first]);
+    assert.equal(argv.code, 2);
+    const notYet = await dockward(['pki', 'encrypt-key', '--change', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first, DOCKWARD_CA_NEW_PASSPHRASE: second } });
+    assert.equal(notYet.code, 2);
+    assert.match(notYet.stderr, /is not encrypted, so it has no passphrase to change \(leave out --change/);
+    assert.deepEqual(await snapshotTree(dir), before);
+  });
+
+  test('encrypt-key encrypts in place (0400, readable by openssl with the passphrase); signing then needs it, and the warning is gone', async () => {
+    const plain = createPrivateKey(await readFile(key(), 'utf8'));
+    const r = await dockward(['pki', 'encrypt-key', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^encrypted: .*ca-key\.pem\n/);
+    assert.match(await readFile(key(), 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    assert.equal(await mode(key()), '400');
+    assert.match(openssl(['asn1parse', '-in', key()]), /scrypt/);
+    const recovered = execFileSync('openssl', ['pkey', '-in', key(), '-passin', 'env:PW'], { env: { ...process.env, PW: first }, encoding: 'utf8' });
+    assert.ok(createPrivateKey(recovered).equals(plain), 'the same key, encrypted');
+    const without = await dockward(['pki', 'client', 'c', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: undefined } });
+    assert.equal(without.code, 1);
+    assert.match(without.stderr, /is encrypted and no passphrase was given/);
+    const withIt = await dockward(['pki', 'client', 'c', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first } });
+    assert.equal(withIt.code, 0, withIt.stderr);
+    assert.equal(withIt.stderr, '');
+  });
+
+  test('encrypt-key refuses an encrypted key unless --change; a wrong current passphrase is a clear error; --change takes the new one from its own source', async () => {
+    const before = await snapshotTree(dir);
+    const again = await dockward(['pki', 'encrypt-key', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first } });
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, `dockward: the CA key ${key()} is already encrypted (pass --change to give it a new passphrase)\n`);
+    const wrong = await dockward(['pki', 'encrypt-key', '--change', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: 'not the passphrase', DOCKWARD_CA_NEW_PASSPHRASE: second } });
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.stderr, `dockward: wrong passphrase for the CA key ${key()} (check DOCKWARD_CA_PASSPHRASE or the passphrase file)\n`);
+    const noNew = await dockward(['pki', 'encrypt-key', '--change', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first, DOCKWARD_CA_NEW_PASSPHRASE: undefined } });
+    assert.equal(noNew.code, 1);
+    assert.match(noNew.stderr, /no new passphrase was given \(set DOCKWARD_CA_NEW_PASSPHRASE, pass --new-passphrase-file FILE/);
+    assert.deepEqual(await snapshotTree(dir), before);
+
+    const file = join(dir, '..', `new-pw-${Date.now()}`);
+    await writeFile(file, `${second}\n`, { mode: 0o600 });
+    try {
+      const changed = await dockward(['pki', 'encrypt-key', '--change', '--new-passphrase-file', file, '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first } });
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.match(changed.stdout, /^passphrase changed: /);
+    } finally {
+      await rm(file, { force: true });
+    }
+    assert.equal(await mode(key()), '400');
+    const old = await dockward(['pki', 'crl', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: first } });
+    assert.match(old.stderr, /wrong passphrase/);
+    const current = await dockward(['pki', 'crl', '--pki', dir], { env: { DOCKWARD_CA_PASSPHRASE: second } });
+    assert.equal(current.code, 0, current.stderr);
+  });
+
+  test('encrypt-key --help shows examples', async () => {
+    const r = await dockward(['pki', 'encrypt-key', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Examples:\n {2}dockward pki encrypt-key .*\n(.*\n)* {2}DOCKWARD_CA_PASSPHRASE=… DOCKWARD_CA_NEW_PASSPHRASE=… dockward pki encrypt-key --change\n/);
+  });
 });
 
 describe('pki: the CA key passphrase', () => {
