@@ -10,5 +10,6 @@ export {
   type PolicyIdentity,
   type Verdict,
 } from './authorize.js';
-export { compileGlob, DEFAULT_POLICY_YAML, defaultPolicy, loadPolicyFile, parsePolicy, POLICY_SCHEMA } from './policy-file.js';
+export { compileGlob } from './glob.js';
+export { DEFAULT_POLICY_YAML, defaultPolicy, loadPolicyFile, parsePolicy, POLICY_SCHEMA } from './policy-file.js';
 export { PRESETS } from './presets.js';

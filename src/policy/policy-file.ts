@@ -30,6 +30,7 @@ import { parseYamlConfig, type YamlConfig } from '../util/yaml-config.js';
 import { HTTP_METHODS, ROUTES, ROUTES_BY_NAME, ROUTES_BY_TEMPLATE, type Route } from '../gateway/routes.js';
 import { apiVersionNumber, DEFAULT_MAX_API_VERSION } from '../gateway/target.js';
 import { PRESETS } from './presets.js';
+import { compileGlob } from './glob.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
 
 interface MatchDoc {
@@ -102,14 +103,6 @@ export const POLICY_SCHEMA = {
 
 const IMPLICIT_ROUTES = ['HEAD /_ping', 'GET /_ping', 'GET /version'].map((n) => ROUTES_BY_NAME.get(n)!);
 const IMPLICIT_RULE = 'implicit: any identity with a role may ping and read the version';
-
-/** `*` any run of characters, `?` one character, everything else literal. */
-export function compileGlob(pattern: string): (s: string) => boolean {
-  if (!/[*?]/.test(pattern)) return (s) => s === pattern;
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*+/g, '.*').replace(/\?/g, '.');
-  const re = new RegExp(`^${source}$`, 's');
-  return (s) => re.test(s);
-}
 
 // The type prefix Node puts on each subjectAltName entry; `san: host.example` matches `DNS:host.example`.
 const SAN_TYPE = /^(DNS|IP Address|email|URI|DirName|Registered ID|othername):/;
