@@ -54,7 +54,7 @@ export async function resolveHostPath(p: string): Promise<string> {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // Not there (yet): resolve the parent. Anything else (a loop, no permission) cannot be checked.
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot resolve host path ${JSON.stringify(p)}: ${code ?? String(e)}`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot resolve host path ${JSON.stringify(p)}: ${code ?? String(e)}`, { cause: e });
       if (head === '/') return clean;
       rest.push(posix.basename(head));
       head = posix.dirname(head);
