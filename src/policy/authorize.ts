@@ -4,6 +4,8 @@
  * that depends only on (policy identity, route) is computed once when the policy is compiled.
  */
 import { matchRoute, routeParam, type Route } from '../gateway/routes.js';
+import type { BodyKind } from './body-routes.js';
+import type { ContainerRules } from './constraints/rules.js';
 import { apiVersionNumber, DEFAULT_MAX_API_VERSION, formatVersion, parseTarget } from '../gateway/target.js';
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */
@@ -36,15 +38,27 @@ export type Verdict =
       param?: string;
       /** The policy identity that matched. */
       identity: string;
+      /** Set when the body must be decoded and checked before anything is forwarded. */
+      body?: BodyCheck;
     }
   | { kind: 'deny'; status: 403; route: string; rule: string; message: string }
   | { kind: 'bad'; status: 400 | 404 | 405; message: string };
 
 export type DenyVerdict = Extract<Verdict, { kind: 'deny' }>;
 
+/** How the body of an allowed request must be checked, and against whose rules. */
+export interface BodyCheck {
+  kind: BodyKind;
+  rules: ContainerRules;
+  /** The role whose constraints apply. */
+  role: string;
+  /** The identity has an audit-only role: a body that breaks the rules is recorded, not refused. */
+  auditOnly: boolean;
+}
+
 /** What a policy identity may do with one route, computed when the policy is compiled. */
 export type Decision =
-  | { allow: true; rule: string; auditOnly: boolean; wouldDeny?: string }
+  | { allow: true; rule: string; auditOnly: boolean; wouldDeny?: string; body?: BodyCheck }
   | { allow: false; verdict: DenyVerdict };
 
 export interface PolicyIdentity {
@@ -142,6 +156,7 @@ export function authorize(policy: Policy, id: Identity, method: string, rawTarge
     v.auditOnly = true;
     v.wouldDeny = d.wouldDeny;
   }
+  if (d.body) v.body = d.body;
   if (route.matcher.kind !== 'exact') v.param = routeParam(route, path);
   return v;
 }

@@ -31,6 +31,9 @@ import { HTTP_METHODS, ROUTES, ROUTES_BY_NAME, ROUTES_BY_TEMPLATE, type Route } 
 import { apiVersionNumber, DEFAULT_MAX_API_VERSION } from '../gateway/target.js';
 import { PRESETS } from './presets.js';
 import { compileGlob } from './glob.js';
+import { BODY_ROUTES } from './body-routes.js';
+import { CONTAINER_RULES_SCHEMA, compileContainerRules, parseSize, type ContainerRules, type ContainerRulesDoc } from './constraints/rules.js';
+import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
 
 interface MatchDoc {
@@ -49,6 +52,9 @@ interface RoleDoc {
   allow?: string[];
   deny?: string[];
   'audit-only'?: boolean;
+  /** The admin's: request bodies are forwarded unchecked. */
+  unrestricted?: boolean;
+  containers?: ContainerRulesDoc;
   description?: string;
 }
 interface PolicyDoc {
@@ -94,6 +100,8 @@ export const POLICY_SCHEMA = {
           allow: stringList,
           deny: stringList,
           'audit-only': { type: 'boolean' },
+          unrestricted: { type: 'boolean' },
+          containers: CONTAINER_RULES_SCHEMA,
           description: { type: 'string' },
         },
       },
@@ -155,6 +163,30 @@ interface CompiledRole {
   allow: (string | undefined)[]; // by route index: the first allow entry naming the route
   deny: (string | undefined)[];
   auditOnly: boolean;
+  /** undefined: unrestricted (bodies are not checked). */
+  containers: ContainerRules | undefined;
+}
+
+function compileContainers(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): ContainerRules | undefined {
+  const at = ['roles', name, 'containers'];
+  if (doc.unrestricted) {
+    if (doc.containers) cfg.fail(at, `role "${name}" is unrestricted: its "containers" constraints would never apply (remove one of the two)`);
+    return undefined;
+  }
+  const c = doc.containers ?? {};
+  for (const key of ['maxMemory', 'maxShmSize'] as const) {
+    const v = c[key];
+    if (v !== undefined) {
+      try {
+        parseSize(v);
+      } catch (e) {
+        cfg.fail([...at, key], (e as Error).message);
+      }
+    }
+  }
+  // Resolved now so a symlinked grant is compared with what the kernel will mount.
+  const bindMounts = (c.bindMounts ?? []).map((b) => ({ path: resolveHostPath(b.path), readOnly: b.readOnly ?? false }));
+  return compileContainerRules(c, bindMounts);
 }
 
 function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): CompiledRole {
@@ -167,7 +199,7 @@ function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): Co
     });
     return out;
   };
-  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true };
+  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true, containers: compileContainers(cfg, name, doc) };
 }
 
 function quoteList(names: string[]): string {
@@ -193,10 +225,16 @@ function decide(identity: string, roles: CompiledRole[], route: Route): Decision
       break;
     }
   }
+  const audit = roles.find((r) => r.auditOnly);
+  // The role that allows a body route also says what its body may hold; under an audit-only role
+  // a body that breaks those rules is recorded, not refused.
+  const bodyKind = BODY_ROUTES.get(route.name);
+  const body = (role: CompiledRole) =>
+    bodyKind && role.containers ? { body: { kind: bodyKind, rules: role.containers, role: role.name, auditOnly: audit !== undefined } } : {};
   if (!verdict) {
     for (const role of roles) {
       const a = role.allow[route.index];
-      if (a !== undefined) return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false };
+      if (a !== undefined) return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false, ...body(role) };
     }
     if (roles.length > 0 && IMPLICIT_ROUTES.includes(route)) return { allow: true, rule: IMPLICIT_RULE, auditOnly: false };
     const names = roles.map((r) => r.name);
@@ -206,9 +244,8 @@ function decide(identity: string, roles: CompiledRole[], route: Route): Decision
         : `no rule in role${names.length > 1 ? 's' : ''} ${quoteList(names)} allows it; default deny`;
     verdict = deny('default-deny', why);
   }
-  const audit = roles.find((r) => r.auditOnly);
   if (audit && !verdict.allow) {
-    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message };
+    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message, ...body(audit) };
   }
   return verdict;
 }
@@ -278,6 +315,7 @@ identities:
 roles:
   admin:
     allow: [preset:all]
+    unrestricted: true
 `;
 
 /** The identity whose certificate CN is "admin" may do everything; any other identity nothing. */

@@ -111,7 +111,7 @@ const REFUSED: [string, Obj, string, string][] = [
 
 for (const [name, hc, code, field] of REFUSED) {
   test(`refused by default: ${name}`, async () => {
-    const r = refused(await checkContainerCreate(create(structuredClone(hc)), rules(), host));
+    const r = refused(checkContainerCreate(create(structuredClone(hc)), rules(), host));
     assert.equal(r.code, code, r.message);
     assert.equal(r.field, field);
   });
@@ -119,9 +119,9 @@ for (const [name, hc, code, field] of REFUSED) {
 
 test('refused by default: per-interface sysctls and the host network named in EndpointsConfig', async () => {
   const sysctl = create({}, { NetworkingConfig: { EndpointsConfig: { n1: { DriverOpts: { 'com.docker.network.endpoint.sysctls': 'net.ipv4.conf.IFNAME.forwarding=1' } } } } });
-  assert.equal(refused(await checkContainerCreate(sysctl, rules(), host)).code, 'DW_BODY_SYSCTL');
+  assert.equal(refused(checkContainerCreate(sysctl, rules(), host)).code, 'DW_BODY_SYSCTL');
   const hostNet = create({}, { NetworkingConfig: { EndpointsConfig: { host: {} } } });
-  assert.equal(refused(await checkContainerCreate(hostNet, rules(), host)).code, 'DW_BODY_NAMESPACE');
+  assert.equal(refused(checkContainerCreate(hostNet, rules(), host)).code, 'DW_BODY_NAMESPACE');
 });
 
 // [name, role, HostConfig] — allowed.
@@ -142,12 +142,12 @@ const ALLOWED: [string, ContainerRulesDoc, Obj][] = [
 
 for (const [name, doc, hc] of ALLOWED) {
   test(`allowed: ${name}`, async () => {
-    passed(await checkContainerCreate(create(structuredClone(hc)), rules(doc), host));
+    passed(checkContainerCreate(create(structuredClone(hc)), rules(doc), host));
   });
 }
 
 test('a bind through a symlink is forwarded resolved: what was checked is what gets mounted', async () => {
-  const r = passed(await checkContainerCreate(create({ Binds: [`${root}/alias/x:/s:ro`], Mounts: [{ Type: 'bind', Source: `${root}/alias`, Target: '/m' }] }), rules(), host));
+  const r = passed(checkContainerCreate(create({ Binds: [`${root}/alias/x:/s:ro`], Mounts: [{ Type: 'bind', Source: `${root}/alias`, Target: '/m' }] }), rules(), host));
   const hc = r.body.HostConfig as Obj;
   assert.deepEqual(hc.Binds, [`${allowedDir}/x:/s:ro`]);
   assert.equal((hc.Mounts as Obj[])[0]!.Source, allowedDir);
@@ -160,11 +160,11 @@ test('enforced defaults narrow the request and never widen it', async () => {
     maxPids: 256,
     defaults: { capabilities: ['CHOWN', 'NET_BIND_SERVICE', 'SETUID'], user: '65534:65534', readOnlyRootfs: true, log: { 'max-size': '10m' } },
   });
-  const r = passed(await checkContainerCreate(create({ CapDrop: ['setuid'], SecurityOpt: ['no-new-privileges=false'] }), rules({ securityOptions: ['no-new-privileges=false'] }), host));
+  const r = passed(checkContainerCreate(create({ CapDrop: ['setuid'], SecurityOpt: ['no-new-privileges=false'] }), rules({ securityOptions: ['no-new-privileges=false'] }), host));
   // The role allowed an explicit no-new-privileges=false, but the default goes last and wins.
   assert.deepEqual((r.body.HostConfig as Obj).SecurityOpt, ['no-new-privileges=false', 'no-new-privileges']);
 
-  const d = passed(await checkContainerCreate(create({ CapDrop: ['setuid'], CapAdd: [] }), role, host));
+  const d = passed(checkContainerCreate(create({ CapDrop: ['setuid'], CapAdd: [] }), role, host));
   const hc = d.body.HostConfig as Obj;
   assert.deepEqual(hc.CapDrop, ['ALL']);
   assert.deepEqual(hc.CapAdd, ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE'], 'a capability the request dropped is not added back');
@@ -174,15 +174,15 @@ test('enforced defaults narrow the request and never widen it', async () => {
   assert.equal(hc.PidsLimit, 256);
   assert.deepEqual((hc.LogConfig as Obj).Config, { 'max-size': '10m' });
 
-  const dropAll = passed(await checkContainerCreate(create({ CapDrop: ['ALL'] }), role, host));
+  const dropAll = passed(checkContainerCreate(create({ CapDrop: ['ALL'] }), role, host));
   assert.deepEqual((dropAll.body.HostConfig as Obj).CapAdd, [], 'CapDrop ALL stays ALL');
 
-  const asked = passed(await checkContainerCreate(create({ Memory: 1024, PidsLimit: 10 }, { User: 'app' }), role, host));
+  const asked = passed(checkContainerCreate(create({ Memory: 1024, PidsLimit: 10 }, { User: 'app' }), role, host));
   assert.equal((asked.body.HostConfig as Obj).Memory, 1024, 'a lower limit the request set is kept');
   assert.equal((asked.body.HostConfig as Obj).PidsLimit, 10);
   assert.equal(asked.body.User, 'app');
 
-  const over = refused(await checkContainerCreate(create({ Memory: 1024 ** 3 }), role, host));
+  const over = refused(checkContainerCreate(create({ Memory: 1024 ** 3 }), role, host));
   assert.equal(over.code, 'DW_BODY_LIMIT');
 });
 
@@ -198,21 +198,21 @@ test('update: devices and limits are checked; exec: privileged and users', () =>
 });
 
 test('volume create: the local driver binding a host path or a device', async () => {
-  const bindRoot = await checkVolumeCreate({ Name: 'v', Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/' } }, rules(), host);
+  const bindRoot = checkVolumeCreate({ Name: 'v', Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/' } }, rules(), host);
   assert.equal(bindRoot?.code, 'DW_BODY_HOST_PATH');
   assert.equal(bindRoot?.field, 'DriverOpts.device');
-  assert.equal((await checkVolumeCreate({ Driver: '', DriverOpts: { type: 'nfs', o: 'addr=127.0.0.1', device: ':/export' } }, rules(), host))?.code, 'DW_BODY_VOLUME_DRIVER');
-  assert.equal(await checkVolumeCreate({ Name: 'v', DriverOpts: { type: 'none', o: 'bind,ro', device: readOnlyDir } }, rules(), host), undefined);
-  assert.equal(await checkVolumeCreate({ Name: 'v', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=10m' } }, rules(), host), undefined);
+  assert.equal((checkVolumeCreate({ Driver: '', DriverOpts: { type: 'nfs', o: 'addr=127.0.0.1', device: ':/export' } }, rules(), host))?.code, 'DW_BODY_VOLUME_DRIVER');
+  assert.equal(checkVolumeCreate({ Name: 'v', DriverOpts: { type: 'none', o: 'bind,ro', device: readOnlyDir } }, rules(), host), undefined);
+  assert.equal(checkVolumeCreate({ Name: 'v', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=10m' } }, rules(), host), undefined);
 });
 
 test('ports: host addresses and ports below 1024', async () => {
   const role = rules({ privilegedPorts: false, hostIPs: ['127.0.0.1'] });
   const low = create({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '80' }] } });
-  assert.equal(refused(await checkContainerCreate(low, role, host)).code, 'DW_BODY_PORT');
+  assert.equal(refused(checkContainerCreate(low, role, host)).code, 'DW_BODY_PORT');
   const anyAddr = create({ PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '8080' }] } });
-  assert.equal(refused(await checkContainerCreate(anyAddr, role, host)).field, 'HostConfig.PortBindings.8080/tcp[0].HostIp');
-  passed(await checkContainerCreate(create({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }, { HostIp: '127.0.0.1', HostPort: '8000-8010' }] } }), role, host));
+  assert.equal(refused(checkContainerCreate(anyAddr, role, host)).field, 'HostConfig.PortBindings.8080/tcp[0].HostIp');
+  passed(checkContainerCreate(create({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }, { HostIp: '127.0.0.1', HostPort: '8000-8010' }] } }), role, host));
 });
 
 test('host paths: cleaning, segment boundaries, resolution of what does not exist yet', async () => {
@@ -220,8 +220,8 @@ test('host paths: cleaning, segment boundaries, resolution of what does not exis
   assert.ok(isWithin('/srv/a', '/srv'));
   assert.ok(!isWithin('/srvx', '/srv'));
   assert.ok(isWithin('/anything', '/'));
-  assert.equal(await resolveHostPath(`${root}/alias/not/yet`), `${allowedDir}/not/yet`);
-  const v = await judgeHostPath('relative/path', false, [], []);
+  assert.equal(resolveHostPath(`${root}/alias/not/yet`), `${allowedDir}/not/yet`);
+  const v = judgeHostPath('relative/path', false, [], []);
   assert.ok(!v.ok && /not absolute/.test(v.reason));
 });
 

@@ -154,13 +154,13 @@ function checkSysctls(body: Obj, hc: Obj, rules: ContainerRules): BodyRefusal | 
 }
 
 /** Checks one host-path bind; returns the resolved path to forward, or a refusal. */
-async function hostBind(source: string, readOnly: boolean, field: string, rules: ContainerRules, host: HostFacts): Promise<string | BodyRefusal> {
-  const v = await judgeHostPath(source, readOnly, rules.bindMounts, host.protectedPaths);
+function hostBind(source: string, readOnly: boolean, field: string, rules: ContainerRules, host: HostFacts): string | BodyRefusal {
+  const v = judgeHostPath(source, readOnly, rules.bindMounts, host.protectedPaths);
   return v.ok ? v.resolved : refuse('DW_BODY_HOST_PATH', field, v.reason);
 }
 
 /** `HostConfig.Binds`, read as volume/mounts linuxParser.ParseMountRaw reads them. */
-async function checkBinds(hc: Obj, rules: ContainerRules, host: HostFacts, mutations: string[]): Promise<BodyRefusal | undefined> {
+function checkBinds(hc: Obj, rules: ContainerRules, host: HostFacts, mutations: string[]): BodyRefusal | undefined {
   const binds = list(hc.Binds);
   for (let i = 0; i < binds.length; i++) {
     const raw = str(binds[i]);
@@ -172,7 +172,7 @@ async function checkBinds(hc: Obj, rules: ContainerRules, host: HostFacts, mutat
     const opts = mode.split(',');
     if (opts.some((o) => PROPAGATING.has(o))) return refuse('DW_BODY_MOUNT', field, `mount propagation ${mode} reaches back into the host; it is not allowed`);
     if (!source.startsWith('/')) continue; // a named volume
-    const resolved = await hostBind(source, opts.includes('ro'), field, rules, host);
+    const resolved = hostBind(source, opts.includes('ro'), field, rules, host);
     if (typeof resolved !== 'string') return resolved;
     if (resolved !== source) {
       binds[i] = [resolved, target, ...(mode ? [mode] : [])].join(':');
@@ -183,12 +183,12 @@ async function checkBinds(hc: Obj, rules: ContainerRules, host: HostFacts, mutat
 }
 
 /** The local volume driver's options that reach the host: a bind of a path, or a device. */
-async function checkLocalVolumeOptions(opts: Obj, field: string, rules: ContainerRules, host: HostFacts): Promise<BodyRefusal | undefined> {
+function checkLocalVolumeOptions(opts: Obj, field: string, rules: ContainerRules, host: HostFacts): BodyRefusal | undefined {
   const device = opts.device;
   if (device === undefined) return undefined;
   const o = str(opts.o).split(',');
   if (o.includes('bind')) {
-    const r = await hostBind(str(device), o.includes('ro'), `${field}.device`, rules, host);
+    const r = hostBind(str(device), o.includes('ro'), `${field}.device`, rules, host);
     return typeof r === 'string' ? undefined : r;
   }
   if (str(opts.type) === 'tmpfs') return undefined;
@@ -199,13 +199,13 @@ async function checkLocalVolumeOptions(opts: Obj, field: string, rules: Containe
 }
 
 /** A volume's driver and options (inline in a mount, or `POST /volumes/create`). */
-async function checkVolumeDriver(
+function checkVolumeDriver(
   name: string,
   options: unknown,
   [driverField, optionsField]: [string, string],
   rules: ContainerRules,
   host: HostFacts,
-): Promise<BodyRefusal | undefined> {
+): BodyRefusal | undefined {
   const driver = name || 'local';
   if (!rules.volumeDrivers.has(driver)) {
     return refuse('DW_BODY_VOLUME_DRIVER', driverField, `volume driver ${JSON.stringify(driver)} is not allowed for this role (allowed: ${[...rules.volumeDrivers].join(', ') || 'none'})`);
@@ -214,7 +214,7 @@ async function checkVolumeDriver(
 }
 
 /** `HostConfig.Mounts` (mount.Mount), as daemon/volumes validateMountConfig accepts them. */
-async function checkMounts(hc: Obj, rules: ContainerRules, host: HostFacts, mutations: string[]): Promise<BodyRefusal | undefined> {
+function checkMounts(hc: Obj, rules: ContainerRules, host: HostFacts, mutations: string[]): BodyRefusal | undefined {
   const mounts = list(hc.Mounts);
   for (let i = 0; i < mounts.length; i++) {
     const m = mounts[i];
@@ -227,7 +227,7 @@ async function checkMounts(hc: Obj, rules: ContainerRules, host: HostFacts, muta
       // Non-recursively read-only leaves the mounts below the source writable.
       const readOnly = m.ReadOnly === true && bo.ReadOnlyNonRecursive !== true;
       const source = str(m.Source);
-      const resolved = await hostBind(source, readOnly, `${field}.Source`, rules, host);
+      const resolved = hostBind(source, readOnly, `${field}.Source`, rules, host);
       if (typeof resolved !== 'string') return resolved;
       if (resolved !== source) {
         m.Source = resolved;
@@ -239,7 +239,7 @@ async function checkMounts(hc: Obj, rules: ContainerRules, host: HostFacts, muta
       const dc = isObj(vo.DriverConfig) ? vo.DriverConfig : undefined;
       if (dc) {
         const at = `${field}.VolumeOptions.DriverConfig`;
-        const r = await checkVolumeDriver(str(dc.Name) || str(hc.VolumeDriver), dc.Options, [`${at}.Name`, `${at}.Options`], rules, host);
+        const r = checkVolumeDriver(str(dc.Name) || str(hc.VolumeDriver), dc.Options, [`${at}.Name`, `${at}.Options`], rules, host);
         if (r) return r;
       }
     } else if (type === 'image') {
@@ -364,7 +364,7 @@ function applyDefaults(body: Obj, hc: Obj, rules: ContainerRules, mutations: str
 }
 
 /** `POST /containers/create`: judge the canonical body, return it as it must be forwarded. */
-export async function checkContainerCreate(body: Obj, rules: ContainerRules, host: HostFacts): Promise<BodyRefusal | CheckedBody> {
+export function checkContainerCreate(body: Obj, rules: ContainerRules, host: HostFacts): BodyRefusal | CheckedBody {
   const hc: Obj = isObj(body.HostConfig) ? body.HostConfig : (body.HostConfig = {});
   const mutations: string[] = [];
   const refusal =
@@ -375,8 +375,8 @@ export async function checkContainerCreate(body: Obj, rules: ContainerRules, hos
     checkSysctls(body, hc, rules) ??
     checkResources(hc, rules, 'HostConfig.') ??
     checkPorts(hc, rules) ??
-    (await checkBinds(hc, rules, host, mutations)) ??
-    (await checkMounts(hc, rules, host, mutations));
+    checkBinds(hc, rules, host, mutations) ??
+    checkMounts(hc, rules, host, mutations);
   if (refusal) return refusal;
   applyDefaults(body, hc, rules, mutations);
   return { body, mutations };
@@ -392,7 +392,7 @@ export function checkContainerUpdate(body: Obj, rules: ContainerRules): BodyRefu
 }
 
 /** `POST /volumes/create`: `volume.CreateOptions`. */
-export function checkVolumeCreate(body: Obj, rules: ContainerRules, host: HostFacts): Promise<BodyRefusal | undefined> {
+export function checkVolumeCreate(body: Obj, rules: ContainerRules, host: HostFacts): BodyRefusal | undefined {
   return checkVolumeDriver(str(body.Driver), body.DriverOpts, ['Driver', 'DriverOpts'], rules, host);
 }
 

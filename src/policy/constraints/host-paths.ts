@@ -6,7 +6,7 @@
  * their directories and state, and dockward's own PKI. A bind of any of them — or of a directory
  * that contains one, such as `/`, `/run` or `/var` — hands out root on the host.
  */
-import { realpath } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 
 /** Paths whose exposure is root on the host; the daemon's socket and data-root are added at run time. */
@@ -41,15 +41,16 @@ export function isWithin(inner: string, outer: string): boolean {
 
 /**
  * The path the kernel will mount: symlinks resolved for the part that exists; what does not exist
- * yet (dockerd creates missing `Binds` sources) is appended as written, cleaned.
+ * yet (dockerd creates missing `Binds` sources) is appended as written, cleaned. Synchronous: a
+ * few syscalls per bind, on container create only, and usable where a policy is compiled.
  */
-export async function resolveHostPath(p: string): Promise<string> {
+export function resolveHostPath(p: string): string {
   const clean = cleanPath(p);
   const rest: string[] = [];
   let head = clean;
   for (;;) {
     try {
-      const real = await realpath(head);
+      const real = realpathSync(head);
       return rest.length ? cleanPath(posix.join(real, ...rest.reverse())) : real;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -68,16 +69,11 @@ export type HostPathVerdict = { ok: true; resolved: string } | { ok: false; reas
  * May `source` be bind-mounted (read-only if `readOnly`)? `protectedPaths` are resolved already.
  * A protected path may be neither mounted nor reached through a mounted ancestor.
  */
-export async function judgeHostPath(
-  source: string,
-  readOnly: boolean,
-  allowed: readonly AllowedHostPath[],
-  protectedPaths: readonly string[],
-): Promise<HostPathVerdict> {
+export function judgeHostPath(source: string, readOnly: boolean, allowed: readonly AllowedHostPath[], protectedPaths: readonly string[]): HostPathVerdict {
   if (!posix.isAbsolute(source)) return { ok: false, reason: `host path ${JSON.stringify(source)} is not absolute` };
   let resolved: string;
   try {
-    resolved = await resolveHostPath(source);
+    resolved = resolveHostPath(source);
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
