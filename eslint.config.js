@@ -1,6 +1,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** `no-restricted-imports` refusing relative imports whose source matches `regex`. */
+function layer(files, regex, message) {
+  return { files, rules: { 'no-restricted-imports': ['error', { patterns: [{ regex, message }] }] } };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/'] },
   js.configs.recommended,
@@ -11,4 +16,9 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // Layering (ARCHITECTURE.md): the Engine API model stands on util/ alone, and policy never
+  // reaches back into the gateway that uses it.
+  layer(['src/api/*.ts'], '^\\.\\./(?!util/)', 'src/api/ imports only src/util/'),
+  layer(['src/api/*/*.ts'], '^\\.\\./\\.\\./(?!util/)', 'src/api/ imports only src/util/'),
+  layer(['src/policy/**/*.ts'], '(^|/)gateway/', 'src/policy/ never imports src/gateway/'),
 );

@@ -104,7 +104,7 @@ export function registerPki(program: Command): void {
     .option('--out <dir>', 'output directory (default: PKI/clients/NAME)')
     .addOption(keyOption())
     .option('--context <name>', 'also write a Docker CLI context NAME')
-    .option('--docker-host <url>', 'DOCKER_HOST for docker.env and the context (default: tcp://<server cert name>:2376)')
+    .option('--docker-host <url>', 'DOCKER_HOST for docker.env and the context (default: the address dockward up last bound, recorded in PKI/gateway-address; else tcp://<server cert name>:2376)')
     .addOption(passphraseOption())
     .option('--force', 'overwrite existing files')
     .action(

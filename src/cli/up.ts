@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolvePassphrase, resolvePkiDir } from '../pki/index.js';
 import { defaultDockerSocket } from '../gateway/config.js';
-import { up } from '../up/up.js';
+import { up } from '../gateway/up.js';
 import { gatewayListenerLines, serveUntilSignal } from './gateway.js';
 import { withPkiDir } from './options.js';
 
@@ -9,7 +9,7 @@ interface UpFlags {
   listen: string;
   dockerSocket?: string;
   pki?: string;
-  auditLog: string;
+  auditLog?: string;
   passphraseFile?: string;
 }
 
@@ -20,7 +20,10 @@ export function registerUp(program: Command): void {
       .description('create the PKI if missing and run the gateway on 127.0.0.1:2376 in front of the local Docker daemon')
       .option('--listen <addr>', '[tcp://]HOST:PORT to listen on', '127.0.0.1:2376')
       .option('--docker-socket <path>', "the daemon's socket (default: DOCKER_HOST if unix://, else /var/run/docker.sock)")
-      .option('--audit-log <file>', 'append the audit log to FILE (- for stdout)', '-')
+      .option(
+        '--audit-log <file>',
+        'append the audit log to FILE, - for stdout (default: $XDG_STATE_HOME/dockward/audit.log, else /var/log/dockward/audit.log as root, ~/.local/state/dockward/audit.log otherwise)',
+      )
       .option('--passphrase-file <file>', 'CA passphrase from FILE (else $DOCKWARD_CA_PASSPHRASE, else a prompt on a terminal)'),
   ).action(async (flags: UpFlags) => {
     const pkiDir = resolvePkiDir(flags.pki);
@@ -31,8 +34,9 @@ export function registerUp(program: Command): void {
       auditLog: flags.auditLog,
       passphrase: (creatingCa) => resolvePassphrase({ file: flags.passphraseFile, confirm: creatingCa }),
     });
-    for (const c of res.created) process.stderr.write(`dockward up: created ${c}\n`);
+    for (const c of res.changes) process.stderr.write(`dockward up: ${c}\n`);
     for (const line of gatewayListenerLines(res.gateway)) process.stderr.write(`${line}\n`);
+    process.stderr.write(`dockward up: audit log: ${res.auditLog === '-' ? 'stdout' : `${res.auditLog} (--audit-log - for stdout)`}\n`);
     process.stderr.write('dockward up: point the docker CLI at the gateway with:\n');
     process.stdout.write(`${res.clientLines.join('\n')}\n`);
     await serveUntilSignal(res.gateway);

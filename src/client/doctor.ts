@@ -224,12 +224,29 @@ async function diagnoseTls(o: DiagnoseOptions, r: DoctorReport): Promise<void> {
 
   if (p.error) {
     r.findings.push(...clientRejected(p.error, p.handshake, b, r.clientCertificate, r.serverCertificate));
+  } else if (p.ping && gatewayRefusal(p.ping.body)) {
+    r.findings.push({
+      id: 'refused-by-gateway',
+      severity: 'error',
+      message: `${where(t)} is dockward's gateway; it completed the TLS handshake and refused the request (HTTP ${p.ping.status}): ${gatewayRefusal(p.ping.body)}`,
+      fix: "do what the gateway's answer says; its audit log has the same refusal with this client's address and, where a certificate was presented, its CN and serial",
+    });
   } else if (p.ping && p.ping.status !== 200) {
     r.findings.push({ id: 'unexpected-answer', severity: 'error', message: `${where(t)} answered /_ping with HTTP ${p.ping.status}: ${p.ping.body.trim().slice(0, 200)}`, fix: 'check that this port belongs to dockerd or dockward gateway' });
   } else if (p.ping) {
     r.apiVersion = p.ping.apiVersion;
     // Accepted by this server; still say what another server (dockerd vs the gateway) would refuse.
     if (r.clientCertificate) addChecks(r, 'client', r.clientCertificate.checks, 'warning');
+  }
+}
+
+/** The message of a Docker-style error the gateway wrote (`{"message":"dockward: …"}`), if this is one. */
+function gatewayRefusal(body: string): string | undefined {
+  try {
+    const m = (JSON.parse(body) as { message?: unknown }).message;
+    return typeof m === 'string' && m.startsWith('dockward: ') ? m.slice('dockward: '.length) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -269,8 +286,8 @@ function shortTlsError(e: NetError): string {
 
 function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: VerifyReport | undefined, server: VerifyReport | undefined): Finding[] {
   const alertName = e.alert !== undefined ? TLS_ALERTS[e.alert] ?? `alert ${e.alert}` : undefined;
-  // dockerd answers a refused client certificate with an alert; Node's TLS servers (dockward's
-  // gateway among them) just drop the connection once the handshake is done.
+  // dockerd answers a refused client certificate with an alert; Node's TLS servers just drop the
+  // connection once the handshake is done (dockward's gateway answers with the reason instead).
   const silentDrop = !alertName && handshake && !!b.cert && ['ECONNRESET', 'EPIPE'].includes(e.code);
   if (!alertName && !silentDrop) {
     return [
@@ -316,7 +333,7 @@ function clientRejected(e: NetError, handshake: boolean, b: Bundle, client: Veri
         id: 'client-cert-refused',
         severity: 'error',
         message:
-          `${said}. That is how dockward's gateway refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
+          `${said}. That is how a Node.js TLS server that checks a CRL refuses a client certificate, and ${b.files.cert} looks valid against your ca.pem — ` +
           'so it is most likely revoked (the gateway enforces the CRL; dockerd never checks revocation), or the gateway\'s CRL has expired ' +
           '(then it refuses every client), or the gateway trusts another CA',
         fix:

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Identity, Policy } from '../policy/index.js';
 import type { AuditLog, AuditRecord, Decision } from './audit-log.js';
 import type { AcceptEncodingMode } from './wire.js';
+import type { RefusedClient } from './client-certificate.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -34,7 +35,8 @@ export interface GatewayContext {
 export const STREAM_BUFFER_BYTES = 512 * 1024;
 
 const IDENTITY = Symbol('dockward.identity');
-type Tagged = { [IDENTITY]?: Identity; remoteLabel?: string };
+const REFUSED = Symbol('dockward.refused');
+type Tagged = { [IDENTITY]?: Identity; [REFUSED]?: RefusedClient };
 
 /** The identity is fixed per connection (listener or verified certificate), set when it opens. */
 export function setIdentity(socket: Duplex, id: Identity): void {
@@ -45,9 +47,26 @@ export function identityOf(socket: Duplex): Identity | undefined {
   return (socket as Duplex & Tagged)[IDENTITY];
 }
 
+/**
+ * A TLS client refused for its certificate (or the lack of one): it has no identity, and every
+ * request on its connection is answered with the reason and nothing else (screen()).
+ */
+export function setRefused(socket: Duplex, r: RefusedClient): void {
+  (socket as Duplex & Tagged)[REFUSED] = r;
+}
+
+export function refusedOf(socket: Duplex): RefusedClient | undefined {
+  return (socket as Duplex & Tagged)[REFUSED];
+}
+
+/**
+ * The client's address. A TLS socket whose handshake failed has already lost its own handle;
+ * the TCP socket beneath it (`_parent`, set by Node for every server-side TLS socket) still knows.
+ */
 export function remoteOf(socket: Duplex, listener: string): string {
-  const s = socket as Socket;
-  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : listener;
+  const s = socket as Socket & { _parent?: Socket };
+  const raw = s.remoteAddress ? s : s._parent;
+  return raw?.remoteAddress ? `${raw.remoteAddress}:${raw.remotePort}` : listener;
 }
 
 /** The audit record of one exchange; fields the caller does not know stay null. */
@@ -58,11 +77,12 @@ export function auditRecord(
   startedAt: number,
   fields: Partial<AuditRecord> & { decision: Decision },
 ): AuditRecord {
+  const refused = id ? undefined : refusedOf(socket);
   return {
     time: new Date(Date.now() - (performance.now() - startedAt)).toISOString(),
     identity: id?.name ?? null,
-    cn: id?.cn ?? null,
-    serial: id?.serial ?? null,
+    cn: id?.cn ?? refused?.cn ?? null,
+    serial: id?.serial ?? refused?.serial ?? null,
     remote: remoteOf(socket, listener),
     listener,
     method: null,

@@ -94,6 +94,7 @@ function upgrade(
 ): void {
   const method = req.method!;
   const refusal = screen(ctx, req, id);
+  if (refusal?.audited) return rawError(socket, refusal.status, refusal.message);
   if (refusal) return refuse(refusal.status, refusal.message, { decision: refusal.status === 403 ? 'deny' : 'bad' });
   const verdict = authorize(ctx.policy, id!, method, req.url!);
   if (verdict.kind !== 'allow') return refuse(verdict.status, verdict.message, { decision: verdict.kind, ...verdictFields(verdict) });

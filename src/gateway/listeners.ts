@@ -11,10 +11,11 @@ import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Identity } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
-import { auditRecord, identityOf, setIdentity, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { auditRecord, identityOf, setIdentity, setRefused, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { handleRequest } from './proxy.js';
 import { handleUpgrade } from './hijack.js';
-import { hasClientAuth, loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
+import { loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
+import { judgeClient, type RefusedClient } from './client-certificate.js';
 import { rawError } from './wire.js';
 
 export interface TcpListenerSpec {
@@ -107,23 +108,6 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
   });
 }
 
-function identityFromCert(socket: TLSSocket, listener: string): Identity | string {
-  const cert = socket.getPeerCertificate();
-  if (!cert || !cert.subject) return 'no client certificate';
-  if (!hasClientAuth(cert)) return 'the client certificate lacks the EKU clientAuth';
-  const cn = Array.isArray(cert.subject.CN) ? cert.subject.CN[0] : cert.subject.CN;
-  if (!cn) return 'the client certificate has no CN';
-  const ou = cert.subject.OU === undefined ? [] : Array.isArray(cert.subject.OU) ? cert.subject.OU : [cert.subject.OU];
-  return {
-    name: cn,
-    cn,
-    ou,
-    sans: cert.subjectaltname ? cert.subjectaltname.split(', ') : [],
-    serial: cert.serialNumber?.toLowerCase(),
-    listener,
-  };
-}
-
 async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: ServerLimits): Promise<Listener> {
   const material = await loadTlsMaterial(spec.tls);
   const server = https.createServer({ ...TLS_SERVER_OPTIONS, ...material, noDelay: true, handshakeTimeout: limits.handshakeTimeoutMs, ...HTTP_SERVER_OPTIONS });
@@ -141,16 +125,23 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     let ended = 0;
     for (const socket of live) {
       const serial = identityOf(socket)?.serial;
-      if (serial !== undefined && reloader.isRevoked(serial)) {
+      if (serial !== undefined && reloader.revocation(serial)) {
         socket.destroy();
         ended++;
       }
     }
     if (ended) ctx.log(`${name}: closed ${ended} connection(s) of revoked certificates`);
   };
-  const handshakeDone = limitHandshakes(ctx, server, name, limits.maxHandshakesPerAddress);
+  const handshakeOf = limitHandshakes(ctx, server, name, limits.maxHandshakesPerAddress);
   server.on('secureConnection', (socket: TLSSocket) => {
-    handshakeDone(socket);
+    socket.disableRenegotiation();
+    const handshakeDone = handshakeOf(socket);
+    const id = judgeClient(socket, name, reloader);
+    if ('reason' in id) {
+      refuseClient(ctx, socket, name, id, limits.handshakeTimeoutMs, handshakeDone);
+      return;
+    }
+    handshakeDone();
     live.add(socket);
     socket.once('close', () => live.delete(socket));
     // Half-open: a client that half-closes after stdin (`echo hi | docker exec -i c cat`) must
@@ -158,23 +149,15 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     // also kept every connection that hung up before its handshake open (CLOSE-WAIT) for good,
     // holding a maxConnections slot each, so a few hundred such hang-ups locked everyone out.
     socket.allowHalfOpen = true;
-    socket.disableRenegotiation();
     // A hijacked stream whose client vanished without a word (half-open: we still wait for
     // output to send) is found by the peer's RST to a keep-alive probe.
     socket.setKeepAlive(true, 60_000);
-    const id = identityFromCert(socket, name);
-    if (typeof id === 'string') {
-      ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: id }));
-      socket.destroy();
-      return;
-    }
     setIdentity(socket, id);
   });
-  // OpenSSL refuses no certificate, another CA, a revoked one, or one whose EKU forbids client
-  // use (serverAuth only); Node reports several of these after the fact as a hang-up.
-  server.on('tlsClientError', (err, socket) => {
-    const crl = reloader.expiredCrl();
-    const why = `TLS: ${(err as Error & { reason?: string }).reason ?? err.message}${crl ? ` (${crl})` : ''}`;
+  // What fails inside the handshake itself: a client that hangs up or times out, speaks no TLS
+  // or an old version (certificates are judged once it is done).
+  server.on('tlsClientError', (err: NodeJS.ErrnoException & { reason?: string }, socket) => {
+    const why = err.code === 'ECONNRESET' ? 'the client closed the connection during the TLS handshake' : `TLS: ${err.reason ?? err.message}`;
     ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: why }));
   });
   wire(ctx, server, name, limits);
@@ -190,6 +173,22 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
 }
 
 /**
+ * A client refused for its certificate is audited once, here, and then answered with the reason
+ * whatever it asks (screen()), one request per connection. It is no more authenticated than a
+ * client still in its handshake: it keeps its place among its address's handshakes under way,
+ * and has as long as a handshake to ask before it is dropped.
+ */
+function refuseClient(ctx: GatewayContext, socket: TLSSocket, name: string, r: RefusedClient, deadlineMs: number, handshakeDone: () => void): void {
+  setRefused(socket, r);
+  ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: r.reason }));
+  const timer = setTimeout(() => socket.destroy(), deadlineMs).unref();
+  socket.once('close', () => {
+    clearTimeout(timer);
+    handshakeDone();
+  });
+}
+
+/**
  * Who counts as one client for the handshake cap: an IPv4 address (also when IPv4-mapped), or an
  * IPv6 /64, since a single host usually has a whole /64 to pick source addresses from.
  */
@@ -200,11 +199,12 @@ export function clientGroup(address: string): string {
 }
 
 /**
- * Refuses a connection whose client (see clientGroup) already has `max` handshakes under way;
- * returns what the caller calls once a handshake succeeded. A failed or abandoned one ends with
- * its socket.
+ * Refuses a connection whose client (see clientGroup) already has `max` handshakes under way.
+ * Returns, for a socket whose handshake is done, what gives its place back: the caller calls it
+ * once the client is authenticated. A failed or abandoned handshake gives it back when its
+ * socket closes.
  */
-function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string, max: number): (secured: TLSSocket) => void {
+function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string, max: number): (secured: TLSSocket) => () => void {
   const perClient = new Map<string, number>();
   // By address and port: the TLS socket is not the raw socket 'connection' saw.
   const pending = new Map<string, () => void>();
@@ -239,7 +239,7 @@ function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string
     raw.once('close', done);
     for (const listener of startTls) listener.call(server, raw);
   });
-  return (secured) => pending.get(key(secured))?.();
+  return (secured) => pending.get(key(secured)) ?? (() => undefined);
 }
 
 function bind(server: net.Server, listen: () => void, name: string): Promise<void> {

@@ -5,7 +5,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { authorize, type Identity, type Verdict } from '../policy/index.js';
 import { auditPath } from './audit-log.js';
-import { auditRecord, identityOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, replyError } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
@@ -17,6 +17,8 @@ const MERGE_BELOW_BYTES = 4096;
 export interface Refusal {
   status: number;
   message: string;
+  /** The connection's refusal is audited already (refuseClient): one line per refused client. */
+  audited?: true;
 }
 
 /**
@@ -27,7 +29,10 @@ export interface Refusal {
  */
 export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity | undefined): Refusal | undefined {
   if (ctx.audit.failure) return { status: 503, message: `dockward: the audit log cannot be written (${ctx.audit.failure}); no request is forwarded unaudited` };
-  if (!id) return { status: 403, message: 'dockward: the connection has no verified identity' };
+  if (!id) {
+    const refused = refusedOf(req.socket);
+    return refused ? { status: 403, message: refused.message, audited: true } : { status: 403, message: 'dockward: the connection has no verified identity' };
+  }
   if (req.method === 'OPTIONS') {
     return { status: 403, message: 'dockward: OPTIONS requests are refused (browser preflight into the Docker API)' };
   }
@@ -71,6 +76,7 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   if (refusal) {
     // Framing we do not trust: answer and close rather than guess where the next request starts.
     replyError(res, refusal.status, refusal.message, true);
+    if (refusal.audited) return;
     res.once('close', () =>
       ctx.audit.write(
         auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: refusal.status === 403 ? 'deny' : 'bad', status: refusal.status }),
@@ -123,7 +129,7 @@ function forward(
     else res.destroy();
   });
   upReq.on('response', (upRes) => {
-    const headers = forwardResponseHeaders(upRes.rawHeaders);
+    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion);
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.

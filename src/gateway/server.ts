@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import { existsSync } from 'node:fs';
+import { ROUTES_KNOWN_THROUGH } from '../api/routes.js';
+import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { engineRequest } from '../engine/engine-client.js';
 import { loadPolicyFile, withApiVersion, type Policy } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
@@ -12,8 +14,6 @@ import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
-// The route table is dockerd 20.10's; its newest API version is the parser's default maximum.
-import { apiVersionNumber, DEFAULT_MAX_API_VERSION as ROUTE_TABLE_API_VERSION } from './target.js';
 
 export interface GatewayOptions {
   upstreamSocket: string;
@@ -27,6 +27,8 @@ export interface GatewayOptions {
   limits?: Partial<ServerLimits>;
   /** Operational messages (reloads, refusals of the gateway's own config); stderr by default. */
   log?: (line: string) => void;
+  /** The newest API version accepted (default NEWEST_API_VERSION); lower only to try a daemon newer than the gateway. */
+  newestApiVersion?: string;
 }
 
 export interface Gateway {
@@ -62,16 +64,25 @@ export async function upstreamVersion(socketPath: string): Promise<string> {
   }
 }
 
+/** What a gateway in front of a daemon newer than itself does about it, or undefined. */
+export function newerDaemonWarning(daemonVersion: string, gatewayNewest: string): string | undefined {
+  if (apiVersionNumber(daemonVersion) <= apiVersionNumber(gatewayNewest)) return undefined;
+  const unknownRoutes =
+    apiVersionNumber(daemonVersion) > apiVersionNumber(ROUTES_KNOWN_THROUGH) ? `; routes added after API ${ROUTES_KNOWN_THROUGH} are refused (404)` : '';
+  return (
+    `warning: dockerd speaks API ${daemonVersion}, newer than the gateway's ${gatewayNewest}: requests for newer API versions are ` +
+    `refused, unversioned requests are forwarded as API ${gatewayNewest}, and Api-Version answers say ${gatewayNewest} ` +
+    `so clients negotiate down to it${unknownRoutes}`
+  );
+}
+
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!opts.listeners.length) throw new DockwardError('the gateway has no listener', 'pass --listen HOST:PORT or --unix PATH');
   const log = opts.log ?? ((line: string) => process.stderr.write(`dockward gateway: ${line}\n`));
   const apiVersion = await upstreamVersion(opts.upstreamSocket);
-  if (apiVersionNumber(apiVersion) > apiVersionNumber(ROUTE_TABLE_API_VERSION)) {
-    log(
-      `warning: dockerd speaks API ${apiVersion}, newer than the gateway's route table (dockerd 20.10, API ${ROUTE_TABLE_API_VERSION}): ` +
-        'routes added since are refused (404), and every request is checked against the routes the gateway knows',
-    );
-  }
+  const newest = opts.newestApiVersion ?? NEWEST_API_VERSION;
+  const newerDaemon = newerDaemonWarning(apiVersion, newest);
+  if (newerDaemon) log(newerDaemon);
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const audit = new AuditLog(opts.auditLog, log);
   const ctx: GatewayContext = {
@@ -82,8 +93,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // LIFO reuse keeps a few hot idle connections instead of cycling through all of them.
     // The Agent hands its options to each socket it creates: highWaterMark is the sockets'.
     agent: new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo', highWaterMark: STREAM_BUFFER_BYTES } as http.AgentOptions),
-    // Routes of newer API versions than the daemon speaks would only reach it to fail.
-    policy: withApiVersion(opts.policy, apiVersion),
+    // Requests are read as this dockerd reads them: its routes, its versions up to the gateway's.
+    policy: withApiVersion(opts.policy, apiVersion, newest),
     audit,
     acceptEncoding: opts.acceptEncoding ?? 'strip',
     maxUpgradeBodyBytes: 1 << 20,
@@ -113,7 +124,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     if (opts.policyFile) {
       try {
-        ctx.policy = withApiVersion(await loadPolicyFile(opts.policyFile), apiVersion);
+        ctx.policy = withApiVersion(await loadPolicyFile(opts.policyFile), apiVersion, newest);
         log(`policy reloaded from ${opts.policyFile}`);
       } catch (e) {
         log(`policy reload failed, keeping the previous policy: ${(e as Error).message}`);

@@ -7,9 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
-import tls, { type PeerCertificate, type SecureContextOptions } from 'node:tls';
+import tls, { type SecureContextOptions } from 'node:tls';
 import { DockwardError } from '../util/errors.js';
-import { pkiLayout, OID_CLIENT_AUTH } from '../pki/index.js';
+import { pkiLayout } from '../pki/index.js';
 import { x509 } from '../pki/x509.js';
 
 export interface TlsFiles {
@@ -27,10 +27,15 @@ export function tlsFilesFromPki(dir: string): TlsFiles {
 }
 
 
-/** Settings every mTLS listener gets; only the material changes on reload. */
+/**
+ * Settings every mTLS listener gets; only the material changes on reload. OpenSSL verifies every
+ * client certificate (chain, validity, purpose, CRL), but the verdict is the listener's
+ * (judgeClient): refused inside the handshake, a client learns nothing and the audit log gets
+ * no address, no certificate and no reason.
+ */
 export const TLS_SERVER_OPTIONS = {
   requestCert: true,
-  rejectUnauthorized: true,
+  rejectUnauthorized: false,
   minVersion: 'TLSv1.2',
   ALPNProtocols: ['http/1.1'],
 } as const satisfies tls.TlsOptions;
@@ -67,15 +72,6 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<SecureContextOpt
   return options;
 }
 
-/**
- * Go accepts a client certificate without any EKU; we do not: a certificate meant for clients
- * says so, and one made for a server (EKU serverAuth only) or for anything else is refused.
- */
-export function hasClientAuth(cert: PeerCertificate): boolean {
-  const eku = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage;
-  return Array.isArray(eku) && eku.includes(OID_CLIENT_AUTH);
-}
-
 /** Certificate serials as hex without leading zeros, so OpenSSL's and the CRL's spelling compare. */
 export function normalSerial(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
@@ -86,10 +82,21 @@ export function normalSerial(hex: string): string {
  * (from then on OpenSSL refuses every client, "CRL has expired"), and which serials it revokes
  * (OpenSSL checks only new handshakes; connections opened before a revocation are ours to end).
  */
-function crlFacts(material: SecureContextOptions): { expiresAt?: Date; revoked: ReadonlySet<string> } {
-  if (!material.crl) return { revoked: new Set() };
+function crlFacts(material: SecureContextOptions): { expiresAt?: Date; revoked: ReadonlyMap<string, Revocation> } {
+  if (!material.crl) return { revoked: new Map() };
   const crl = new x509.X509Crl(material.crl.toString());
-  return { expiresAt: crl.nextUpdate, revoked: new Set(crl.entries.map((e) => normalSerial(e.serialNumber))) };
+  return {
+    expiresAt: crl.nextUpdate,
+    revoked: new Map(
+      crl.entries.map((e) => [normalSerial(e.serialNumber), { at: e.revocationDate, ...(e.reason === undefined ? {} : { reason: x509.X509CrlReason[e.reason] }) }]),
+    ),
+  };
+}
+
+/** When and why a certificate was revoked (`pki revoke` leaves the reason out for "unspecified"). */
+export interface Revocation {
+  at: Date;
+  reason?: string;
 }
 
 export interface Reloadable {
@@ -108,7 +115,7 @@ export class TlsReloader {
   private running: Promise<void> = Promise.resolve();
   private crlExpiresAt: Date | undefined;
   private expiryReported = false;
-  private revoked: ReadonlySet<string>;
+  private revoked: ReadonlyMap<string, Revocation>;
   /** Called after a reload is applied, so connections of newly revoked certificates can be ended. */
   afterReload?: () => void;
 
@@ -124,21 +131,21 @@ export class TlsReloader {
     this.reportCrlValidity();
   }
 
-  /** Whether the CRL in use lists this serial (as in Identity.serial). */
-  isRevoked(serial: string): boolean {
-    return this.revoked.has(normalSerial(serial));
+  /** The CRL's entry for this serial (as in Identity.serial), if it lists it. */
+  revocation(serial: string): Revocation | undefined {
+    return this.revoked.get(normalSerial(serial));
   }
 
   /**
-   * Why every client is refused when the CRL in use has expired (logged once per CRL): OpenSSL
-   * tells the client nothing useful, and a TLS 1.3 refusal reaches us only as a hang-up.
+   * Why every client is refused when the CRL in use has expired (logged once per CRL), in words
+   * for the client and the audit log: OpenSSL's verdict is a bare CRL_HAS_EXPIRED.
    */
   expiredCrl(now = Date.now()): string | undefined {
     if (!this.crlExpiresAt || this.crlExpiresAt.getTime() > now) return undefined;
-    const why = `the CRL ${this.files.crl} expired on ${this.crlExpiresAt.toISOString()}: every client certificate is refused until it is refreshed (dockward pki crl)`;
+    const why = `the gateway's CRL expired on ${this.crlExpiresAt.toISOString()}: every client certificate is refused until it is refreshed (dockward pki crl)`;
     if (!this.expiryReported) {
       this.expiryReported = true;
-      this.log(`${this.name}: ${why}`);
+      this.log(`${this.name}: ${why.replace("the gateway's CRL", `the CRL ${this.files.crl}`)}`);
     }
     return why;
   }

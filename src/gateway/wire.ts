@@ -77,8 +77,13 @@ export function forwardRequestHeaders(raw: string[], acceptEncoding: AcceptEncod
   return out;
 }
 
-/** dockerd's response headers minus the ones that describe its connection to us. */
-export function forwardResponseHeaders(raw: string[]): string[] {
+/**
+ * dockerd's response headers minus the ones that describe its connection to us. With
+ * `apiVersion` (dockerd is newer than the gateway), `Api-Version` says that version instead of
+ * dockerd's, so a client negotiating on it (the docker CLI reads it from /_ping) asks for a version
+ * the gateway accepts.
+ */
+export function forwardResponseHeaders(raw: string[], apiVersion?: string): string[] {
   const listed = connectionTokens(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -86,7 +91,7 @@ export function forwardResponseHeaders(raw: string[]): string[] {
     // How our answer is framed is ours to decide (Node chunks what has no Content-Length);
     // echoing dockerd's Transfer-Encoding could contradict a Content-Length we set.
     if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || listed?.has(lower)) continue;
-    out.push(raw[i]!, raw[i + 1]!);
+    out.push(raw[i]!, apiVersion !== undefined && lower === 'api-version' ? apiVersion : raw[i + 1]!);
   }
   return out;
 }

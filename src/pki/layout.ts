@@ -9,6 +9,8 @@ export interface PkiLayout {
   inventory: string;
   serverDir: string;
   clientDir(name: string): string;
+  /** The DOCKER_HOST `dockward up` last bound (docker-host.ts). */
+  gatewayAddress: string;
 }
 
 /** `--pki`, then `$DOCKWARD_PKI`, then /etc/dockward/pki for root or the XDG config dir. */
@@ -30,5 +32,6 @@ export function pkiLayout(dir: string): PkiLayout {
     inventory: join(root, 'inventory.json'),
     serverDir: join(root, 'server'),
     clientDir: (name) => join(root, 'clients', name),
+    gatewayAddress: join(root, 'gateway-address'),
   };
 }

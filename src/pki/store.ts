@@ -10,6 +10,7 @@ import { issueCertificate, fingerprintSha256, type Issuer, type IssuedCertificat
 import { DEFAULT_DAYS, canonicalIp, isValidDnsName, isValidIdentityName, type Profile } from './profiles.js';
 import { pkiLayout, type PkiLayout } from './layout.js';
 import { buildCrlPem } from './crl.js';
+import { defaultDockerHost, dockerEnv, recordedDockerHost } from './docker-host.js';
 import {
   emptyInventory,
   findEntries,
@@ -138,6 +139,7 @@ export async function issueClient(o: IssueOptions & { name: string; role?: strin
   if (o.role !== undefined && !isValidIdentityName(o.role)) throw new UsageError(`invalid role "${o.role}"`, 'use letters, digits, dots, hyphens or underscores');
   const layout = pkiLayout(o.dir);
   const out = resolve(o.out ?? layout.clientDir(o.name));
+  const recorded = o.dockerHost ?? (await recordedDockerHost(layout));
   return issueLeaf(o, layout, {
     profile: 'client',
     cn: o.name,
@@ -147,7 +149,7 @@ export async function issueClient(o: IssueOptions & { name: string; role?: strin
       { path: join(out, 'cert.pem'), data: i.certPem, mode: MODE_CERT },
       { path: join(out, 'key.pem'), data: i.keyPem, mode: MODE_KEY },
       { path: join(out, 'ca.pem'), data: i.caPem, mode: MODE_CERT },
-      { path: join(out, 'docker.env'), data: dockerEnv(out, o.name, i.cert.notAfter, o.dockerHost ?? defaultDockerHost(inv)), mode: 0o644 },
+      { path: join(out, 'docker.env'), data: dockerEnv(out, o.name, i.cert.notAfter, defaultDockerHost(inv, recorded)), mode: 0o644 },
     ],
   });
 }
@@ -261,13 +263,14 @@ export async function renew(o: IssueOptions & { target?: string; expiringWithinM
     throw new DockwardError(`no current certificate named or numbered "${o.target}"`, 'revoked and superseded certificates are not renewed; see `dockward pki list`');
   }
   const results: IssueResult[] = [];
+  const recorded = await recordedDockerHost(layout);
   for (const c of chosen) {
     const lifetimeDays = Math.max(1, Math.round((Date.parse(c.notAfter) - Date.parse(c.notBefore)) / 86_400_000));
     const common = { ...o, days: o.days ?? lifetimeDays, keyType: o.keyType ?? c.keyType, out: c.dir, force: true };
     results.push(
       c.kind === 'server'
         ? await renewLeaf(layout, common, { profile: 'server', cn: c.cn, names: { dns: c.dns, ips: c.ips }, supersedes: c.serial })
-        : await renewLeaf(layout, common, { profile: 'client', cn: c.cn, role: c.role, supersedes: c.serial }),
+        : await renewLeaf(layout, common, { profile: 'client', cn: c.cn, role: c.role, supersedes: c.serial }, recorded),
     );
   }
   return results;
@@ -277,6 +280,7 @@ function renewLeaf(
   layout: PkiLayout,
   o: IssueOptions & { out: string },
   spec: { profile: 'server' | 'client'; cn: string; role?: string; names?: { dns: string[]; ips: string[] }; supersedes: string },
+  recordedHost?: string,
 ): Promise<IssueResult> {
   const out = o.out;
   const files: LeafSpec['files'] =
@@ -290,7 +294,7 @@ function renewLeaf(
           { path: join(out, 'cert.pem'), data: i.certPem, mode: MODE_CERT },
           { path: join(out, 'key.pem'), data: i.keyPem, mode: MODE_KEY },
           { path: join(out, 'ca.pem'), data: i.caPem, mode: MODE_CERT },
-          { path: join(out, 'docker.env'), data: dockerEnv(out, spec.cn, i.cert.notAfter, defaultDockerHost(inv)), mode: 0o644 },
+          { path: join(out, 'docker.env'), data: dockerEnv(out, spec.cn, i.cert.notAfter, defaultDockerHost(inv, recordedHost)), mode: 0o644 },
         ];
   return issueLeaf(o, layout, { ...spec, dir: out, files });
 }
@@ -358,26 +362,7 @@ function resultOf(issued: IssuedCertificate, cn: string, files: Record<string, s
 
 /** The DOCKER_HOST a new client bundle in this PKI gets unless one is given. */
 export async function defaultClientDockerHost(dir: string): Promise<string | undefined> {
-  return defaultDockerHost(await readInventory(pkiLayout(dir).inventory));
+  const layout = pkiLayout(dir);
+  return defaultDockerHost(await readInventory(layout.inventory), await recordedDockerHost(layout));
 }
 
-/** The address a client bundle points at: the newest current server certificate's first dialable name. */
-function defaultDockerHost(inv: Inventory): string | undefined {
-  const server = inv.certs.filter((c) => c.kind === 'server' && statusOf(c) === 'valid').at(-1);
-  // A wildcard name (`*.example.com`) is something to match, not an address to dial.
-  const name = server?.dns.find((d) => !d.startsWith('*.')) ?? server?.ips[0];
-  if (!name) return undefined;
-  return `tcp://${isIP(name) === 6 ? `[${name}]` : name}:2376`;
-}
-
-function dockerEnv(certPath: string, name: string, notAfter: Date, dockerHost: string | undefined): string {
-  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  return [
-    `# dockward client bundle for "${name}", valid until ${notAfter.toISOString()}`,
-    '# use: source docker.env && docker version',
-    dockerHost ? `export DOCKER_HOST=${q(dockerHost)}` : '# DOCKER_HOST: no server certificate yet; set it to tcp://HOST:2376',
-    'export DOCKER_TLS_VERIFY=1',
-    `export DOCKER_CERT_PATH=${q(certPath)}`,
-    '',
-  ].join('\n');
-}

@@ -1,12 +1,13 @@
 /**
- * The gateway's per-request decision: canonicalize the target, find the Engine API route, find the
- * policy identity, look up the precompiled decision. Runs on every proxied request, so everything
- * that depends only on (policy identity, route) is computed once when the policy is compiled.
+ * The gateway's per-request decision: find the policy identity, read the request as dockerd would
+ * (canonical target, API version, route), look up the precompiled decision. Runs on every proxied
+ * request, so everything that depends only on (policy identity, route) is computed once when the
+ * policy is compiled.
  */
-import { matchRoute, routeParam, type Route } from '../gateway/routes.js';
+import { bounded, engineApi, readRequest, routeNamed, type EngineApi } from '../api/request.js';
+import { formatVersion } from '../api/versions.js';
 import type { BodyKind } from './body-routes.js';
 import type { ContainerRules } from './constraints/rules.js';
-import { apiVersionNumber, DEFAULT_MAX_API_VERSION, formatVersion, parseTarget } from '../gateway/target.js';
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */
 export interface Identity {
@@ -41,7 +42,8 @@ export type Verdict =
       /** Set when the body must be decoded and checked before anything is forwarded. */
       body?: BodyCheck;
     }
-  | { kind: 'deny'; status: 403; route: string; rule: string; message: string }
+  /** route: null when the request names no route (an identity refused before its request is read). */
+  | { kind: 'deny'; status: 403; route: string | null; rule: string; message: string }
   | { kind: 'bad'; status: 400 | 404 | 405; message: string };
 
 export type DenyVerdict = Extract<Verdict, { kind: 'deny' }>;
@@ -78,32 +80,21 @@ export interface Policy {
   readonly unmatchedReason: string;
   /** In order: the first identity that matches wins. */
   readonly identities: readonly PolicyIdentity[];
-  /** Newest API version accepted, as apiVersionNumber encodes it (default 1.41). */
-  readonly maxApiVersion: number;
+  /** The Engine API of the daemon behind the gateway (default: the newest the gateway knows). */
+  readonly api: EngineApi;
   /** Identity -> matched policy identity (null: none). G2 reuses Identity objects per connection. */
   readonly identityCache: WeakMap<Identity, PolicyIdentity | null>;
 }
 
-/** The same policy accepting API versions up to `version` (the daemon's, from GET /version). */
-export function withApiVersion(policy: Policy, version: string): Policy {
+/** The same policy in front of dockerd speaking API `version`, for a gateway whose newest is `gatewayNewest`. */
+export function withApiVersion(policy: Policy, version: string, gatewayNewest?: string): Policy {
   // The identity cache is shared: which policy identity matches does not depend on the version.
-  return { ...policy, maxApiVersion: apiVersionNumber(version) };
+  return { ...policy, api: engineApi(version, gatewayNewest) };
 }
 
+/** The newest API version requests may name. */
 export function maxApiVersionOf(policy: Policy): string {
-  return formatVersion(policy.maxApiVersion);
-}
-
-const DEFAULT_MAX_API_VERSION_NUMBER = apiVersionNumber(DEFAULT_MAX_API_VERSION);
-
-function badTarget(message: string): Verdict {
-  return { kind: 'bad', status: 400, message: `dockward: bad request target: ${message}` };
-}
-
-/** The requested path for a message: bounded, since it is the client's text. */
-function shown(version: string | undefined, path: string): string {
-  const full = version === undefined ? path : `/v${version}${path}`;
-  return full.length > 200 ? `${full.slice(0, 200)}...` : full;
+  return formatVersion(policy.api.limits.accepted);
 }
 
 function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
@@ -115,40 +106,30 @@ function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
   return found;
 }
 
-/** The route dockerd would run for this request, or undefined (for audit of refused requests). */
-export function routeOf(method: string, rawTarget: string, maxApiVersion = DEFAULT_MAX_API_VERSION_NUMBER): Route | undefined {
-  const parsed = parseTarget(rawTarget, maxApiVersion);
-  if (!parsed.ok) return undefined;
-  const m = matchRoute(method, parsed.target.path, parsed.target.version !== undefined);
-  return m.kind === 'route' ? m.route : undefined;
+/**
+ * An identity no policy entry matches is refused before its request is read any further: a
+ * client that may do nothing learns that, not what is wrong with its API version (the docker CLI
+ * falls back to its own default version when its /_ping is refused, and would otherwise only
+ * ever see "client API version ... is too new").
+ */
+function unmatched(policy: Policy, id: Identity, method: string, rawTarget: string): Verdict {
+  const route = routeNamed(policy.api, method, rawTarget);
+  const what = route ? route.name : `use the Docker API (${method} ${bounded(rawTarget)})`;
+  return {
+    kind: 'deny',
+    status: 403,
+    route: route?.name ?? null,
+    rule: 'default-deny',
+    message: `dockward: identity ${JSON.stringify(id.name)} may not ${what} (${policy.unmatchedReason}; default deny)`,
+  };
 }
 
 export function authorize(policy: Policy, id: Identity, method: string, rawTarget: string): Verdict {
-  const parsed = parseTarget(rawTarget, policy.maxApiVersion);
-  if (!parsed.ok) return badTarget(parsed.message);
-  const { path, version, forwardTarget } = parsed.target;
-  const m = matchRoute(method, path, version !== undefined);
-  if (m.kind === 'not-found') {
-    return { kind: 'bad', status: 404, message: `dockward: page not found: the Engine API has no route ${method} ${shown(version, path)}` };
-  }
-  if (m.kind === 'method-not-allowed') {
-    return {
-      kind: 'bad',
-      status: 405,
-      message: `dockward: method ${method} is not allowed on ${shown(version, path)} (allowed: ${m.allowed.join(', ')})`,
-    };
-  }
-  const route = m.route;
   const pid = policyIdentityOf(policy, id);
-  if (!pid) {
-    return {
-      kind: 'deny',
-      status: 403,
-      route: route.name,
-      rule: 'default-deny',
-      message: `dockward: identity ${JSON.stringify(id.name)} may not ${route.name} (${policy.unmatchedReason}; default deny)`,
-    };
-  }
+  if (!pid) return unmatched(policy, id, method, rawTarget);
+  const req = readRequest(policy.api, method, rawTarget);
+  if (!req.ok) return { kind: 'bad', status: req.status, message: req.message };
+  const { route, forwardTarget } = req;
   const d = pid.decisions[route.index]!;
   if (!d.allow) return d.verdict;
   const v: Verdict = { kind: 'allow', route: route.name, rule: d.rule, forwardTarget, identity: pid.name };
@@ -157,7 +138,6 @@ export function authorize(policy: Policy, id: Identity, method: string, rawTarge
     v.wouldDeny = d.wouldDeny;
   }
   if (d.body) v.body = d.body;
-  if (route.matcher.kind !== 'exact') v.param = routeParam(route, path);
+  if (req.param !== undefined) v.param = req.param;
   return v;
 }
-

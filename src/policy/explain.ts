@@ -2,7 +2,8 @@
  * Human-readable views of a policy for `dockward policy`: what each identity may do, what one
  * request would get, and the route table with the presets that contain each route.
  */
-import { ROUTES } from '../gateway/routes.js';
+import { ROUTES, type Route } from '../api/routes.js';
+import { formatVersion } from '../api/versions.js';
 import { authorize, type Identity, type Policy, type Verdict } from './authorize.js';
 import { PRESETS } from './presets.js';
 
@@ -20,7 +21,7 @@ export function summarizePolicy(policy: Policy): IdentitySummary[] {
     name: pid.name,
     match: pid.match,
     roles: pid.roles,
-    allowed: ROUTES.filter((r) => {
+    allowed: policy.api.routes.routes.filter((r) => {
       const d = pid.decisions[r.index]!;
       return d.allow && !d.auditOnly;
     }).map((r) => r.name),
@@ -32,7 +33,7 @@ export function summaryLines(policy: Policy): string[] {
   return summarizePolicy(policy).map((s) => {
     const roles = s.roles.length ? `roles ${s.roles.join(', ')}` : 'no roles';
     const audit = s.auditOnly ? '; audit-only: everything else is allowed and recorded' : '';
-    return `identity ${JSON.stringify(s.name)} (${s.match}): ${roles}; may use ${s.allowed.length} of ${ROUTES.length} routes${audit}`;
+    return `identity ${JSON.stringify(s.name)} (${s.match}): ${roles}; may use ${s.allowed.length} of ${policy.api.routes.routes.length} routes${audit}`;
   });
 }
 
@@ -55,12 +56,18 @@ export function explainRequest(policy: Policy, id: Identity, method: string, tar
   return { verdict, line };
 }
 
-/** Every route with the presets (other than `all`) that contain it. */
-export function routeListing(preset?: string): { route: string; presets: string[] }[] {
+/** The API versions whose dockerd has `route`, e.g. `1.42+`, `1.24-1.44`. */
+export function routeVersions(route: Route): string {
+  return route.until === undefined ? `${formatVersion(route.since)}+` : `${formatVersion(route.since)}-${formatVersion(route.until - 1)}`;
+}
+
+/** Every route the table knows, with the API versions that have it and the presets (other than `all`) that contain it. */
+export function routeListing(preset?: string): { route: string; versions: string; presets: string[] }[] {
   const routes = preset === undefined ? ROUTES : PRESETS.get(preset);
   if (!routes) return [];
   return routes.map((r) => ({
     route: r.name,
+    versions: routeVersions(r),
     presets: [...PRESETS].filter(([n, rs]) => n !== 'all' && rs.includes(r)).map(([n]) => n),
   }));
 }

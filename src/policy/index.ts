@@ -1,7 +1,6 @@
 export {
   authorize,
   maxApiVersionOf,
-  routeOf,
   withApiVersion,
   type Decision,
   type DenyVerdict,

@@ -27,8 +27,9 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../util/errors.js';
 import { parseYamlConfig, type YamlConfig } from '../util/yaml-config.js';
-import { HTTP_METHODS, ROUTES, ROUTES_BY_NAME, ROUTES_BY_TEMPLATE, type Route } from '../gateway/routes.js';
-import { apiVersionNumber, DEFAULT_MAX_API_VERSION } from '../gateway/target.js';
+import { HTTP_METHODS, ROUTES, ROUTES_BY_NAME, ROUTES_BY_TEMPLATE, type Route } from '../api/routes.js';
+import { engineApi } from '../api/request.js';
+import { NEWEST_API_VERSION } from '../api/versions.js';
 import { PRESETS } from './presets.js';
 import { compileGlob } from './glob.js';
 import { BODY_ROUTES } from './body-routes.js';
@@ -281,7 +282,7 @@ function compilePolicy(cfg: YamlConfig<PolicyDoc>, source: string, unmatchedReas
     source,
     unmatchedReason,
     identities,
-    maxApiVersion: apiVersionNumber(DEFAULT_MAX_API_VERSION),
+    api: engineApi(NEWEST_API_VERSION),
     identityCache: new WeakMap(),
   };
 }

@@ -17,7 +17,7 @@
  * - `plugins` is root on the host (a plugin is a privileged container); only give it to admins.
  * - `all` is every route, dockerd's debug endpoints included.
  */
-import { ROUTES, ROUTES_BY_NAME, type Route } from '../gateway/routes.js';
+import { ROUTES, ROUTES_BY_NAME, type Route } from '../api/routes.js';
 
 const SYSTEM = ['GET /_ping', 'HEAD /_ping', 'GET /version', 'GET /info', 'GET /events', 'GET /system/df'];
 

@@ -159,7 +159,8 @@ test('no client certificate: the server wants one', { skip }, async () => {
 test('revoked: refused where a CRL is enforced, accepted by dockerd, which does not check', { skip }, async () => {
   const r = await runDoctor({ target: tcp(crlServerPort), bundle: fx.bundles.revoked });
   assert.equal(r.ok, false);
-  // Node's TLS server (as in dockward's gateway) drops the connection without an alert.
+  // A Node TLS server that enforces a CRL drops the connection without an alert (dockward's
+  // gateway answers with the reason instead: test/gateway/identity.test.ts).
   assert.deepEqual(ids(r), ['client-cert-refused']);
   assert.match(finding(r, 'client-cert-refused'), /without a TLS alert.*most likely revoked.*dockerd never checks revocation/);
   const refused = await dockerWith(tcp(crlServerPort), fx.bundles.revoked);

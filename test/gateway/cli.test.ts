@@ -11,9 +11,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import { engineSkipReason, runDocker, startTestEngine, TEST_IMAGE, type TestEngine } from '../harness/engine.js';
 import { TEST_POLICY, until } from './fixture.js';
-import { ensurePki } from '../../src/up/up.js';
+import { defaultAuditLog, ensurePki } from '../../src/gateway/up.js';
 import { pkiLayout } from '../../src/pki/index.js';
 import { resolveGatewayOptions } from '../../src/gateway/config.js';
 
@@ -98,6 +99,59 @@ describe('dockward up and dockward gateway', { skip, timeout: 300_000 }, () => {
     assert.equal(await again.exited, 0);
   });
 
+  it('up points the client files at the address it bound, only once bound, and pki client follows it', async () => {
+    const pki = join(dir, 'pki-bind');
+    const adminEnv = join(pki, 'clients', 'admin', 'docker.env');
+    const upOn = (listen: string) => start(['up', '--pki', pki, '--listen', listen, '--docker-socket', engine.socketPath, '--audit-log', join(dir, 'bind-audit.log')]);
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const failed = upOn(`127.0.0.1:${taken}`);
+      assert.equal(await failed.exited, 1);
+      assert.match(failed.stderr(), new RegExp(`cannot listen on tcp://127\\.0\\.0\\.1:${taken}: EADDRINUSE`));
+      assert.equal(existsSync(adminEnv), false, 'a client bundle pointing at a port the gateway never bound');
+    } finally {
+      blocker.close();
+    }
+
+    const first = upOn('127.0.0.1:0');
+    await until('the client lines', () => first.stdout().includes('DOCKER_CERT_PATH'));
+    const host = envOf(first.stdout()).DOCKER_HOST!;
+    assert.equal(envOf(await readFile(adminEnv, 'utf8')).DOCKER_HOST, host);
+    assert.equal((await runDocker(['version'], { env: envOf(await readFile(adminEnv, 'utf8')) })).code, 0);
+    // A bundle issued later points where clients reach the gateway, not at the certificate's name on 2376.
+    const client = start(['pki', 'client', 'ci', '--pki', pki]);
+    assert.equal(await client.exited, 0, client.stderr());
+    assert.equal(envOf(await readFile(join(pki, 'clients', 'ci', 'docker.env'), 'utf8')).DOCKER_HOST, host);
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0);
+
+    // Another address on the next start: the admin bundle follows.
+    const second = upOn('127.0.0.1:0');
+    await until('the client lines', () => second.stdout().includes('DOCKER_CERT_PATH'));
+    const moved = envOf(second.stdout()).DOCKER_HOST!;
+    assert.notEqual(moved, host);
+    assert.equal(envOf(await readFile(adminEnv, 'utf8')).DOCKER_HOST, moved);
+    assert.match(second.stderr(), /pointed .*docker\.env at tcp:\/\/127\.0\.0\.1:/);
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+  });
+
+  it('up appends its audit log to a file by default and says where, so stdout holds only the client lines', async () => {
+    const state = join(dir, 'state');
+    const p = start(['up', '--pki', join(dir, 'pki-quiet'), '--listen', '127.0.0.1:0', '--docker-socket', engine.socketPath], { XDG_STATE_HOME: state });
+    await until('the client lines', () => p.stdout().includes('DOCKER_CERT_PATH'));
+    const auditFile = join(state, 'dockward', 'audit.log');
+    assert.match(p.stderr(), new RegExp(`audit log: ${auditFile.replace(/[.]/g, '\\.')}`));
+    const env = envOf(p.stdout());
+    for (let i = 0; i < 3; i++) assert.equal((await runDocker(['version'], { env })).code, 0);
+    await until('the audit lines', async () => existsSync(auditFile) && (await readFile(auditFile, 'utf8')).includes('"route":"GET /version"'));
+    p.child.kill('SIGTERM');
+    assert.equal(await p.exited, 0);
+    assert.deepEqual(p.stdout().trim().split('\n').map((l) => l.split('=')[0]), ['export DOCKER_HOST', 'export DOCKER_TLS_VERIFY', 'export DOCKER_CERT_PATH']);
+  });
+
   it('up without a Docker daemon fails clearly and creates nothing', async () => {
     const pki = join(dir, 'pki-none');
     const p = start(['up', '--pki', pki, '--listen', '127.0.0.1:0', '--docker-socket', join(dir, 'no-docker.sock')]);
@@ -145,7 +199,7 @@ describe('dockward up PKI', () => {
     try {
       for (const [host, flag] of [['10.20.30.40', '-verify_ip'], ['docker.example.internal', '-verify_hostname']] as const) {
         const pki = join(d, host);
-        await ensurePki(pki, { host, port: 2376 });
+        await ensurePki(pki, { host });
         const l = pkiLayout(pki);
         const { stdout } = await promisify(execFile)('openssl', ['verify', '-CAfile', l.caCert, '-purpose', 'sslserver', flag, host, join(l.serverDir, 'server-cert.pem')]);
         assert.match(stdout, /: OK$/m, host);
@@ -153,6 +207,14 @@ describe('dockward up PKI', () => {
     } finally {
       await rm(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('dockward up audit log', () => {
+  it('goes to $XDG_STATE_HOME, else /var/log as root, else the user state directory', () => {
+    assert.equal(defaultAuditLog({ XDG_STATE_HOME: '/s' }, 0), '/s/dockward/audit.log');
+    assert.equal(defaultAuditLog({}, 0), '/var/log/dockward/audit.log');
+    assert.match(defaultAuditLog({}, 1000), /\/\.local\/state\/dockward\/audit\.log$/);
   });
 });
 

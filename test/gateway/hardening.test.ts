@@ -112,7 +112,10 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       await until('the expired CRL to be reported', () => f.logs.some((x) => x.includes('CRL') && x.includes('expired')), 10_000);
       assert.ok(f.logs.some((x) => x.includes('every client certificate is refused') && x.includes('dockward pki crl')), f.logs.join('\n'));
       const since = Date.now();
-      assert.notEqual((await f.docker('admin', ['version'])).code, 0);
+      const r = await f.docker('admin', ['version']);
+      assert.notEqual(r.code, 0);
+      // The client hears it too, instead of a hang-up.
+      assert.match(r.stderr, /Error response from daemon: dockward: refused: the gateway's CRL expired on .*dockward pki crl/, r.stderr);
       const refused = (await f.audit()).filter((x) => Date.parse(x.time) >= since - 1000 && x.decision === 'refused');
       assert.ok(refused.length && refused.every((x) => x.error?.includes('CRL') && x.error.includes('expired')), JSON.stringify(refused));
     } finally {
@@ -227,10 +230,10 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     assert.equal(rec?.status, null, JSON.stringify(rec));
   });
 
-  it('warns when dockerd speaks a newer API than its route table knows', async () => {
+  it('warns when dockerd speaks a newer API than the gateway knows', async () => {
     // A stand-in for a newer dockerd: only its /version answer matters to this warning.
     const sock = join(f.dir, 'newer-dockerd.sock');
-    const fake = http.createServer((_req, res) => res.end(JSON.stringify({ ApiVersion: '1.45' })));
+    const fake = http.createServer((_req, res) => res.end(JSON.stringify({ ApiVersion: '1.56' })));
     await new Promise<void>((resolve) => fake.listen(sock, resolve));
     const logs: string[] = [];
     const gw = await startGateway({
@@ -241,7 +244,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       log: (line) => logs.push(line),
     });
     try {
-      assert.ok(logs.some((x) => /dockerd speaks API 1\.45, newer than the gateway's route table .*API 1\.41/.test(x)), logs.join('\n'));
+      assert.ok(logs.some((x) => /dockerd speaks API 1\.56, newer than the gateway's 1\.51: .*forwarded as API 1\.51.*routes added after API 1\.55 are refused/.test(x)), logs.join('\n'));
     } finally {
       await gw.close(100);
       await new Promise((resolve) => fake.close(resolve));
@@ -313,10 +316,37 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
         JSON.stringify(refused),
       );
       // Each refusal is audited once: a refused connection never reaches TLS to hang up there too.
-      const hangUps = refused.filter((r) => r.error === 'TLS: socket hang up').length;
+      const hangUps = refused.filter((r) => r.error === 'the client closed the connection during the TLS handshake').length;
       assert.ok(hangUps <= held.length, JSON.stringify(refused));
     } finally {
       for (const c of silent) c.destroy();
+      await gw.close(100);
+    }
+  });
+
+  it('holds a client refused for its certificate no longer than a handshake, and counts it as one', async () => {
+    const auditFile = join(f.dir, 'refused-hold-audit.log');
+    const gw = await tcpGateway(auditFile, { maxHandshakesPerAddress: 2, handshakeTimeoutMs: 1500 });
+    const port = gw.listeners[0]!.port!;
+    const { cert: _cert, key: _key, ...noCert } = { ...(await clientTls(f, 'admin')), port };
+    const held: tls.TLSSocket[] = [];
+    try {
+      // Handshakes done, refused (no certificate), and silent: they keep their address's places.
+      for (let i = 0; i < 2; i++) {
+        const s = tls.connect(noCert);
+        s.on('error', () => undefined);
+        held.push(s);
+        await new Promise<void>((r) => s.once('secureConnect', () => r()));
+      }
+      const third = silentConnection(port);
+      await until('the connection over the cap to be closed', () => third.destroyed || third.readableEnded, 1000);
+      // ... until the gateway drops them, a handshake's time later.
+      await until('the refused clients to be dropped', () => held.every((s) => s.destroyed || s.readableEnded), 5000);
+      const lines = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { error?: string });
+      assert.equal(lines.filter((x) => x.error === 'no client certificate').length, 2, JSON.stringify(lines));
+      assert.ok(lines.some((x) => x.error === 'more than 2 TLS handshakes under way from this address'), JSON.stringify(lines));
+    } finally {
+      for (const s of held) s.destroy();
       await gw.close(100);
     }
   });

@@ -69,12 +69,43 @@ describe('dockward policy', () => {
     assert.match(neither.err, /give exactly one of --cn .* and --identity/);
   });
 
+  it('explain exits 0 for allow, 1 for a refusal, 2 for bad usage', async () => {
+    assert.equal((await dockward(['explain', 'POST', '/v1.41/containers/abc/exec', '--policy', file, '--cn', 'ci-7'])).code, 0);
+    const deny = await dockward(['explain', 'POST', '/v1.41/containers/create', '--policy', file, '--cn', 'ci-7']);
+    assert.match(deny.out, /^deny \(403\)/);
+    assert.equal(deny.code, 1);
+    const denyJson = await dockward(['explain', 'POST', '/v1.41/containers/create', '--policy', file, '--cn', 'ci-7', '--json']);
+    assert.equal(JSON.parse(denyJson.out).kind, 'deny');
+    assert.equal(denyJson.code, 1);
+    const bad = await dockward(['explain', 'GET', '/v1.41/../info', '--cn', 'admin']);
+    assert.match(bad.out, /^refused \(400\)/);
+    assert.equal(bad.code, 1);
+    const usage = await dockward(['explain', 'GET', '/info', '--cn', 'admin', '--api-version', 'v1.41']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.err, /--api-version.*expected MAJOR\.MINOR/);
+  });
+
+  it("explain reads requests for the route table's newest API version, or the one given", async () => {
+    const newest = await dockward(['explain', 'PUT', '/v1.51/volumes/v1', '--cn', 'admin']);
+    assert.equal(newest.out, 'allow PUT /volumes/{name} for identity "admin" by role admin: preset:all, forwarded as /v1.51/volumes/v1\n');
+    const tooNew = await dockward(['explain', 'GET', '/v1.52/info', '--cn', 'admin']);
+    assert.equal(tooNew.out, 'refused (400): dockward: bad request target: client API version 1.52 is too new; the daemon supports up to 1.51\n');
+    assert.equal(tooNew.code, 1);
+    const old = await dockward(['explain', 'PUT', '/v1.41/volumes/v1', '--cn', 'admin', '--api-version', '1.41']);
+    assert.equal(old.out, 'refused (405): dockward: method PUT is not allowed on /v1.41/volumes/v1 (allowed: GET, DELETE)\n');
+    assert.equal(old.code, 1);
+  });
+
   it('routes lists templates with their presets; default prints the built-in policy', async () => {
     const exec = await dockward(['routes', '--preset', 'exec']);
     assert.deepEqual(
       exec.out.trim().split('\n').map((l) => l.slice(0, 48).trim()),
       ['POST /containers/{id}/exec', 'POST /exec/{id}/start', 'POST /exec/{id}/resize', 'GET /exec/{id}/json'],
     );
+    const all = (await dockward(['routes'])).out.split('\n').map((l) => l.replace(/ +/g, ' '));
+    assert.ok(all.includes('PUT /volumes/{name} 1.42+ volumes'), all.join('\n'));
+    assert.ok(all.includes('POST /containers/{id}/copy 1.24-1.44 containers'));
+    assert.ok(all.includes('GET /images/{name}/attestations 1.55+ images'));
     const unknown = await dockward(['routes', '--preset', 'nope']);
     assert.equal(unknown.code, 2);
     const def = await dockward(['default']);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/util/errors.js';
+import { NEWEST_API_VERSION } from '../../src/api/versions.js';
 import {
   authorize,
   compileGlob,
@@ -11,7 +12,6 @@ import {
   loadPolicyFile,
   maxApiVersionOf,
   parsePolicy,
-  routeOf,
   withApiVersion,
   type Identity,
   type Policy,
@@ -220,39 +220,63 @@ describe('authorize', () => {
     assert.equal(verdict(policy, trial, 'GET', '/v1.41/../info').kind, 'bad');
   });
 
-  it('answers 400, 404 and 405 before looking at the identity', () => {
-    assert.deepEqual(verdict(policy, bob, 'GET', '/v1.41/./info'), {
+  it('answers 400, 404 and 405 to a known identity before looking at its rules', () => {
+    const nobody = who({ name: 'nobody', cn: 'nobody' });
+    assert.deepEqual(verdict(policy, nobody, 'GET', '/v1.41/./info'), {
       kind: 'bad',
       status: 400,
       message: 'dockward: bad request target: request path has a "." or ".." segment, which dockerd would redirect',
     });
-    assert.deepEqual(verdict(policy, bob, 'GET', '/v1.41/nope'), {
+    assert.deepEqual(verdict(policy, nobody, 'GET', '/v1.41/nope'), {
       kind: 'bad',
       status: 404,
       message: 'dockward: page not found: the Engine API has no route GET /v1.41/nope',
     });
-    assert.deepEqual(verdict(policy, bob, 'PUT', '/v1.41/info'), {
+    assert.deepEqual(verdict(policy, nobody, 'PUT', '/v1.41/info'), {
       kind: 'bad',
       status: 405,
       message: 'dockward: method PUT is not allowed on /v1.41/info (allowed: GET)',
     });
   });
 
-  it('accepts newer API versions only when told the daemon supports them', () => {
-    assert.equal(maxApiVersionOf(policy), '1.41');
+  it('refuses an identity the policy does not know before reading its request', () => {
+    // The docker CLI 28 falls back to API 1.50 when /_ping is refused: what it must learn is who
+    // it is not, not that 1.50 is too new for dockerd 20.10.
+    const behind2010 = withApiVersion(policy, '1.41');
+    const why = '(no identity in policy policy.yaml matches it; default deny)';
+    assert.deepEqual(verdict(behind2010, bob, 'GET', '/v1.50/containers/json'), {
+      kind: 'deny',
+      status: 403,
+      route: 'GET /containers/json',
+      rule: 'default-deny',
+      message: `dockward: identity "bob" may not GET /containers/json ${why}`,
+    });
+    assert.equal(deniedWith(behind2010, bob, 'GET', '/v1.41/./info').message, `dockward: identity "bob" may not use the Docker API (GET /v1.41/./info) ${why}`);
+    const unknownRoute = verdict(behind2010, bob, 'GET', '/v1.41/nope');
+    assert.ok(unknownRoute.kind === 'deny' && unknownRoute.route === null);
+  });
+
+  it("accepts API versions up to the daemon's, and never beyond the gateway's newest", () => {
     const ci = who({ name: 'ci-1', cn: 'ci-1' });
-    assert.match((verdict(policy, ci, 'GET', '/v1.43/info') as { message: string }).message, /too new; the daemon supports up to 1\.41/);
-    const newer = withApiVersion(policy, '1.43');
-    assert.equal(maxApiVersionOf(newer), '1.43');
-    assert.equal(allowedBy(newer, ci, 'GET', '/v1.43/info'), 'role read-only: preset:read-only');
-    assert.equal(maxApiVersionOf(policy), '1.41');
+    assert.equal(maxApiVersionOf(policy), NEWEST_API_VERSION);
+    const v141 = withApiVersion(policy, '1.41');
+    assert.equal(maxApiVersionOf(v141), '1.41');
+    assert.equal((verdict(v141, ci, 'GET', '/v1.43/info') as { message: string }).message,
+      'dockward: bad request target: client API version 1.43 is too new; the daemon supports up to 1.41');
+    assert.equal(allowedBy(withApiVersion(policy, '1.43'), ci, 'GET', '/v1.43/info'), 'role read-only: preset:read-only');
     assert.throws(() => withApiVersion(policy, 'v1.43'), /invalid API version/);
   });
 
-  it('routeOf names the route of a request for the audit log', () => {
-    assert.equal(routeOf('GET', '/v1.41/containers/abc/logs?follow=1')?.name, 'GET /containers/{id}/logs');
-    assert.equal(routeOf('GET', '/v1.41/../info'), undefined);
-    assert.equal(routeOf('PATCH', '/v1.41/info'), undefined);
+  it('in front of a daemon newer than itself, refuses the newer versions and pins unversioned requests to its own', () => {
+    const ci = who({ name: 'ci-1', cn: 'ci-1' });
+    const newer = withApiVersion(policy, '1.55', '1.51');
+    assert.equal(maxApiVersionOf(newer), '1.51');
+    assert.equal((verdict(newer, ci, 'GET', '/v1.52/info') as { message: string }).message,
+      'dockward: bad request target: client API version 1.52 is newer than the gateway knows: it accepts up to 1.51 (dockerd speaks 1.55); use API 1.51 (e.g. DOCKER_API_VERSION=1.51)');
+    const v = verdict(newer, ci, 'GET', '/containers/json?all=1');
+    assert.ok(v.kind === 'allow' && v.forwardTarget === '/v1.51/containers/json?all=1', JSON.stringify(v));
+    const same = verdict(withApiVersion(policy, '1.51', '1.51'), ci, 'GET', '/containers/json');
+    assert.ok(same.kind === 'allow' && same.forwardTarget === '/containers/json', JSON.stringify(same));
   });
 });
 

@@ -1,5 +1,7 @@
 /**
- * Grounds the route table and the canonicalization refusals in the real dockerd 20.10:
+ * Grounds the route table and the canonicalization refusals in the real dockerd under test
+ * (DOCKWARD_TEST_ENGINE: 20.10, API 1.41, or the newest, 28.5, API 1.51), through the table for
+ * the API version that daemon reports:
  * - every (method, path) the table routes, dockerd routes too, and the paths/methods it does not,
  *   dockerd answers 404 "page not found" (side-effect free: a too-old API version /v1.11 makes
  *   dockerd's version middleware answer 400 for a route that exists, before any handler runs);
@@ -10,16 +12,16 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { engineRequest } from '../../src/engine/engine-client.js';
 import { type PrivateDaemon } from '../../src/engine/private-daemon.js';
-import { HTTP_METHODS, matchRoute, ROUTES } from '../../src/gateway/routes.js';
-import { authorize, defaultPolicy } from '../../src/policy/index.js';
+import { engineApi, type EngineApi } from '../../src/api/request.js';
+import { HTTP_METHODS, type Route } from '../../src/api/routes.js';
+import { authorize, defaultPolicy, withApiVersion, type Policy } from '../../src/policy/index.js';
 import { startEngineDaemon, engineSkipReason } from '../harness/engine.js';
-import { parseTarget, apiVersionNumber } from '../../src/gateway/target.js';
+import { parseTarget } from '../../src/api/target.js';
 import { fuzzTargets } from './fuzz-targets.js';
 import { samplePath } from './samples.js';
 
 const skip = engineSkipReason();
 const admin = { name: 'admin', cn: 'admin', ou: [], sans: [], listener: 'test' };
-const policy = defaultPolicy();
 
 /** Sends `target` byte for byte (no client-side cleaning) and returns status, Location and body. */
 function rawGet(socketPath: string, target: string): Promise<{ status: number; location?: string; body: string }> {
@@ -54,32 +56,62 @@ function unchunk(body: string): string {
 
 const PAGE_NOT_FOUND = '{"message":"page not found"}\n';
 
-describe('dockerd 20.10 routing', { skip }, () => {
+/** `METHOD /path` with parameters reduced to their kind, `{*}`, `{+}` or `{}`, as dockerd logs them. */
+function kindOf(method: string, path: string): string {
+  return `${method} ${path.replace(/\{\w+:\.\*\}/g, '{*}').replace(/\{\w+:\.\+\}/g, '{+}').replace(/\{\w+\}/g, '{}')}`;
+}
+
+/** The routes in `list` by their path's first segment: only routes sharing it can match one path. */
+function bySegment(list: string[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const r of list) {
+    const seg = r.split(' ')[1]!.split('/')[1]!;
+    m.set(seg, [...(m.get(seg) ?? []), r]);
+  }
+  return m;
+}
+
+describe('dockerd routing', { skip }, () => {
   let daemon: PrivateDaemon;
+  let api: EngineApi;
+  let policy: Policy;
+  let version: string;
+  /** The table's routes dockerd also serves versioned (and so registers like any other). */
+  let versioned: Route[];
   before(async () => {
     daemon = await startEngineDaemon({ args: ['--debug'] });
+    const res = await engineRequest({ socketPath: daemon.socketPath }, 'GET', '/version');
+    version = (JSON.parse(res.body.toString('utf8')) as { ApiVersion: string }).ApiVersion;
+    api = engineApi(version);
+    policy = withApiVersion(defaultPolicy(), version);
+    versioned = api.routes.routes.filter((r) => api.limits.daemon >= r.versionedSince);
   });
   after(async () => {
     await daemon?.stop();
   });
 
-  it('registers the same routes in the same order as the table', async () => {
-    // dockerd --debug logs `Registering METHOD, PATH` once per route, in registration order.
-    const kind = (p: string) => p.replace(/\{\w+:\.\*\}/g, '{*}').replace(/\{\w+:\.\+\}/g, '{+}').replace(/\{\w+\}/g, '{}');
-    const registered = [...(await daemon.log()).matchAll(/Registering (\w+), (\S+?)"?$/gm)]
-      .map((m) => `${m[1]} ${kind(m[2]!)}`)
-      .filter((r) => r !== 'OPTIONS /{*}'); // CORS preflight for any path: deliberately not proxied
-    const ours = ROUTES.filter((r) => !r.unversionedOnly).map((r) => `${r.method} ${r.pattern.replace(/\{\w+([*+]?)\}/g, '{$1}')}`);
-    assert.deepEqual(ours, registered);
+  it('registers the same routes as the table for its version, each path in the same order', async () => {
+    // dockerd --debug logs each route once, in registration order: 20.10 as `Registering METHOD,
+    // PATH`, 28.x as `msg="Registering route" method=METHOD path="PATH"`. Only routes that share a
+    // first path segment can match the same path, so that is the order that has to agree (where
+    // 28.0 moved the grpc router, nothing else starts with /grpc).
+    const log = await daemon.log();
+    const registered = [
+      ...[...log.matchAll(/Registering (\w+), (\S+?)"?$/gm)].map((m) => kindOf(m[1]!, m[2]!)),
+      ...[...log.matchAll(/msg="Registering route" method=(\w+) path="?([^"\s]+)/gm)].map((m) => kindOf(m[1]!, m[2]!)),
+    ].filter((r) => r !== 'OPTIONS /{*}'); // CORS preflight for any path: deliberately not proxied
+    const ours = versioned.map((r) => `${r.method} ${r.pattern.replace(/\{\w+([*+]?)\}/g, '{$1}')}`);
+    assert.deepEqual(new Set(ours), new Set(registered));
+    assert.deepEqual(bySegment(ours), bySegment(registered));
   });
 
   it('routes exactly the (method, path) pairs the route table routes', async () => {
     const mismatches: string[] = [];
     let routed = 0;
-    for (const r of ROUTES.filter((x) => !x.unversionedOnly)) {
+    for (const r of versioned) {
       const path = samplePath(r);
       for (const method of HTTP_METHODS) {
-        const m = matchRoute(method, path, true);
+        const m = api.routes.match(method, path, true);
         const ours = m.kind === 'route';
         const res = await engineRequest({ socketPath: daemon.socketPath }, method, `/v1.11${path}`);
         if (ours && m.route === r) routed++;
@@ -87,18 +119,29 @@ describe('dockerd 20.10 routing', { skip }, () => {
       }
     }
     assert.deepEqual(mismatches, []);
-    assert.equal(routed, ROUTES.filter((x) => !x.unversionedOnly).length);
+    assert.equal(routed, versioned.length);
   });
 
-  it('routes the debug endpoints only unversioned', async () => {
+  it('routes the debug endpoints unversioned, and versioned from API 1.48 on', async () => {
+    const since148 = api.limits.daemon >= 1048;
     assert.equal((await rawGet(daemon.socketPath, '/debug/vars')).status, 200);
-    assert.equal((await rawGet(daemon.socketPath, '/v1.41/debug/vars')).status, 404);
+    assert.equal((await rawGet(daemon.socketPath, `/v${version}/debug/vars`)).status, since148 ? 200 : 404);
     assert.equal(authorize(policy, admin, 'GET', '/debug/vars').kind, 'allow');
-    assert.deepEqual(authorize(policy, admin, 'GET', '/v1.41/debug/vars'), {
-      kind: 'bad',
-      status: 404,
-      message: 'dockward: page not found: the Engine API has no route GET /v1.41/debug/vars',
-    });
+    assert.deepEqual(
+      authorize(policy, admin, 'GET', `/v${version}/debug/vars`),
+      since148
+        ? { kind: 'allow', route: 'GET /debug/vars', rule: 'role admin: preset:all', forwardTarget: `/v${version}/debug/vars`, identity: 'admin' }
+        : { kind: 'bad', status: 404, message: `dockward: page not found: the Engine API has no route GET /v${version}/debug/vars` },
+    );
+  });
+
+  it("routes by the daemon's version, not the request's: a route added after the request's version runs", async () => {
+    // PUT /volumes/{name} is API 1.42: dockerd 28.5 runs it for /v1.24/ too (its handler then
+    // answers, 503 without swarm); dockerd 20.10 has no such route.
+    const res = await engineRequest({ socketPath: daemon.socketPath }, 'PUT', '/v1.24/volumes/v1');
+    const has = api.limits.daemon >= 1042;
+    assert.equal(res.status === 404 && res.body.toString() === PAGE_NOT_FOUND, !has, `${res.status} ${res.body.toString()}`);
+    assert.equal(authorize(policy, admin, 'PUT', '/v1.24/volumes/v1').kind, has ? 'allow' : 'bad');
   });
 
   it('decodes %2F into a separator: /containers%2Fjson lists containers', async () => {
@@ -109,12 +152,13 @@ describe('dockerd 20.10 routing', { skip }, () => {
   });
 
   it('redirects unclean paths to another route than the one a naive filter sees', async () => {
+    const v = `/v${version}`;
     const cases: [target: string, location: string][] = [
-      ['/v1.41/containers/json/../../info', '/v1.41/info'],
-      ['/v1.41/%2e%2e/info', '/info'],
-      ['/v1.41/./info', '/v1.41/info'],
+      [`${v}/containers/json/../../info`, `${v}/info`],
+      [`${v}/%2e%2e/info`, '/info'],
+      [`${v}/./info`, `${v}/info`],
       ['//info', '/info'],
-      ['/v1.41//containers/json', '/v1.41/containers/json'],
+      [`${v}//containers/json`, `${v}/containers/json`],
     ];
     for (const [target, location] of cases) {
       const res = await rawGet(daemon.socketPath, target);
@@ -145,15 +189,14 @@ describe('dockerd 20.10 routing', { skip }, () => {
   });
 
   it('reads every generated target it accepts the way dockerd does, and the rebuilt target the same', async () => {
-    const max = apiVersionNumber('1.41');
     const disagreements: string[] = [];
     let checked = 0;
     for (const raw of fuzzTargets(1000)) {
-      const parsed = parseTarget(raw, max);
+      const parsed = parseTarget(raw, api.limits);
       if (!parsed.ok) continue;
       checked++;
       const { path, version, forwardTarget } = parsed.target;
-      const routed = matchRoute('GET', path, version !== undefined).kind === 'route';
+      const routed = api.routes.match('GET', path, version !== undefined).kind === 'route';
       const direct = await rawGet(daemon.socketPath, raw);
       const rebuilt = await rawGet(daemon.socketPath, forwardTarget);
       const notFound = direct.body === PAGE_NOT_FOUND;

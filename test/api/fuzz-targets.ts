@@ -5,7 +5,7 @@
  * that streams (events), profiles (debug) or makes the daemon contact a registry (distribution,
  * search, plugin privileges), so a daemon answers each at once and only ever over loopback.
  */
-import { ROUTES } from '../../src/gateway/routes.js';
+import { ROUTES } from '../../src/api/routes.js';
 import { samplePath } from './samples.js';
 
 const SAFE_GET_PATHS = ROUTES.filter(

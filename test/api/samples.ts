@@ -1,4 +1,4 @@
-import type { Route } from '../../src/gateway/routes.js';
+import type { Route } from '../../src/api/routes.js';
 
 /**
  * A concrete path that exercises `route`: greedy parameters get a value with "/" and ":" in it

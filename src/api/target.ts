@@ -1,8 +1,8 @@
 /**
- * Request-target canonicalization: read a raw HTTP request-target exactly the way dockerd 20.10
- * routes it, or refuse it.
+ * Request-target canonicalization: read a raw HTTP request-target exactly the way dockerd (20.10
+ * and 28.5 alike) routes it, or refuse it.
  *
- * How dockerd reads a target (verified against the daemon, see test/routes/dockerd-routing.test.ts):
+ * How dockerd reads a target (verified against the daemon, see test/api/dockerd-routing.test.ts):
  * Go's net/http percent-decodes the path and gorilla/mux matches routes against the decoded path,
  * so `%2F` acts as `/` (`/v1.41/containers%2Fjson` lists containers) and `in%66o` is `info`;
  * unclean paths (`//`, `/./`, `/../`, also as `%2e`) get a 301 to the cleaned path, which a client
@@ -15,9 +15,9 @@
  * parsed parts (never the raw string) so the daemon sees exactly what was authorized.
  */
 
+import { apiVersionNumber, formatVersion, MIN_API_VERSION } from './versions.js';
+
 export const MAX_TARGET_LENGTH = 8 * 1024;
-export const MIN_API_VERSION = '1.24';
-export const DEFAULT_MAX_API_VERSION = '1.41';
 
 export interface ParsedTarget {
   /** The API version as sent (`1.41`), or undefined for an unversioned target. */
@@ -31,13 +31,6 @@ export interface ParsedTarget {
 }
 
 export type TargetResult = { ok: true; target: ParsedTarget } | { ok: false; message: string };
-
-/** Encodes an API version `MAJOR.MINOR` as one comparable number. */
-export function apiVersionNumber(version: string): number {
-  const m = /^([1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/.exec(version);
-  if (!m) throw new Error(`invalid API version "${version}" (expected MAJOR.MINOR, e.g. 1.41)`);
-  return Number(m[1]) * 1000 + Number(m[2]);
-}
 
 const MIN_VERSION_NUMBER = apiVersionNumber(MIN_API_VERSION);
 
@@ -71,11 +64,16 @@ function escapeByte(b: number): string {
   return '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
 }
 
-/**
- * Parse `raw` (the request-target exactly as received) for a daemon whose newest API version is
- * `maxVersion` (from apiVersionNumber).
- */
-export function parseTarget(raw: string, maxVersion: number): TargetResult {
+/** The API versions a target may name (apiVersionNumber). */
+export interface VersionLimits {
+  /** The newest one accepted: the daemon's, or the gateway's newest if that is older. */
+  readonly accepted: number;
+  /** The daemon's own (its default for unversioned requests). */
+  readonly daemon: number;
+}
+
+/** Parse `raw` (the request-target exactly as received) within `limits`. */
+export function parseTarget(raw: string, limits: VersionLimits): TargetResult {
   if (raw.length > MAX_TARGET_LENGTH) return bad(`request target is longer than ${MAX_TARGET_LENGTH} bytes`);
   if (raw.charCodeAt(0) !== SLASH) {
     return bad('request target must be a path starting with "/" (absolute-form, authority-form and "*" are refused)');
@@ -154,7 +152,7 @@ export function parseTarget(raw: string, maxVersion: number): TargetResult {
     version = first.slice(1);
     const n = apiVersionNumber(version);
     if (n < MIN_VERSION_NUMBER) return bad(`client API version ${version} is too old; the gateway accepts ${MIN_API_VERSION} and newer`);
-    if (n > maxVersion) return bad(`client API version ${version} is too new; the daemon supports up to ${formatVersion(maxVersion)}`);
+    if (n > limits.accepted) return bad(tooNew(version, limits));
     rest = firstEnd === -1 ? '/' : path.slice(firstEnd);
   }
 
@@ -171,6 +169,11 @@ export function parseTarget(raw: string, maxVersion: number): TargetResult {
   return { ok: true, target: { version, path: rest, query, forwardTarget } };
 }
 
-export function formatVersion(n: number): string {
-  return `${Math.floor(n / 1000)}.${n % 1000}`;
+function tooNew(version: string, { accepted, daemon }: VersionLimits): string {
+  if (accepted >= daemon) return `client API version ${version} is too new; the daemon supports up to ${formatVersion(daemon)}`;
+  // Never forwarded as if it were an older version: the gateway cannot know what it changed.
+  return (
+    `client API version ${version} is newer than the gateway knows: it accepts up to ${formatVersion(accepted)} ` +
+    `(dockerd speaks ${formatVersion(daemon)}); use API ${formatVersion(accepted)} (e.g. DOCKER_API_VERSION=${formatVersion(accepted)})`
+  );
 }

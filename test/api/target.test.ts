@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { apiVersionNumber, MAX_TARGET_LENGTH, parseTarget } from '../../src/gateway/target.js';
+import { MAX_TARGET_LENGTH, parseTarget } from '../../src/api/target.js';
+import { apiVersionNumber } from '../../src/api/versions.js';
 import { fuzzTargets } from './fuzz-targets.js';
 
-const MAX = apiVersionNumber('1.41');
+const V1_41 = apiVersionNumber('1.41');
+/** dockerd 20.10 behind a gateway that knows its version. */
+const MAX = { accepted: V1_41, daemon: V1_41 };
 
 function refused(raw: string, max = MAX): string {
   const r = parseTarget(raw, max);
@@ -41,7 +44,7 @@ describe('parseTarget refuses what dockerd would read differently', () => {
     ['/%761.41.0/info', /not in canonical form/],
     ['/v1.23/info', /1\.23 is too old/],
     ['/v1.12/info', /too old/],
-    ['/v1.42/info', /1\.42 is too new; the daemon supports up to 1\.41/],
+    ['/v1.42/info', /^client API version 1\.42 is too new; the daemon supports up to 1\.41$/],
     ['/v2.0/info', /too new/],
     ['http://127.0.0.1/v1.41/info', /must be a path/],
     ['127.0.0.1:2375', /must be a path/],
@@ -110,8 +113,18 @@ describe('parseTarget accepts and canonicalizes legitimate targets', () => {
 
   it('accepts versions up to the maximum it is given', () => {
     assert.match(refused('/v1.43/info'), /too new/);
-    assert.equal(accepted('/v1.43/info', apiVersionNumber('1.43')).version, '1.43');
-    assert.equal(accepted('/v1.100/info', apiVersionNumber('1.100')).version, '1.100');
+    const v = (x: string) => ({ accepted: apiVersionNumber(x), daemon: apiVersionNumber(x) });
+    assert.equal(accepted('/v1.43/info', v('1.43')).version, '1.43');
+    assert.equal(accepted('/v1.100/info', v('1.100')).version, '1.100');
+  });
+
+  it("refuses versions newer than the gateway knows, naming its and the daemon's", () => {
+    const newerDaemon = { accepted: apiVersionNumber('1.51'), daemon: apiVersionNumber('1.55') };
+    assert.equal(accepted('/v1.51/info', newerDaemon).version, '1.51');
+    assert.equal(
+      refused('/v1.52/info', newerDaemon),
+      'client API version 1.52 is newer than the gateway knows: it accepts up to 1.51 (dockerd speaks 1.55); use API 1.51 (e.g. DOCKER_API_VERSION=1.51)',
+    );
   });
 
   it('accepts a target of exactly the maximum length', () => {
