@@ -161,8 +161,9 @@ class Generator {
     if (methods.length) throw new Error(`generate: ${qualified} has ${methods.join(', ')}: model it in gojson before using it`);
     const def = p.types.get(name);
     if (def === undefined) throw new Error(`generate: ${where}: type ${qualified} not found`);
-    if (typeof def === 'string') return this.type(def, p, `${shortName(importPath)}.${name}`);
-    return this.struct(`${shortName(importPath)}.${name}`, def, p, where);
+    const goName = `${shortName(importPath)}.${name}`;
+    if (typeof def !== 'string') return this.struct(goName, def, p, where);
+    return /^struct\s*\{\s*\}$/.test(def) ? this.struct(goName, [], p, where) : this.type(def, p, goName);
   }
 
   struct(goName: string, lines: string[], p: GoPackage, _where: string): string {
@@ -185,7 +186,7 @@ class Generator {
     if (embedded) {
       const [, star, typeExpr, typeName] = embedded;
       if (!/^[A-Z]/.test(typeName!)) throw new Error(`generate: ${owner} embeds unexported ${typeName}`);
-      if (tag?.name === '-') return [];
+      if (tag?.skip) return [];
       const t = this.type(`${star}${typeExpr}`, p, `${owner}.${typeName}`);
       if (tag?.name) return [`g.field(${JSON.stringify(typeName)}, ${t}${fieldOpts(tag)})`];
       if (!/^(g\.ptr\()?t\d+_/.test(t)) throw new Error(`generate: ${owner} embeds the non-struct ${typeExpr}`);
@@ -196,7 +197,7 @@ class Generator {
     if (/\{\s*$/.test(named[2]!) && !/\{\s*\}$/.test(named[2]!)) throw new Error(`generate: ${owner} has an inline struct`);
     const out: string[] = [];
     for (const name of named[1]!.split(/\s*,\s*/)) {
-      if (!/^[A-Z]/.test(name) || tag?.name === '-') continue;
+      if (!/^[A-Z]/.test(name) || tag?.skip) continue;
       if (tag?.string) throw new Error(`generate: ${owner}.${name} has a ,string tag`);
       out.push(`g.field(${JSON.stringify(name)}, ${this.type(named[2]!, p, `${owner}.${name}`)}${fieldOpts(tag)})`);
     }
@@ -221,6 +222,8 @@ const BUILTIN: Record<string, string> = {
 };
 
 interface Tag {
+  /** `json:"-"`: the field is not encoded or decoded. */
+  skip: boolean;
   name: string;
   omitempty: boolean;
   string: boolean;
@@ -232,7 +235,7 @@ function jsonTag(raw: string): Tag | undefined {
   if (!m) return undefined;
   const [name = '', ...opts] = m[1]!.split(',');
   const valid = name !== '' && /^[A-Za-z0-9!#$%&()*+\-./:;<=>?@[\]^_{|}~ ]+$/.test(name);
-  return { name: valid || (name === '-' && opts.length === 0) ? name : '', omitempty: opts.includes('omitempty'), string: opts.includes('string') };
+  return { skip: name === '-' && opts.length === 0, name: valid ? name : '', omitempty: opts.includes('omitempty'), string: opts.includes('string') };
 }
 
 function fieldOpts(tag: Tag | undefined): string {

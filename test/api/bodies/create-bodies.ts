@@ -133,7 +133,11 @@ function hostConfigMembers(r: Rand, ctx: Ctx, count: number): Member[] {
   for (let k = 0; k < count; k++) {
     const name = pick(r, names);
     const reps = chance(r, 0.3) ? 2 : 1; // a case-variant duplicate: applied in order, the last wins
-    for (let j = 0; j < reps; j++) out.push({ key: mangleKey(r, name), value: HOST_FIELDS[name]!(r, ctx) });
+    for (let j = 0; j < reps; j++) {
+      // A later null: nil for pointers, slices and maps, no change for anything else.
+      const value = j > 0 && chance(r, 0.3) ? 'null' : HOST_FIELDS[name]!(r, ctx);
+      out.push({ key: mangleKey(r, name), value });
+    }
   }
   return out;
 }
