@@ -143,7 +143,9 @@ function hostConfigMembers(r: Rand, ctx: Ctx, count: number): Member[] {
 }
 
 export interface GeneratedBody {
-  body: string;
+  body: Buffer;
+  /** The body as text, for messages (U+E000 and U+E001 stand for invalid UTF-8). */
+  text: string;
   /** What was mixed in, for the failure message. */
   traits: string[];
 }
@@ -156,7 +158,12 @@ export function createBody(r: Rand, image: string): GeneratedBody {
   if (chance(r, 0.3)) top.push({ key: mangleKey(r, 'User'), value: lit(pick(r, ['', 'nobody', '1000:1000'])) });
   if (chance(r, 0.4)) {
     traits.push('labels');
-    top.push({ key: mangleKey(r, 'Labels'), value: object([{ key: lit('a'), value: lit('1') }, { key: '"\\u0061"', value: lit('2') }]) });
+    const labels = [{ key: lit('a'), value: lit('1') }, { key: '"\\u0061"', value: lit('2') }];
+    if (chance(r, 0.5)) {
+      traits.push('invalid UTF-8 and lone surrogates');
+      labels.push({ key: '"k\\ud800"', value: '"v\\udc00\\ud83d\\ude00\\ud800\\u0041"' }, { key: '"raw\ue000"', value: '"x\ue001y\ue000"' });
+    }
+    top.push({ key: mangleKey(r, 'Labels'), value: object(labels) });
   }
   const innerCount = chance(r, 0.15) ? 0 : 1 + Math.floor(r() * 3);
   if (chance(r, 0.35) || innerCount === 0) {
@@ -194,5 +201,11 @@ export function createBody(r: Rand, image: string): GeneratedBody {
     traits.push('trailing value');
     body += '{"HostConfig":{"Privileged":true}}';
   } else if (tail < 0.15) body += '\n';
-  return { body, traits };
+  return { body: invalidUtf8(body), text: body, traits };
+}
+
+/** UTF-8 of text, with U+E000 as a lone 0xFF byte and U+E001 as a truncated sequence (E2 82). */
+function invalidUtf8(text: string): Buffer {
+  const parts = text.split(/([\ue000\ue001])/);
+  return Buffer.concat(parts.map((p) => (p === '\ue000' ? Buffer.from([0xff]) : p === '\ue001' ? Buffer.from([0xe2, 0x82]) : Buffer.from(p))));
 }

@@ -15,7 +15,7 @@ import { encode } from '../../../src/api/gojson/encode.js';
 import { GoJsonError } from '../../../src/api/gojson/decode.js';
 import { flatten } from '../../../src/api/gojson/fields.js';
 import type { StructType } from '../../../src/api/gojson/types.js';
-import { zero } from '../../../src/api/gojson/value.js';
+import { lookup, zero } from '../../../src/api/gojson/value.js';
 import { createBody, rng } from './create-bodies.js';
 
 const skip = engineSkipReason();
@@ -36,7 +36,7 @@ interface Reply {
   body: string;
 }
 
-function call(socketPath: string, method: string, path: string, body?: string): Promise<Reply> {
+function call(socketPath: string, method: string, path: string, body?: string | Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -60,7 +60,7 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
   });
 
   /** Creates, inspects and removes a container; the inspect JSON, or the refusal. */
-  async function create(body: string): Promise<{ status: number; inspect?: Record<string, unknown>; message?: string }> {
+  async function create(body: string | Buffer): Promise<{ status: number; inspect?: Record<string, unknown>; message?: string }> {
     const res = await call(engine.socketPath, 'POST', `/v${api}/containers/create`, body);
     if (res.status !== 201) return { status: res.status, message: res.body.trim() };
     const id = JSON.parse(res.body).Id as string;
@@ -75,11 +75,11 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
     const r = rng(SEED);
     const counts = { created: 0, refused: 0 };
     for (let n = 0; n < CASES; n++) {
-      const { body, traits } = createBody(r, TEST_IMAGE);
-      const what = `case ${n} (${traits.join(', ') || 'plain'}) GOJSON_SEED=${SEED}: ${body}`;
+      const { body, text, traits } = createBody(r, TEST_IMAGE);
+      const what = `case ${n} (${traits.join(', ') || 'plain'}) GOJSON_SEED=${SEED}: ${text}`;
       let ours: ReturnType<typeof decodeContainerCreate> | undefined;
       try {
-        ours = decodeContainerCreate(Buffer.from(body), api);
+        ours = decodeContainerCreate(body, api);
       } catch (e) {
         if (!(e instanceof GoJsonError)) throw e;
       }
@@ -104,6 +104,11 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
         if (!flatten(hostType).byName.has(f)) continue;
         if (DEFAULTED.has(f) && !view[f]) continue;
         assert.deepEqual(daemonHc[f] ?? null, view[f] ?? null, `${what}\nHostConfig.${f}: dockerd has ${JSON.stringify(daemonHc[f])}, the decoder ${JSON.stringify(view[f])}`);
+      }
+      const labels = lookup(ours.decoded.value, ours.type, ['Labels']);
+      if (labels?.value) {
+        const daemonLabels = (theirs.inspect!.Config as Record<string, unknown>).Labels;
+        assert.deepEqual(daemonLabels, JSON.parse(encode(labels.value, labels.type)), `${what}\nConfig.Labels differ`);
       }
       const canonical = encode(ours.decoded.value, ours.type);
       const again = await create(canonical);
