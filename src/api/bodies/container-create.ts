@@ -12,7 +12,7 @@
 import { decode, type Decoded, type DecodeOptions } from '../gojson/decode.js';
 import { flatten } from '../gojson/fields.js';
 import type { StructType } from '../gojson/types.js';
-import { fieldValue, zero, type GoStruct, type GoValue } from '../gojson/value.js';
+import { lookup, zero, type GoStruct, type GoValue } from '../gojson/value.js';
 import { containerCreate141 } from './container-create-1.41.generated.js';
 import { containerCreate151 } from './container-create-1.51.generated.js';
 
@@ -40,8 +40,7 @@ export function decodeContainerCreate(body: Uint8Array, daemonApi: string, opts?
 }
 
 function get(s: GoStruct, name: string): GoValue | undefined {
-  const f = flatten(s.type).byName.get(name);
-  return f && fieldValue(s, f);
+  return lookup(s, s.type, [name])?.value;
 }
 
 function set(s: GoStruct, name: string, v: GoValue): void {

@@ -259,16 +259,11 @@ class Decoder {
     this.enter(path);
     const m: GoMap | undefined = t.kind === 'map' ? ((cur as GoMap | null) ?? new Map()) : undefined;
     if (this.b[this.i] === 0x7d) {
-      this.i++;
-      this.depth--;
+      this.close();
       return m ?? cur;
     }
     do {
-      if (this.b[this.i] !== 0x22) this.syntax('where an object key was expected');
-      const key = this.string();
-      this.ws();
-      if (this.b[this.i] !== 0x3a) this.syntax("after object key (expected ':')");
-      this.i++;
+      const key = this.key();
       if (t.kind === 'map') {
         // A map entry is decoded fresh each time: values never merge, the last one wins.
         m!.set(key, this.value(t.elem, zero(t.elem), at(path, key)));
@@ -285,6 +280,16 @@ class Decoder {
       this.setField(cur as GoStruct, f, at(path, f.name));
     } while (this.more(0x7d));
     return m ?? cur;
+  }
+
+  /** An object key and its colon. */
+  key(): string {
+    if (this.b[this.i] !== 0x22) this.syntax('where an object key was expected');
+    const key = this.string();
+    this.ws();
+    if (this.b[this.i] !== 0x3a) this.syntax("after object key (expected ':')");
+    this.i++;
+    return key;
   }
 
   match(t: StructType, key: string, path: Path | undefined): FlatField | undefined {
@@ -385,11 +390,7 @@ class Decoder {
         return m;
       }
       do {
-        if (this.b[this.i] !== 0x22) this.syntax('where an object key was expected');
-        const key = this.string();
-        this.ws();
-        if (this.b[this.i] !== 0x3a) this.syntax("after object key (expected ':')");
-        this.i++;
+        const key = this.key();
         m.set(key, this.anyValue(at(path, key)));
       } while (this.more(0x7d));
       return m;
