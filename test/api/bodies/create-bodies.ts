@@ -98,10 +98,13 @@ const HOST_FIELDS: Record<string, (r: Rand, ctx: Ctx) => string> = {
   Mounts: (r, ctx) => ctx.mounts(r),
 };
 
-/** Mount arrays: a full one first, then (merging) partial ones no longer than the backing array. */
+/**
+ * The Mounts of one HostConfig (the inner one, or 20.10's top-level one): a full array first,
+ * then (merging) partial ones no longer than the backing array. Targets are unique per body.
+ */
 class Ctx {
   backing = 0;
-  next = 0;
+  constructor(readonly targets: { next: number }) {}
   mounts(r: Rand): string {
     if (chance(r, 0.1)) {
       this.backing = 0;
@@ -116,12 +119,12 @@ class Ctx {
     const n = 1 + Math.floor(r() * this.backing);
     return `[${Array.from({ length: n }, () => object([
       ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'ReadOnly'), value: lit(chance(r, 0.5)) }] : []),
-      ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'Target'), value: lit(`/m${this.next++}`) }] : []),
+      ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'Target'), value: lit(`/m${this.targets.next++}`) }] : []),
     ])).join(',')}]`;
   }
   /** Over an element of the backing array a bind mount: a tmpfs one would inherit its Source. */
   fullMount(r: Rand, merged: boolean): string {
-    const target = { key: mangleKey(r, 'Target'), value: lit(`/m${this.next++}`) };
+    const target = { key: mangleKey(r, 'Target'), value: lit(`/m${this.targets.next++}`) };
     if (!merged && chance(r, 0.5)) return object([{ key: mangleKey(r, 'Type'), value: lit('tmpfs') }, target]);
     return object([{ key: mangleKey(r, 'Type'), value: lit('bind') }, { key: mangleKey(r, 'Source'), value: lit('/tmp') }, target]);
   }
@@ -152,7 +155,8 @@ export interface GeneratedBody {
 
 export function createBody(r: Rand, image: string): GeneratedBody {
   const traits: string[] = [];
-  const ctx = new Ctx();
+  const targets = { next: 0 };
+  const ctx = new Ctx(targets);
   const top: Member[] = [{ key: mangleKey(r, 'Image'), value: lit(image) }];
   if (chance(r, 0.5)) top.push({ key: mangleKey(r, 'Cmd'), value: strslice(r, ['true', 'sh', '-c']) });
   if (chance(r, 0.3)) top.push({ key: mangleKey(r, 'User'), value: lit(pick(r, ['', 'nobody', '1000:1000'])) });
@@ -168,7 +172,7 @@ export function createBody(r: Rand, image: string): GeneratedBody {
   const innerCount = chance(r, 0.15) ? 0 : 1 + Math.floor(r() * 3);
   if (chance(r, 0.35) || innerCount === 0) {
     traits.push('top-level HostConfig fields');
-    top.push(...hostConfigMembers(r, ctx, 1 + Math.floor(r() * 3)));
+    top.push(...hostConfigMembers(r, new Ctx(targets), 1 + Math.floor(r() * 3)));
   }
   for (let k = 0; k < innerCount; k++) {
     if (k < innerCount - 1 && chance(r, 0.15)) {
