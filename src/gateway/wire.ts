@@ -77,6 +77,16 @@ export function forwardRequestHeaders(raw: string[], acceptEncoding: AcceptEncod
   return out;
 }
 
+/** The request's headers for a body the gateway rewrote: its own framing and type, nothing of the client's. */
+export function jsonBodyHeaders(raw: string[], acceptEncoding: AcceptEncodingMode, length: number): string[] {
+  const out = forwardRequestHeaders(raw, acceptEncoding).filter((_, i, a) => {
+    const name = a[i - (i % 2)]!.toLowerCase();
+    return name !== 'content-length' && name !== 'content-type' && name !== 'transfer-encoding';
+  });
+  out.push('Content-Type', 'application/json', 'Content-Length', String(length));
+  return out;
+}
+
 /**
  * dockerd's response headers minus the ones that describe its connection to us. With
  * `apiVersion` (dockerd is newer than the gateway), `Api-Version` says that version instead of

@@ -6,7 +6,7 @@
  */
 import { bounded, engineApi, readRequest, routeNamed, type EngineApi } from '../api/request.js';
 import { formatVersion } from '../api/versions.js';
-import type { BodyKind } from './body-routes.js';
+import type { BodyKind } from '../api/bodies/canonical.js';
 import type { ContainerRules } from './constraints/rules.js';
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */

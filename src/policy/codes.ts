@@ -23,7 +23,8 @@ export const BODY_CODES = {
   DW_BODY_LOG_DRIVER: 'a log driver the role does not allow',
   DW_BODY_PORT: 'a published port the role does not allow',
   DW_BODY_EXEC_USER: 'an exec user the role does not allow',
-  DW_BODY_INVALID: 'a body dockerd itself would refuse, refused before it reaches dockerd',
+  DW_BODY_INVALID: 'a body the gateway cannot read exactly as dockerd would: malformed, unknown fields, trailing data, not JSON',
+  DW_BODY_TOO_LARGE: 'a body over the bound the gateway reads (maxBodyBytes, 1 MiB by default)',
 } as const;
 
 export type BodyCode = keyof typeof BODY_CODES;

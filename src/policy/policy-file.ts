@@ -32,7 +32,7 @@ import { engineApi } from '../api/request.js';
 import { NEWEST_API_VERSION } from '../api/versions.js';
 import { PRESETS } from './presets.js';
 import { compileGlob } from './glob.js';
-import { BODY_ROUTES } from './body-routes.js';
+import { BODY_ROUTES } from '../api/bodies/canonical.js';
 import { CONTAINER_RULES_SCHEMA, compileContainerRules, parseSize, type ContainerRules, type ContainerRulesDoc } from './constraints/rules.js';
 import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
