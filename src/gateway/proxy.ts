@@ -3,7 +3,7 @@
  * stream both bodies (never buffered), write the audit line when the exchange is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { authorize, inspectBody, type Identity, type Verdict } from '../policy/index.js';
+import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../policy/index.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
@@ -41,6 +41,11 @@ export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity |
   if (h.host === undefined) return { status: 400, message: 'dockward: the request has no Host header' };
   if (h.expect !== undefined && h.expect.toLowerCase() !== '100-continue') {
     return { status: 417, message: 'dockward: the only Expect accepted is 100-continue' };
+  }
+  // dockerd's r.FormValue would read such a body and let it override the query the gateway checked.
+  const type = h['content-type']?.split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
+    return { status: 400, message: `dockward: ${type} bodies are refused (dockerd would let them override the request's query)` };
   }
   if (h.origin !== undefined) {
     return { status: 403, message: 'dockward: requests with an Origin header are refused (a web page must not drive the Docker API)' };
@@ -96,8 +101,22 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
     );
     return;
   }
-  if (verdict.body) inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt);
-  else forward(ctx, listener, req, res, id!, verdict, startedAt);
+  if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt);
+  if (verdict.query) {
+    const refusal = checkQuery(verdict.query, verdict.forwardTarget);
+    if (refusal && !verdict.query.auditOnly) {
+      const message = `dockward: identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with these parameters: ${refusal.field}: ${refusal.message} (${refusal.code}, role ${verdict.query.role})`;
+      replyError(res, 403, message, true);
+      res.once('close', () =>
+        ctx.audit.write(
+          auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
+        ),
+      );
+      return;
+    }
+    if (refusal) return forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, `${refusal.field}: ${refusal.message} (${refusal.code})`);
+  }
+  forward(ctx, listener, req, res, id!, verdict, startedAt);
 }
 
 type Allowed = Extract<Verdict, { kind: 'allow' }>;
@@ -171,6 +190,8 @@ function forward(
   verdict: Allowed,
   startedAt: number,
   replacement?: Replacement,
+  /** Audit-only: why the query would have been refused. */
+  wouldDeny = replacement?.wouldDeny,
 ): void {
   const socket = req.socket;
   let bytesIn = 0;
@@ -189,7 +210,7 @@ function forward(
     else res.destroy();
   });
   upReq.on('response', (upRes) => {
-    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion);
+    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, verdict.classicBuilder);
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.
@@ -232,7 +253,7 @@ function forward(
         ...verdictFields(verdict),
         ...(error ? { error } : {}),
         ...(replacement?.mutations.length ? { mutations: replacement.mutations } : {}),
-        ...(replacement?.wouldDeny ? { wouldDeny: replacement.wouldDeny } : {}),
+        ...(wouldDeny ? { wouldDeny } : {}),
       }),
     );
   });

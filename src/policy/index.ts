@@ -15,3 +15,4 @@ export { PRESETS } from './presets.js';
 export { inspectBody, type BodyOutcome } from './inspect-body.js';
 export type { HostFacts } from './constraints/container.js';
 export { ALWAYS_PROTECTED, resolveHostPath } from './constraints/host-paths.js';
+export { checkQuery } from './check-query.js';

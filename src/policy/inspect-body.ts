@@ -28,7 +28,7 @@ function isJson(contentType: string | undefined, length: number): boolean {
 function judge(check: BodyCheck, body: PlainBody, host: HostFacts): BodyRefusal | CheckedBody {
   switch (check.kind) {
     case 'container-create':
-      return checkContainerCreate(body, check.rules, host);
+      return checkContainerCreate(body, check.rules.containers, host);
   }
 }
 

@@ -33,7 +33,19 @@ import { NEWEST_API_VERSION } from '../api/versions.js';
 import { PRESETS } from './presets.js';
 import { compileGlob } from './glob.js';
 import { BODY_ROUTES } from '../api/bodies/canonical.js';
-import { CONTAINER_RULES_SCHEMA, compileContainerRules, parseSize, type ContainerRules, type ContainerRulesDoc } from './constraints/rules.js';
+import {
+  BUILD_RULES_SCHEMA,
+  CONTAINER_RULES_SCHEMA,
+  compileContainerRules,
+  compileRoleRules,
+  IMAGE_RULES_SCHEMA,
+  parseSize,
+  type BuildRulesDoc,
+  type ContainerRulesDoc,
+  type ImageRulesDoc,
+  type RoleRules,
+} from './constraints/rules.js';
+import { BUILDKIT_ROUTES, PING_ROUTES, QUERY_ROUTES } from './query-routes.js';
 import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
 
@@ -56,6 +68,8 @@ interface RoleDoc {
   /** The admin's: request bodies are forwarded unchecked. */
   unrestricted?: boolean;
   containers?: ContainerRulesDoc;
+  build?: BuildRulesDoc;
+  images?: ImageRulesDoc;
   description?: string;
 }
 interface PolicyDoc {
@@ -103,6 +117,8 @@ export const POLICY_SCHEMA = {
           'audit-only': { type: 'boolean' },
           unrestricted: { type: 'boolean' },
           containers: CONTAINER_RULES_SCHEMA,
+          build: BUILD_RULES_SCHEMA,
+          images: IMAGE_RULES_SCHEMA,
           description: { type: 'string' },
         },
       },
@@ -164,14 +180,16 @@ interface CompiledRole {
   allow: (string | undefined)[]; // by route index: the first allow entry naming the route
   deny: (string | undefined)[];
   auditOnly: boolean;
-  /** undefined: unrestricted (bodies are not checked). */
-  containers: ContainerRules | undefined;
+  /** undefined: unrestricted (nothing in its requests is checked beyond the route). */
+  rules: RoleRules | undefined;
 }
 
-function compileContainers(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): ContainerRules | undefined {
+function compileRules(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): RoleRules | undefined {
   const at = ['roles', name, 'containers'];
   if (doc.unrestricted) {
-    if (doc.containers) cfg.fail(at, `role "${name}" is unrestricted: its "containers" constraints would never apply (remove one of the two)`);
+    for (const key of ['containers', 'build', 'images'] as const) {
+      if (doc[key]) cfg.fail(['roles', name, key], `role "${name}" is unrestricted: its "${key}" constraints would never apply (remove one of the two)`);
+    }
     return undefined;
   }
   const c = doc.containers ?? {};
@@ -187,7 +205,7 @@ function compileContainers(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDo
   }
   // Resolved now so a symlinked grant is compared with what the kernel will mount.
   const bindMounts = (c.bindMounts ?? []).map((b) => ({ path: resolveHostPath(b.path), readOnly: b.readOnly ?? false }));
-  return compileContainerRules(c, bindMounts);
+  return compileRoleRules(compileContainerRules(c, bindMounts), doc.build, doc.images);
 }
 
 function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): CompiledRole {
@@ -200,7 +218,7 @@ function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): Co
     });
     return out;
   };
-  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true, containers: compileContainers(cfg, name, doc) };
+  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true, rules: compileRules(cfg, name, doc) };
 }
 
 function quoteList(names: string[]): string {
@@ -208,6 +226,13 @@ function quoteList(names: string[]): string {
 }
 
 function decide(identity: string, roles: CompiledRole[], route: Route): Decision {
+  const d = decideRoute(identity, roles, route);
+  // The docker CLI up to 22.x picks BuildKit from /_ping's Builder-Version: tell it the truth.
+  if (d.allow && PING_ROUTES.has(route.name) && roles.every((r) => r.rules && !r.rules.buildkit)) return { ...d, classicBuilder: true };
+  return d;
+}
+
+function decideRoute(identity: string, roles: CompiledRole[], route: Route): Decision {
   const deny = (rule: string, why: string): Decision => ({
     allow: false,
     verdict: Object.freeze({
@@ -227,16 +252,32 @@ function decide(identity: string, roles: CompiledRole[], route: Route): Decision
     }
   }
   const audit = roles.find((r) => r.auditOnly);
-  // The role that allows a body route also says what its body may hold; under an audit-only role
-  // a body that breaks those rules is recorded, not refused.
+  // The role that allows a route also says what its request may hold; under an audit-only role
+  // a request that breaks those rules is recorded, not refused.
   const bodyKind = BODY_ROUTES.get(route.name);
-  const body = (role: CompiledRole) =>
-    bodyKind && role.containers ? { body: { kind: bodyKind, rules: role.containers, role: role.name, auditOnly: audit !== undefined } } : {};
+  const queryKind = QUERY_ROUTES.get(route.name);
+  const checks = (role: CompiledRole) => {
+    if (!role.rules) return {};
+    const base = { rules: role.rules, role: role.name, auditOnly: audit !== undefined };
+    if (bodyKind) return { body: { kind: bodyKind, ...base } };
+    if (queryKind) return { query: { kind: queryKind, ...base } };
+    return {};
+  };
   if (!verdict) {
     for (const role of roles) {
       const a = role.allow[route.index];
-      if (a !== undefined) return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false, ...body(role) };
+      if (a === undefined) continue;
+      if (BUILDKIT_ROUTES.has(route.name) && role.rules && !role.rules.buildkit) {
+        verdict = deny(
+          `role ${role.name}: build.buildkit is off`,
+          `BuildKit's API cannot be checked by the gateway and role ${JSON.stringify(role.name)} does not grant build.buildkit; set DOCKER_BUILDKIT=0 to use the classic builder`,
+        );
+        break;
+      }
+      return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false, ...checks(role) };
     }
+  }
+  if (!verdict) {
     if (roles.length > 0 && IMPLICIT_ROUTES.includes(route)) return { allow: true, rule: IMPLICIT_RULE, auditOnly: false };
     const names = roles.map((r) => r.name);
     const why =
@@ -246,7 +287,7 @@ function decide(identity: string, roles: CompiledRole[], route: Route): Decision
     verdict = deny('default-deny', why);
   }
   if (audit && !verdict.allow) {
-    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message, ...body(audit) };
+    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message, ...checks(audit) };
   }
   return verdict;
 }

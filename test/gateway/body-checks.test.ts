@@ -6,6 +6,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
 
@@ -115,7 +118,53 @@ describe('body checks through the gateway', { skip }, () => {
   it('refuses a body over 1 MiB with 413, and a form-encoded body with 400', async () => {
     const big = `{"Image":${image},"Env":["X=${'a'.repeat(1 << 20)}"]}`;
     assert.match(await rawCreate(big), /^HTTP\/1\.1 413/);
-    assert.match(await rawCreate('HostConfig=x', { 'Content-Type': 'application/x-www-form-urlencoded' }), /^HTTP\/1\.1 400[\s\S]*must be JSON/);
+    assert.match(await rawCreate('HostConfig=x', { 'Content-Type': 'application/x-www-form-urlencoded' }), /^HTTP\/1\.1 400[\s\S]*override the request's query/);
+    assert.match(await rawCreate('{}', { 'Content-Type': 'text/plain' }), /^HTTP\/1\.1 400[\s\S]*must be JSON/);
+  });
+
+  it('builds: the classic builder runs, its host network and remote contexts are refused; BuildKit is not for the tenant', async () => {
+    const ctx = await mkdtemp(join(tmpdir(), 'dw-build-'));
+    try {
+      await writeFile(join(ctx, 'Dockerfile'), `FROM ${TEST_IMAGE}\nRUN echo built > /built\n`);
+      const classic = { env: { DOCKER_BUILDKIT: '0' } };
+      const ok = await f.docker('tenant', ['build', '--network', 'none', '-t', 'tenant-built', ctx], classic);
+      assert.equal(ok.code, 0, ok.stderr);
+      const host = await f.docker('tenant', ['build', '--network', 'host', ctx], classic);
+      assert.notEqual(host.code, 0);
+      assert.match(host.stderr, /networkmode: building with the host's network is not allowed for this role \(DW_BODY_NAMESPACE, role tenant\)/);
+      // The CLI downloads http contexts itself; a remote it names is fetched by the daemon.
+      const remote = await rawExchange(
+        await clientTls(f, 'tenant'),
+        `POST /v${v}/build?remote=${encodeURIComponent('http://127.0.0.1:1/context.tar')} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(remote, /^HTTP\/1\.1 403[\s\S]*remote: a build context fetched by the daemon[\s\S]*DW_BODY_FETCH/);
+      // BuildKit: its session and control API, and builds that would use them.
+      const tenant = await clientTls(f, 'tenant');
+      for (const target of ['/session', '/grpc']) {
+        const kit = await rawExchange(tenant, `POST /v${v}${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`);
+        assert.match(kit, /^HTTP\/1\.1 403[\s\S]*does not grant build\.buildkit; set DOCKER_BUILDKIT=0/);
+      }
+      const v2 = await rawExchange(tenant, `POST /v${v}/build?version=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      assert.match(v2, /^HTTP\/1\.1 403[\s\S]*DW_BODY_BUILDKIT/);
+    } finally {
+      await rm(ctx, { recursive: true, force: true });
+    }
+  });
+
+  it("/_ping tells an identity without BuildKit to use the classic builder, and the admin what dockerd says", async () => {
+    const ping = async (who: string) => (await rawExchange(await clientTls(f, who), 'HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toLowerCase();
+    const admin = await ping('admin');
+    // dockerd 20.10 (BuildKit not its default) sends no Builder-Version at all.
+    if (admin.includes('builder-version')) {
+      assert.match(admin, /builder-version: 2\r\n/);
+      assert.match(await ping('tenant'), /builder-version: 1\r\n/);
+    } else assert.doesNotMatch(await ping('tenant'), /builder-version/);
+  });
+
+  it('docker import of a URL is refused: the daemon would fetch it for the tenant', async () => {
+    const res = await f.docker('tenant', ['import', 'http://127.0.0.1:1/rootfs.tar', 'tenant-imported']);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /fromSrc: an image imported by the daemon from "http:\/\/127\.0\.0\.1:1\/rootfs\.tar" is not allowed for this role \(DW_BODY_FETCH/);
   });
 
   it('forwards the canonical body: a chunked, mixed-case create that is allowed runs as checked', async () => {

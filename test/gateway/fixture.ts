@@ -38,7 +38,7 @@ roles:
   reader:
     allow: [preset:read-only]
   tenant:
-    allow: [preset:containers, preset:exec, preset:images, preset:volumes]
+    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]
 `;
 
 export interface GatewayFixture {

@@ -36,9 +36,9 @@ test('the role that allows a body route brings its container rules; unrestricted
   assert.equal(create.body?.kind, 'container-create');
   assert.equal(create.body?.role, 'ci');
   assert.equal(create.body?.auditOnly, false);
-  assert.ok(create.body?.rules.capabilities.has('CAP_NET_ADMIN'));
-  assert.equal(create.body?.rules.maxMemory, 1024 ** 3);
-  assert.deepEqual(create.body?.rules.bindMounts, [{ path: '/srv/ci', readOnly: true }]);
+  assert.ok(create.body?.rules.containers.capabilities.has('CAP_NET_ADMIN'));
+  assert.equal(create.body?.rules.containers.maxMemory, 1024 ** 3);
+  assert.deepEqual(create.body?.rules.containers.bindMounts, [{ path: '/srv/ci', readOnly: true }]);
   assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/start')).body, undefined, 'no body check where the body does not matter');
   assert.equal(allowed(authorize(p, who('root'), 'POST', '/v1.41/containers/create')).body, undefined);
   assert.equal(allowed(authorize(p, who('both'), 'POST', '/v1.41/containers/create')).body, undefined, 'the first role that allows decides');
@@ -49,7 +49,7 @@ test('an audit-only role checks bodies against its own (default) rules and recor
   const v = allowed(authorize(p, who('trial'), 'POST', '/v1.41/containers/create'));
   assert.equal(v.auditOnly, true);
   assert.equal(v.body?.auditOnly, true);
-  assert.equal(v.body?.rules.privileged, false);
+  assert.equal(v.body?.rules.containers.privileged, false);
 });
 
 test('the built-in default policy: the admin is unrestricted', () => {

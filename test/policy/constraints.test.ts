@@ -234,3 +234,29 @@ test('sizes and capability names as docker writes them', () => {
   assert.equal(normalizeCapability('cap_chown'), 'CAP_CHOWN');
   assert.equal(normalizeCapability('All'), 'ALL');
 });
+
+test('build and image-create queries, read as r.FormValue reads them', async () => {
+  const { compileRoleRules } = await import('../../src/policy/constraints/rules.js');
+  const { checkBuildQuery, checkImageCreateQuery, registryOf } = await import('../../src/policy/constraints/query.js');
+  const role = compileRoleRules(rules({ maxMemory: '1g', maxUlimits: { nofile: 1024 } }), { remote: ['https://git.example/'] }, { registries: ['docker.io', 'localhost:5000'] });
+  const q = (s: string) => new URLSearchParams(s);
+  const code = (r: { code: string } | undefined) => r?.code;
+  assert.equal(code(checkBuildQuery(q('networkmode=host'), role)), 'DW_BODY_NAMESPACE');
+  assert.equal(code(checkBuildQuery(q('networkmode=none&networkmode=host'), role)), undefined, 'the first value is the one dockerd reads');
+  assert.equal(code(checkBuildQuery(q('networkmode=host&networkmode=none'), role)), 'DW_BODY_NAMESPACE');
+  assert.equal(code(checkBuildQuery(q('remote=https://evil.example/x.git'), role)), 'DW_BODY_FETCH');
+  assert.equal(code(checkBuildQuery(q('remote=https://git.example/repo.git'), role)), undefined);
+  assert.equal(code(checkBuildQuery(q('version=2'), role)), 'DW_BODY_BUILDKIT');
+  assert.equal(code(checkBuildQuery(q('cgroupparent=/'), role)), 'DW_BODY_CGROUP_PARENT');
+  assert.equal(code(checkBuildQuery(q('memory=2147483648'), role)), 'DW_BODY_LIMIT');
+  assert.equal(code(checkBuildQuery(q('memory=2e9'), role)), undefined, 'not an integer: dockerd reads 0');
+  assert.equal(code(checkBuildQuery(q(`ulimits=${encodeURIComponent('[{"name":"nofile","hard":4096,"soft":1024}]')}`), role)), 'DW_BODY_ULIMIT', 'keys match case-insensitively, as Go decodes them');
+  assert.equal(code(checkBuildQuery(q(`ulimits=${encodeURIComponent('[{"Name":"nofile","Hard":1024,"Soft":1024}]')}`), role)), undefined);
+  assert.equal(code(checkBuildQuery(q(`ulimits=${encodeURIComponent('[{"Name":"rtprio","Hard":1,"Soft":1}]')}`), role)), 'DW_BODY_ULIMIT');
+  assert.equal(code(checkImageCreateQuery(q('fromImage=ghcr.io/x/y&tag=1'), role)), 'DW_BODY_REGISTRY');
+  assert.equal(code(checkImageCreateQuery(q('fromImage=busybox'), role)), undefined);
+  assert.equal(code(checkImageCreateQuery(q('fromImage=localhost:5000/x'), role)), undefined);
+  assert.equal(code(checkImageCreateQuery(q('fromSrc=http://169.254.169.254/latest'), role)), 'DW_BODY_FETCH');
+  assert.equal(code(checkImageCreateQuery(q('fromSrc=-&repo=x'), role)), undefined, 'an upload is not a fetch');
+  assert.deepEqual(['busybox', 'library/busybox', 'ghcr.io/a/b', 'LOCALHOST:5000/x', 'localhost/x', 'my-registry:443/x'].map(registryOf), ['docker.io', 'docker.io', 'ghcr.io', 'localhost:5000', 'localhost', 'my-registry:443']);
+});

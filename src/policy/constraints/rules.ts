@@ -38,7 +38,20 @@
  *           pids: null
  *           log: null                   # { max-size: 10m, max-file: "3" } for json-file/local
  *
- * A role with `unrestricted: true` (the admin's) has no container constraints at all.
+ * Beside it, in the same role:
+ *
+ *       build:
+ *         buildkit: false               # /session, /grpc and version=2 builds: BuildKit's own API,
+ *                                       # which an HTTP gateway cannot read (so: full build trust)
+ *         remote: []                    # URL prefixes dockerd may fetch a build context from
+ *       images:
+ *         registries: ["*"]             # registries to pull from (globs on the registry host)
+ *         importURLs: []                # URL prefixes `docker import URL` may fetch
+ *
+ * Builds are containers too: `networkmode`, `cgroupparent`, `memory`, `shmsize` and `ulimits`
+ * of `POST /build` are judged by the `containers` rules.
+ *
+ * A role with `unrestricted: true` (the admin's) has none of these constraints.
  */
 import { compileGlob } from '../glob.js';
 import type { AllowedHostPath } from './host-paths.js';
@@ -83,6 +96,31 @@ export interface ContainerRulesDoc {
 
 const size = { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?\\s*[bkmgtBKMGT]?[bB]?$' }] };
 const strings = { type: 'array', items: { type: 'string', minLength: 1 } };
+
+export interface BuildRulesDoc {
+  buildkit?: boolean;
+  remote?: string[];
+}
+
+export interface ImageRulesDoc {
+  registries?: string[];
+  importURLs?: string[];
+}
+
+export const BUILD_RULES_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { buildkit: { type: 'boolean' }, remote: { type: 'array', items: { type: 'string', minLength: 1 } } },
+} as const;
+
+export const IMAGE_RULES_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    registries: { type: 'array', items: { type: 'string', minLength: 1 } },
+    importURLs: { type: 'array', items: { type: 'string', minLength: 1 } },
+  },
+} as const;
 
 export const CONTAINER_RULES_SCHEMA = {
   type: 'object',
@@ -168,6 +206,25 @@ export interface ContainerRules {
     readonly memory?: number;
     readonly pids?: number;
     readonly log?: Readonly<Record<string, string>>;
+  };
+}
+
+/** What a constrained role may do: its containers, builds and images. */
+export interface RoleRules {
+  readonly containers: ContainerRules;
+  readonly buildkit: boolean;
+  readonly buildRemotes: readonly string[];
+  readonly registry: (host: string) => boolean;
+  readonly importURLs: readonly string[];
+}
+
+export function compileRoleRules(containers: ContainerRules, build: BuildRulesDoc = {}, images: ImageRulesDoc = {}): RoleRules {
+  return {
+    containers,
+    buildkit: build.buildkit ?? false,
+    buildRemotes: build.remote ?? [],
+    registry: anyGlob(images.registries ?? ['*']),
+    importURLs: images.importURLs ?? [],
   };
 }
 
