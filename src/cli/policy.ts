@@ -1,7 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { defaultPolicy, DEFAULT_POLICY_YAML, loadPolicyFile, PRESETS, withApiVersion, type Identity } from '../policy/index.js';
+import { defaultPolicy, DEFAULT_POLICY_YAML, loadPolicyFile, PRESETS, withApiVersion, type Identity, type Verdict } from '../policy/index.js';
 import { explainRequest, routeListing, summarizePolicy, summaryLines } from '../policy/explain.js';
 import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
+import { readFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { UsageError } from '../util/errors.js';
 import { collect, printJson, withJson } from './options.js';
 
@@ -13,6 +15,7 @@ interface ExplainFlags {
   listener?: string;
   identity?: string;
   apiVersion: string;
+  body?: string;
   json?: boolean;
 }
 
@@ -28,6 +31,14 @@ function apiVersion(value: string): string {
 function presetName(value: string): string {
   if (!PRESETS.has(value)) throw new InvalidArgumentError(`unknown preset (presets: ${[...PRESETS.keys()].join(', ')})`);
   return value;
+}
+
+async function readBodyFile(path: string): Promise<Buffer> {
+  try {
+    return path === '-' ? await buffer(process.stdin) : await readFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read the body file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'pass a JSON file, or - for standard input');
+  }
 }
 
 export function registerPolicy(program: Command): void {
@@ -57,7 +68,17 @@ export function registerPolicy(program: Command): void {
       .option('--listener <address>', 'the listener, e.g. tcp://0.0.0.0:2376 or unix:///run/dockward/agent.sock', 'tcp://0.0.0.0:2376')
       .option('--identity <name>', "a unix listener's fixed identity (instead of --cn)")
       .option('--api-version <version>', 'the API version dockerd speaks', apiVersion, NEWEST_API_VERSION)
-      .addHelpText('after', '\nExit status: 0 allowed (audit-only included), 1 refused (denied, or a request dockerd would not route), 2 usage error.'),
+      .option('--body <file>', 'the request body (JSON) to check, e.g. of POST /containers/create; - for stdin')
+      .addHelpText(
+        'after',
+        `
+Exit status: 0 allowed (audit-only included), 1 refused (denied, or a request dockerd would not route), 2 usage error.
+
+Examples:
+  dockward policy explain --policy policy.yaml --cn ci GET /v1.51/containers/json
+  dockward policy explain --policy policy.yaml --cn ci POST /v1.51/containers/create --body create.json
+  echo '{"Image":"busybox","HostConfig":{"Privileged":true}}' | dockward policy explain --cn ci --policy policy.yaml POST /containers/create --body -`,
+      ),
   ).action(async (method: string, target: string, o: ExplainFlags) => {
     if ((o.cn === undefined) === (o.identity === undefined)) {
       throw new UsageError('give exactly one of --cn (a certificate identity) and --identity (a unix listener)');
@@ -70,10 +91,23 @@ export function registerPolicy(program: Command): void {
       sans: o.san ?? [],
       listener: o.listener!,
     };
-    const { verdict, line } = explainRequest(p, id, method, target);
-    if (o.json) printJson(verdict);
-    else process.stdout.write(`${line}\n`);
-    if (verdict.kind !== 'allow') process.exitCode = 1;
+    const body = o.body === undefined ? undefined : await readBodyFile(o.body);
+    const { line, ...explained } = explainRequest(p, id, method, target, body);
+    if (o.json) {
+      // The checks carry compiled rules (functions, sets): say which check ran and for whom.
+      const { body: bodyCheck, query, ...verdict } = explained.verdict as Verdict & { body?: { kind: string; role: string }; query?: { kind: string; role: string } };
+      const check = bodyCheck ?? query;
+      printJson({
+        ...verdict,
+        ...(check ? { check: check.kind, checkRole: check.role } : {}),
+        ...(explained.refused ? { refused: explained.refused } : {}),
+        ...(explained.body !== undefined ? { forwardedBody: explained.body, mutations: explained.mutations } : {}),
+      });
+    } else {
+      process.stdout.write(`${line}\n`);
+      if (explained.body !== undefined) process.stdout.write(`${JSON.stringify(explained.body, null, 2)}\n`);
+    }
+    if (explained.verdict.kind !== 'allow' || explained.refused) process.exitCode = 1;
   });
 
   withJson(

@@ -42,6 +42,13 @@ export interface AuditRecord {
   hijacked?: boolean;
   /** Why the gateway itself failed or refused (never client-supplied text beyond the path). */
   error?: string;
+  /** A body refusal's stable code (DW_BODY_…) and the JSON path of the field it is about. */
+  code?: string;
+  field?: string;
+  /** What the gateway changed in the body it forwarded (audit-only: would have changed). */
+  mutations?: string[];
+  /** Audit-only: why the body would have been refused. */
+  wouldDeny?: string;
 }
 
 /** A reader this far behind (a stalled pipe) counts as a failed log: requests are refused until it catches up. */

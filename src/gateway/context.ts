@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { Identity, Policy } from '../policy/index.js';
+import type { HostFacts, Identity, Policy } from '../policy/index.js';
 import type { AuditLog, AuditRecord, Decision } from './audit-log.js';
 import type { AcceptEncodingMode } from './wire.js';
 import type { RefusedClient } from './client-certificate.js';
@@ -14,8 +14,12 @@ export interface GatewayContext {
   policy: Policy;
   audit: AuditLog;
   acceptEncoding: AcceptEncodingMode;
-  /** Upper bound of a request body read before forwarding (upgrade requests). */
-  maxUpgradeBodyBytes: number;
+  /** Upper bound of a request body read before forwarding (upgrade requests, checked bodies). */
+  maxBodyBytes: number;
+  /** What no container may reach on this host (for body checks). */
+  host: HostFacts;
+  /** dockerd's API version: which body structs it decodes. */
+  daemonApi: string;
   bodyTimeoutMs: number;
   log(line: string): void;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */

@@ -99,6 +99,8 @@ function upgrade(
   const verdict = authorize(ctx.policy, id!, method, req.url!);
   if (verdict.kind !== 'allow') return refuse(verdict.status, verdict.message, { decision: verdict.kind, ...verdictFields(verdict) });
   const fields = { path: auditPath(verdict.forwardTarget), ...verdictFields(verdict) };
+  // No hijacked route has a body to check; should a policy ever say otherwise, fail closed.
+  if (verdict.body) return refuse(400, 'dockward: a request whose body must be checked cannot be upgraded', { decision: 'bad', ...fields });
   if (!HIJACK_PATH.test(pathPart(verdict.forwardTarget))) {
     // dockerd would ignore Upgrade here and keep parsing HTTP on the connection: tunnelling it
     // would let later requests pass unchecked.
@@ -109,8 +111,8 @@ function upgrade(
   }
   const length = Number(req.headers['content-length'] ?? '0');
   if (!Number.isSafeInteger(length) || length < 0) return refuse(400, 'dockward: invalid Content-Length', { decision: 'bad', ...fields });
-  if (length > ctx.maxUpgradeBodyBytes) {
-    return refuse(413, `dockward: the body of an Upgrade request is limited to ${ctx.maxUpgradeBodyBytes} bytes`, { decision: 'bad', ...fields });
+  if (length > ctx.maxBodyBytes) {
+    return refuse(413, `dockward: the body of an Upgrade request is limited to ${ctx.maxBodyBytes} bytes`, { decision: 'bad', ...fields });
   }
   // Authorized: a client that waits for the invitation gets it now, not the body timeout.
   if (length > 0 && expectsContinue(req)) socket.write('HTTP/1.1 100 Continue\r\n\r\n');

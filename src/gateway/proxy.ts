@@ -3,10 +3,10 @@
  * stream both bodies (never buffered), write the audit line when the exchange is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { authorize, type Identity, type Verdict } from '../policy/index.js';
-import { auditPath } from './audit-log.js';
+import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../policy/index.js';
+import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
-import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, replyError } from './wire.js';
+import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
@@ -41,6 +41,11 @@ export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity |
   if (h.host === undefined) return { status: 400, message: 'dockward: the request has no Host header' };
   if (h.expect !== undefined && h.expect.toLowerCase() !== '100-continue') {
     return { status: 417, message: 'dockward: the only Expect accepted is 100-continue' };
+  }
+  // dockerd's r.FormValue would read such a body and let it override the query the gateway checked.
+  const type = h['content-type']?.split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
+    return { status: 400, message: `dockward: ${type} bodies are refused (dockerd would let them override the request's query)` };
   }
   if (h.origin !== undefined) {
     return { status: 403, message: 'dockward: requests with an Origin header are refused (a web page must not drive the Docker API)' };
@@ -96,21 +101,97 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
     );
     return;
   }
+  if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt);
+  if (verdict.query) {
+    const refusal = checkQuery(verdict.query, verdict.forwardTarget);
+    if (refusal && !verdict.query.auditOnly) {
+      const message = `dockward: identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with these parameters: ${refusal.field}: ${refusal.message} (${refusal.code}, role ${verdict.query.role})`;
+      replyError(res, 403, message, true);
+      res.once('close', () =>
+        ctx.audit.write(
+          auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
+        ),
+      );
+      return;
+    }
+    if (refusal) return forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, `${refusal.field}: ${refusal.message} (${refusal.code})`);
+  }
   forward(ctx, listener, req, res, id!, verdict, startedAt);
 }
 
+type Allowed = Extract<Verdict, { kind: 'allow' }>;
+
 /**
- * Seam for body inspection (a later issue): a route whose body must be checked will read it
- * (bounded) before this call and forward the checked bytes instead of piping `req`.
+ * The whole body, however it is framed (Node has already undone chunking), or undefined once it
+ * proved larger than `max`: what is checked must be all that dockerd would read.
  */
+function readWholeBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer | 'too-large' | 'incomplete'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(() => finish('incomplete'), timeoutMs);
+    const finish = (v: Buffer | 'too-large' | 'incomplete') => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve(v);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > max) finish('too-large');
+      else chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => finish(Buffer.concat(chunks)));
+    req.once('error', () => finish('incomplete'));
+  });
+}
+
+/**
+ * A body route: the body is read in full (bounded), decoded as dockerd decodes it, checked, and
+ * what is forwarded is its canonical re-encoding with the enforced defaults, never the bytes as
+ * sent. A refusal closes the connection: nothing more is read from it.
+ */
+function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number): void {
+  const refuse = (status: number, message: string, fields: Partial<AuditRecord>) => {
+    replyError(res, status, `dockward: ${message}`, true);
+    res.once('close', () =>
+      ctx.audit.write(
+        auditRecord(req.socket, id, listener, startedAt, { method: req.method!, path: auditPath(verdict.forwardTarget), decision: status === 403 ? 'deny' : 'bad', status, ...verdictFields(verdict), ...fields }),
+      ),
+    );
+  };
+  if (expectsContinue(req)) res.writeContinue();
+  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then((raw) => {
+    if (raw === 'too-large') return refuse(413, `the body of ${verdict.route} is limited to ${ctx.maxBodyBytes} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
+    if (raw === 'incomplete') return refuse(400, 'the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
+    const outcome = inspectBody(verdict.body!, raw, req.headers['content-type'], ctx.daemonApi, ctx.host);
+    if (outcome.kind === 'refuse') {
+      const who = `identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with this body`;
+      return refuse(outcome.status, `${who}: ${outcome.message}`, { code: outcome.code, field: outcome.field, bytesIn: raw.length });
+    }
+    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny });
+  });
+}
+
+/** A checked body: what replaces the request's own. */
+interface Replacement {
+  raw: number;
+  body: Buffer;
+  mutations: string[];
+  wouldDeny?: string;
+}
+
 function forward(
   ctx: GatewayContext,
   listener: string,
   req: IncomingMessage,
   res: ServerResponse,
   id: Identity,
-  verdict: Extract<Verdict, { kind: 'allow' }>,
+  verdict: Allowed,
   startedAt: number,
+  replacement?: Replacement,
+  /** Audit-only: why the query would have been refused. */
+  wouldDeny = replacement?.wouldDeny,
 ): void {
   const socket = req.socket;
   let bytesIn = 0;
@@ -121,7 +202,7 @@ function forward(
     socketPath: ctx.upstreamSocket,
     method: req.method,
     path: verdict.forwardTarget,
-    headers: forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding) as unknown as http.OutgoingHttpHeaders,
+    headers: (replacement ? jsonBodyHeaders(req.rawHeaders, ctx.acceptEncoding, replacement.body.length) : forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding)) as unknown as http.OutgoingHttpHeaders,
   });
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     error ??= `upstream: ${e.code ?? e.message}`;
@@ -129,7 +210,7 @@ function forward(
     else res.destroy();
   });
   upReq.on('response', (upRes) => {
-    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion);
+    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, verdict.classicBuilder);
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.
@@ -171,9 +252,16 @@ function forward(
         bytesOut,
         ...verdictFields(verdict),
         ...(error ? { error } : {}),
+        ...(replacement?.mutations.length ? { mutations: replacement.mutations } : {}),
+        ...(wouldDeny ? { wouldDeny } : {}),
       }),
     );
   });
+  if (replacement) {
+    bytesIn = replacement.raw;
+    upReq.end(replacement.body);
+    return;
+  }
   const h = req.headers;
   // The request is authorized: now the body may come.
   if (expectsContinue(req)) res.writeContinue();

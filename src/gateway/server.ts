@@ -5,10 +5,12 @@
  */
 import http from 'node:http';
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DEFAULT_MAX_BODY_BYTES } from '../api/bodies/canonical.js';
 import { ROUTES_KNOWN_THROUGH } from '../api/routes.js';
 import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { engineRequest } from '../engine/engine-client.js';
-import { loadPolicyFile, withApiVersion, type Policy } from '../policy/index.js';
+import { ALWAYS_PROTECTED, loadPolicyFile, resolveHostPath, withApiVersion, type Policy } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
 import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
@@ -25,6 +27,8 @@ export interface GatewayOptions {
   auditLog: string;
   acceptEncoding?: AcceptEncodingMode;
   limits?: Partial<ServerLimits>;
+  /** Bodies the gateway reads before forwarding (checked bodies, upgrade requests); 1 MiB by default. */
+  maxBodyBytes?: number;
   /** Operational messages (reloads, refusals of the gateway's own config); stderr by default. */
   log?: (line: string) => void;
   /** The newest API version accepted (default NEWEST_API_VERSION); lower only to try a daemon newer than the gateway. */
@@ -64,6 +68,18 @@ export async function upstreamVersion(socketPath: string): Promise<string> {
   }
 }
 
+/**
+ * The paths no container may mount on this host: the fixed list, dockerd's socket and its
+ * directory, and dockerd's data-root as the daemon reports it (resolved, as mounts are compared).
+ */
+export async function protectedHostPaths(socketPath: string): Promise<string[]> {
+  const res = await engineRequest({ socketPath }, 'GET', '/info', { timeoutMs: 5000 });
+  if (res.status !== 200) throw new DockwardError(`the Docker daemon at ${socketPath} answered GET /info with ${res.status}`, 'check the daemon');
+  const root = (JSON.parse(res.body.toString('utf8')) as { DockerRootDir?: string }).DockerRootDir;
+  const paths = [...ALWAYS_PROTECTED, socketPath, dirname(socketPath), ...(root ? [root] : [])];
+  return [...new Set(paths.map(resolveHostPath))];
+}
+
 /** What a gateway in front of a daemon newer than itself does about it, or undefined. */
 export function newerDaemonWarning(daemonVersion: string, gatewayNewest: string): string | undefined {
   if (apiVersionNumber(daemonVersion) <= apiVersionNumber(gatewayNewest)) return undefined;
@@ -83,6 +99,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const newest = opts.newestApiVersion ?? NEWEST_API_VERSION;
   const newerDaemon = newerDaemonWarning(apiVersion, newest);
   if (newerDaemon) log(newerDaemon);
+  const protectedPaths = await protectedHostPaths(opts.upstreamSocket);
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const audit = new AuditLog(opts.auditLog, log);
   const ctx: GatewayContext = {
@@ -97,7 +114,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     policy: withApiVersion(opts.policy, apiVersion, newest),
     audit,
     acceptEncoding: opts.acceptEncoding ?? 'strip',
-    maxUpgradeBodyBytes: 1 << 20,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    host: { protectedPaths },
+    daemonApi: apiVersion,
     bodyTimeoutMs: limits.headersTimeoutMs,
     log,
     tunnels: new Set(),

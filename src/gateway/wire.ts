@@ -77,13 +77,24 @@ export function forwardRequestHeaders(raw: string[], acceptEncoding: AcceptEncod
   return out;
 }
 
+/** The request's headers for a body the gateway rewrote: its own framing and type, nothing of the client's. */
+export function jsonBodyHeaders(raw: string[], acceptEncoding: AcceptEncodingMode, length: number): string[] {
+  const out = forwardRequestHeaders(raw, acceptEncoding).filter((_, i, a) => {
+    const name = a[i - (i % 2)]!.toLowerCase();
+    return name !== 'content-length' && name !== 'content-type' && name !== 'transfer-encoding';
+  });
+  out.push('Content-Type', 'application/json', 'Content-Length', String(length));
+  return out;
+}
+
 /**
  * dockerd's response headers minus the ones that describe its connection to us. With
  * `apiVersion` (dockerd is newer than the gateway), `Api-Version` says that version instead of
  * dockerd's, so a client negotiating on it (the docker CLI reads it from /_ping) asks for a version
- * the gateway accepts.
+ * the gateway accepts. With `classicBuilder`, `Builder-Version` says 1: an identity without
+ * BuildKit is told so (the docker CLI up to 22.x reads it; later ones need DOCKER_BUILDKIT=0).
  */
-export function forwardResponseHeaders(raw: string[], apiVersion?: string): string[] {
+export function forwardResponseHeaders(raw: string[], apiVersion?: string, classicBuilder?: boolean): string[] {
   const listed = connectionTokens(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -91,7 +102,10 @@ export function forwardResponseHeaders(raw: string[], apiVersion?: string): stri
     // How our answer is framed is ours to decide (Node chunks what has no Content-Length);
     // echoing dockerd's Transfer-Encoding could contradict a Content-Length we set.
     if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || listed?.has(lower)) continue;
-    out.push(raw[i]!, apiVersion !== undefined && lower === 'api-version' ? apiVersion : raw[i + 1]!);
+    let value = raw[i + 1]!;
+    if (apiVersion !== undefined && lower === 'api-version') value = apiVersion;
+    else if (classicBuilder && lower === 'builder-version') value = '1';
+    out.push(raw[i]!, value);
   }
   return out;
 }

@@ -6,6 +6,9 @@
  */
 import { bounded, engineApi, readRequest, routeNamed, type EngineApi } from '../api/request.js';
 import { formatVersion } from '../api/versions.js';
+import type { BodyKind } from '../api/bodies/canonical.js';
+import type { RoleRules } from './constraints/rules.js';
+import type { QueryKind } from './query-routes.js';
 
 /** Who is asking, as established by the listener (verified client certificate or unix listener). */
 export interface Identity {
@@ -37,6 +40,12 @@ export type Verdict =
       param?: string;
       /** The policy identity that matched. */
       identity: string;
+      /** Set when the body must be decoded and checked before anything is forwarded. */
+      body?: BodyCheck;
+      /** Set when query parameters must be checked. */
+      query?: QueryCheck;
+      /** `/_ping`: BuildKit is not for this identity; `Builder-Version` is answered as 1. */
+      classicBuilder?: true;
     }
   /** route: null when the request names no route (an identity refused before its request is read). */
   | { kind: 'deny'; status: 403; route: string | null; rule: string; message: string }
@@ -44,9 +53,24 @@ export type Verdict =
 
 export type DenyVerdict = Extract<Verdict, { kind: 'deny' }>;
 
+/** How an allowed request must be checked before it is forwarded, and against whose rules. */
+interface Check<K> {
+  kind: K;
+  rules: RoleRules;
+  /** The role whose constraints apply. */
+  role: string;
+  /** The identity has an audit-only role: a request that breaks the rules is recorded, not refused. */
+  auditOnly: boolean;
+}
+
+/** The body is read (bounded), decoded as dockerd decodes it, checked and re-encoded. */
+export type BodyCheck = Check<BodyKind>;
+/** The query parameters that change what the request does are checked. */
+export type QueryCheck = Check<QueryKind>;
+
 /** What a policy identity may do with one route, computed when the policy is compiled. */
 export type Decision =
-  | { allow: true; rule: string; auditOnly: boolean; wouldDeny?: string }
+  | { allow: true; rule: string; auditOnly: boolean; wouldDeny?: string; body?: BodyCheck; query?: QueryCheck; classicBuilder?: true }
   | { allow: false; verdict: DenyVerdict };
 
 export interface PolicyIdentity {
@@ -123,6 +147,9 @@ export function authorize(policy: Policy, id: Identity, method: string, rawTarge
     v.auditOnly = true;
     v.wouldDeny = d.wouldDeny;
   }
+  if (d.body) v.body = d.body;
+  if (d.query) v.query = d.query;
+  if (d.classicBuilder) v.classicBuilder = true;
   if (req.param !== undefined) v.param = req.param;
   return v;
 }

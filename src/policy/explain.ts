@@ -5,6 +5,10 @@
 import { ROUTES, type Route } from '../api/routes.js';
 import { formatVersion } from '../api/versions.js';
 import { authorize, type Identity, type Policy, type Verdict } from './authorize.js';
+import { checkQuery } from './check-query.js';
+import type { HostFacts } from './constraints/container.js';
+import { ALWAYS_PROTECTED, resolveHostPath } from './constraints/host-paths.js';
+import { inspectBody } from './inspect-body.js';
 import { PRESETS } from './presets.js';
 
 export interface IdentitySummary {
@@ -37,15 +41,46 @@ export function summaryLines(policy: Policy): string[] {
   });
 }
 
-export function explainRequest(policy: Policy, id: Identity, method: string, target: string): { verdict: Verdict; line: string } {
+export interface Explanation {
+  verdict: Verdict;
+  line: string;
+  /** The query or body stage's refusal, when the route allowed the request but its content not. */
+  refused?: { code: string; field: string; message: string };
+  /** The body that would be forwarded (canonical, defaults applied), when one was given. */
+  body?: unknown;
+  mutations?: string[];
+}
+
+/** Paths no policy can grant, resolved on this machine: what a gateway here would protect (without its daemon's own). */
+function localHostFacts(): HostFacts {
+  return { protectedPaths: ALWAYS_PROTECTED.map(resolveHostPath) };
+}
+
+/**
+ * What the gateway would do with one request, without a daemon: route, identity, query and,
+ * with `body`, the body as dockerd `daemonApi` would decode it.
+ */
+export function explainRequest(policy: Policy, id: Identity, method: string, target: string, body?: Buffer): Explanation {
   const verdict = authorize(policy, id, method, target);
   let line: string;
   switch (verdict.kind) {
-    case 'allow':
-      line = verdict.auditOnly
-        ? `allow (audit-only) ${verdict.route} for identity "${verdict.identity}" by ${verdict.rule}, forwarded as ${verdict.forwardTarget}; would be denied: ${verdict.wouldDeny}`
-        : `allow ${verdict.route} for identity "${verdict.identity}" by ${verdict.rule}, forwarded as ${verdict.forwardTarget}`;
+    case 'allow': {
+      const by = `${verdict.route} for identity "${verdict.identity}" by ${verdict.rule}, forwarded as ${verdict.forwardTarget}`;
+      const query = verdict.query && checkQuery(verdict.query, verdict.forwardTarget);
+      if (query && !verdict.query!.auditOnly) {
+        return { verdict, refused: query, line: `deny (403) ${by}, but its parameters are refused: ${query.field}: ${query.message} (${query.code}, role ${verdict.query!.role})` };
+      }
+      if (verdict.body && body !== undefined) {
+        const o = inspectBody(verdict.body, body, 'application/json', formatVersion(policy.api.limits.daemon), localHostFacts());
+        if (o.kind === 'refuse') return { verdict, refused: o, line: `deny (${o.status}) ${by}, but its body is refused: ${o.message}` };
+        const changed = o.mutations.length ? `; body changed: ${o.mutations.join('; ')}` : '';
+        const would = o.wouldDeny ? `; audit-only, the body would be denied: ${o.wouldDeny}` : '';
+        return { verdict, body: JSON.parse(o.body.toString('utf8')), mutations: o.mutations, line: `allow ${by}${changed}${would}` };
+      }
+      const unread = verdict.body ? ` (its body is checked: pass --body FILE to see the decision on one)` : '';
+      line = verdict.auditOnly ? `allow (audit-only) ${by}; would be denied: ${verdict.wouldDeny}` : `allow ${by}${unread}`;
       break;
+    }
     case 'deny':
       line = `deny (403) by ${verdict.rule}: ${verdict.message}`;
       break;

@@ -9,5 +9,10 @@ export {
   type PolicyIdentity,
   type Verdict,
 } from './authorize.js';
-export { compileGlob, DEFAULT_POLICY_YAML, defaultPolicy, loadPolicyFile, parsePolicy, POLICY_SCHEMA } from './policy-file.js';
+export { compileGlob } from './glob.js';
+export { DEFAULT_POLICY_YAML, defaultPolicy, loadPolicyFile, parsePolicy, POLICY_SCHEMA } from './policy-file.js';
 export { PRESETS } from './presets.js';
+export { inspectBody, type BodyOutcome } from './inspect-body.js';
+export type { HostFacts } from './constraints/container.js';
+export { ALWAYS_PROTECTED, resolveHostPath } from './constraints/host-paths.js';
+export { checkQuery } from './check-query.js';

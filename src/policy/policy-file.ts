@@ -31,6 +31,22 @@ import { HTTP_METHODS, ROUTES, ROUTES_BY_NAME, ROUTES_BY_TEMPLATE, type Route } 
 import { engineApi } from '../api/request.js';
 import { NEWEST_API_VERSION } from '../api/versions.js';
 import { PRESETS } from './presets.js';
+import { compileGlob } from './glob.js';
+import { BODY_ROUTES } from '../api/bodies/canonical.js';
+import {
+  BUILD_RULES_SCHEMA,
+  CONTAINER_RULES_SCHEMA,
+  compileContainerRules,
+  compileRoleRules,
+  IMAGE_RULES_SCHEMA,
+  parseSize,
+  type BuildRulesDoc,
+  type ContainerRulesDoc,
+  type ImageRulesDoc,
+  type RoleRules,
+} from './constraints/rules.js';
+import { BUILDKIT_ROUTES, PING_ROUTES, QUERY_ROUTES } from './query-routes.js';
+import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
 
 interface MatchDoc {
@@ -49,6 +65,11 @@ interface RoleDoc {
   allow?: string[];
   deny?: string[];
   'audit-only'?: boolean;
+  /** The admin's: request bodies are forwarded unchecked. */
+  unrestricted?: boolean;
+  containers?: ContainerRulesDoc;
+  build?: BuildRulesDoc;
+  images?: ImageRulesDoc;
   description?: string;
 }
 interface PolicyDoc {
@@ -94,6 +115,10 @@ export const POLICY_SCHEMA = {
           allow: stringList,
           deny: stringList,
           'audit-only': { type: 'boolean' },
+          unrestricted: { type: 'boolean' },
+          containers: CONTAINER_RULES_SCHEMA,
+          build: BUILD_RULES_SCHEMA,
+          images: IMAGE_RULES_SCHEMA,
           description: { type: 'string' },
         },
       },
@@ -103,14 +128,6 @@ export const POLICY_SCHEMA = {
 
 const IMPLICIT_ROUTES = ['HEAD /_ping', 'GET /_ping', 'GET /version'].map((n) => ROUTES_BY_NAME.get(n)!);
 const IMPLICIT_RULE = 'implicit: any identity with a role may ping and read the version';
-
-/** `*` any run of characters, `?` one character, everything else literal. */
-export function compileGlob(pattern: string): (s: string) => boolean {
-  if (!/[*?]/.test(pattern)) return (s) => s === pattern;
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*+/g, '.*').replace(/\?/g, '.');
-  const re = new RegExp(`^${source}$`, 's');
-  return (s) => re.test(s);
-}
 
 // The type prefix Node puts on each subjectAltName entry; `san: host.example` matches `DNS:host.example`.
 const SAN_TYPE = /^(DNS|IP Address|email|URI|DirName|Registered ID|othername):/;
@@ -163,6 +180,32 @@ interface CompiledRole {
   allow: (string | undefined)[]; // by route index: the first allow entry naming the route
   deny: (string | undefined)[];
   auditOnly: boolean;
+  /** undefined: unrestricted (nothing in its requests is checked beyond the route). */
+  rules: RoleRules | undefined;
+}
+
+function compileRules(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): RoleRules | undefined {
+  const at = ['roles', name, 'containers'];
+  if (doc.unrestricted) {
+    for (const key of ['containers', 'build', 'images'] as const) {
+      if (doc[key]) cfg.fail(['roles', name, key], `role "${name}" is unrestricted: its "${key}" constraints would never apply (remove one of the two)`);
+    }
+    return undefined;
+  }
+  const c = doc.containers ?? {};
+  for (const key of ['maxMemory', 'maxShmSize'] as const) {
+    const v = c[key];
+    if (v !== undefined) {
+      try {
+        parseSize(v);
+      } catch (e) {
+        cfg.fail([...at, key], (e as Error).message);
+      }
+    }
+  }
+  // Resolved now so a symlinked grant is compared with what the kernel will mount.
+  const bindMounts = (c.bindMounts ?? []).map((b) => ({ path: resolveHostPath(b.path), readOnly: b.readOnly ?? false }));
+  return compileRoleRules(compileContainerRules(c, bindMounts), doc.build, doc.images);
 }
 
 function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): CompiledRole {
@@ -175,7 +218,7 @@ function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): Co
     });
     return out;
   };
-  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true };
+  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true, rules: compileRules(cfg, name, doc) };
 }
 
 function quoteList(names: string[]): string {
@@ -183,6 +226,13 @@ function quoteList(names: string[]): string {
 }
 
 function decide(identity: string, roles: CompiledRole[], route: Route): Decision {
+  const d = decideRoute(identity, roles, route);
+  // The docker CLI up to 22.x picks BuildKit from /_ping's Builder-Version: tell it the truth.
+  if (d.allow && PING_ROUTES.has(route.name) && roles.every((r) => r.rules && !r.rules.buildkit)) return { ...d, classicBuilder: true };
+  return d;
+}
+
+function decideRoute(identity: string, roles: CompiledRole[], route: Route): Decision {
   const deny = (rule: string, why: string): Decision => ({
     allow: false,
     verdict: Object.freeze({
@@ -201,11 +251,33 @@ function decide(identity: string, roles: CompiledRole[], route: Route): Decision
       break;
     }
   }
+  const audit = roles.find((r) => r.auditOnly);
+  // The role that allows a route also says what its request may hold; under an audit-only role
+  // a request that breaks those rules is recorded, not refused.
+  const bodyKind = BODY_ROUTES.get(route.name);
+  const queryKind = QUERY_ROUTES.get(route.name);
+  const checks = (role: CompiledRole) => {
+    if (!role.rules) return {};
+    const base = { rules: role.rules, role: role.name, auditOnly: audit !== undefined };
+    if (bodyKind) return { body: { kind: bodyKind, ...base } };
+    if (queryKind) return { query: { kind: queryKind, ...base } };
+    return {};
+  };
   if (!verdict) {
     for (const role of roles) {
       const a = role.allow[route.index];
-      if (a !== undefined) return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false };
+      if (a === undefined) continue;
+      if (BUILDKIT_ROUTES.has(route.name) && role.rules && !role.rules.buildkit) {
+        verdict = deny(
+          `role ${role.name}: build.buildkit is off`,
+          `BuildKit's API cannot be checked by the gateway and role ${JSON.stringify(role.name)} does not grant build.buildkit; set DOCKER_BUILDKIT=0 to use the classic builder`,
+        );
+        break;
+      }
+      return { allow: true, rule: `role ${role.name}: ${a}`, auditOnly: false, ...checks(role) };
     }
+  }
+  if (!verdict) {
     if (roles.length > 0 && IMPLICIT_ROUTES.includes(route)) return { allow: true, rule: IMPLICIT_RULE, auditOnly: false };
     const names = roles.map((r) => r.name);
     const why =
@@ -214,9 +286,8 @@ function decide(identity: string, roles: CompiledRole[], route: Route): Decision
         : `no rule in role${names.length > 1 ? 's' : ''} ${quoteList(names)} allows it; default deny`;
     verdict = deny('default-deny', why);
   }
-  const audit = roles.find((r) => r.auditOnly);
   if (audit && !verdict.allow) {
-    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message };
+    return { allow: true, rule: `audit-only:${audit.name}`, auditOnly: true, wouldDeny: verdict.verdict.message, ...checks(audit) };
   }
   return verdict;
 }
@@ -286,6 +357,7 @@ identities:
 roles:
   admin:
     allow: [preset:all]
+    unrestricted: true
 `;
 
 /** The identity whose certificate CN is "admin" may do everything; any other identity nothing. */

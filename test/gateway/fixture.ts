@@ -28,11 +28,17 @@ identities:
   - name: sidecar
     match: { listener: sidecar }
     roles: [admin]
+  - name: tenant
+    match: { cn: tenant }
+    roles: [tenant]
 roles:
   admin:
     allow: [preset:all]
+    unrestricted: true
   reader:
     allow: [preset:read-only]
+  tenant:
+    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]
 `;
 
 export interface GatewayFixture {
@@ -64,7 +70,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     const quiet = { onWarning: () => undefined };
     await initCa({ dir: pki, ...quiet });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    for (const name of ['admin', 'reader']) await issueClient({ dir: pki, name, ...quiet });
+    for (const name of ['admin', 'reader', 'tenant']) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, TEST_POLICY);
     const unixSocket = join(dir, 'gw.sock');

@@ -85,6 +85,28 @@ describe('dockward policy', () => {
     assert.match(usage.err, /--api-version.*expected MAJOR\.MINOR/);
   });
 
+  it('explain --body: the body as dockerd would read it, refused or forwarded with the enforced defaults', async () => {
+    const tenant = join(dir, 'tenant.yaml');
+    await writeFile(tenant, 'version: 1\nidentities: [{ name: t, match: { cn: t }, roles: [t] }]\nroles:\n  t:\n    allow: [preset:containers]\n    containers: { defaults: { user: "65534" } }\n');
+    const privileged = join(dir, 'privileged.json');
+    await writeFile(privileged, '{"Image":"busybox","HostConfig":{"Privileged":false,"privileged":true}}');
+    const refused = await dockward(['explain', 'POST', '/v1.51/containers/create', '--policy', tenant, '--cn', 't', '--body', privileged]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.out, /^deny \(403\) .*its body is refused: HostConfig\.Privileged: privileged containers are not allowed for this role \(DW_BODY_PRIVILEGED, role t\)/);
+    const plain = join(dir, 'plain.json');
+    await writeFile(plain, '{"image":"busybox","cmd":"true"}');
+    const allowed = await dockward(['explain', 'POST', '/v1.41/containers/create', '--policy', tenant, '--cn', 't', '--body', plain, '--api-version', '1.41', '--json']);
+    assert.equal(allowed.code, 0, allowed.err);
+    const j = JSON.parse(allowed.out);
+    assert.equal(j.check, 'container-create');
+    assert.equal(j.forwardedBody.User, '65534');
+    assert.deepEqual(j.forwardedBody.Cmd, ['true'], 'a string Cmd is read as a one-element list, as StrSlice does');
+    assert.deepEqual(j.forwardedBody.HostConfig.SecurityOpt, ['no-new-privileges']);
+    const missing = await dockward(['explain', 'POST', '/containers/create', '--policy', tenant, '--cn', 't', '--body', join(dir, 'nope.json')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /cannot read the body file/);
+  });
+
   it("explain reads requests for the route table's newest API version, or the one given", async () => {
     const newest = await dockward(['explain', 'PUT', '/v1.51/volumes/v1', '--cn', 'admin']);
     assert.equal(newest.out, 'allow PUT /volumes/{name} for identity "admin" by role admin: preset:all, forwarded as /v1.51/volumes/v1\n');

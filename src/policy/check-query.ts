@@ -1,0 +1,16 @@
+/** The query stage of a decision: the parameters of a query route, judged by the role's rules. */
+import type { QueryCheck } from './authorize.js';
+import type { BodyRefusal } from './constraints/container.js';
+import { checkBuildQuery, checkImageCreateQuery } from './constraints/query.js';
+
+/** `target` is the canonical forward target: what is checked is what dockerd reads. */
+export function checkQuery(check: QueryCheck, target: string): BodyRefusal | undefined {
+  const q = target.indexOf('?');
+  const params = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
+  switch (check.kind) {
+    case 'build':
+      return checkBuildQuery(params, check.rules);
+    case 'image-create':
+      return checkImageCreateQuery(params, check.rules);
+  }
+}

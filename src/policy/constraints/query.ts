@@ -1,0 +1,96 @@
+/**
+ * Query parameters that change what a request does, read as dockerd reads them: Go's
+ * `r.FormValue` (the first value of an exact key, `+` as space, percent-decoded) and
+ * `httputils.Int64ValueOrZero` (an integer or else 0). Form-encoded bodies, which dockerd would let
+ * override the query, never get this far (screen refuses them).
+ *
+ * `POST /build` (build.ImageBuildOptions, api/server/router/build): builds run containers, so its
+ * network mode, cgroup parent and limits are judged by the role's container rules; a remote
+ * context is a URL the daemon fetches for the caller; `version=2` is a BuildKit build, which
+ * needs /session. `POST /images/create` (image_routes.go postImagesCreate): `fromImage` names
+ * the registry dockerd pulls from, `fromSrc` a URL it fetches.
+ */
+import { decode, GoJsonError } from '../../api/gojson/decode.js';
+import { field, int64, ptr, slice, string, struct } from '../../api/gojson/types.js';
+import { GoSlice, GoStruct } from '../../api/gojson/value.js';
+import type { BodyRefusal } from './container.js';
+import type { RoleRules } from './rules.js';
+
+/** go-units Ulimit, as `POST /build?ulimits=` is decoded (json.Unmarshal into []*units.Ulimit). */
+const ULIMITS = slice(ptr(struct('units.Ulimit', [field('Name', string), field('Hard', int64), field('Soft', int64)])));
+
+function refuse(code: BodyRefusal['code'], field: string, message: string): BodyRefusal {
+  return { code, field, message };
+}
+
+/** httputils.Int64ValueOrZero: strconv.ParseInt(v, 10, 64), 0 when that fails. */
+function int64OrZero(v: string | null): bigint {
+  if (v === null || !/^[+-]?[0-9]+$/.test(v)) return 0n;
+  const n = BigInt(v);
+  return n > 0x7fffffffffffffffn || n < -0x8000000000000000n ? 0n : n;
+}
+
+function fetchAllowed(url: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((p) => url.startsWith(p));
+}
+
+export function checkBuildQuery(q: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
+  const c = rules.containers;
+  if (q.get('version') === '2' && !rules.buildkit) {
+    return refuse('DW_BODY_BUILDKIT', 'version', 'BuildKit builds are not allowed for this role (set DOCKER_BUILDKIT=0 to use the classic builder, whose parameters the gateway checks)');
+  }
+  const remote = q.get('remote') ?? '';
+  if (remote !== '' && !fetchAllowed(remote, rules.buildRemotes)) {
+    return refuse('DW_BODY_FETCH', 'remote', `a build context fetched by the daemon from ${JSON.stringify(remote.slice(0, 200))} is not allowed for this role`);
+  }
+  const network = q.get('networkmode') ?? '';
+  if (network === 'host' && !c.hostNamespaces.has('network')) return refuse('DW_BODY_NAMESPACE', 'networkmode', "building with the host's network is not allowed for this role");
+  if (network.startsWith('container:') && !c.shareNamespaces) return refuse('DW_BODY_NAMESPACE', 'networkmode', "building in another container's network is not allowed for this role");
+  if ((q.get('cgroupparent') ?? '') !== '' && !c.cgroupParent) return refuse('DW_BODY_CGROUP_PARENT', 'cgroupparent', 'a cgroup parent is not allowed for this role');
+  const memory = int64OrZero(q.get('memory'));
+  if (c.maxMemory !== undefined && memory > BigInt(c.maxMemory)) return refuse('DW_BODY_LIMIT', 'memory', `memory ${memory} is above the role's bound of ${c.maxMemory} bytes`);
+  const shm = int64OrZero(q.get('shmsize'));
+  if (c.maxShmSize !== undefined && shm > BigInt(c.maxShmSize)) return refuse('DW_BODY_LIMIT', 'shmsize', `shm size ${shm} is above the role's bound of ${c.maxShmSize} bytes`);
+  const ulimits = q.get('ulimits') ?? '';
+  if (ulimits !== '') {
+    let value;
+    try {
+      value = decode(Buffer.from(ulimits), ULIMITS).value;
+    } catch (e) {
+      if (e instanceof GoJsonError) return refuse('DW_BODY_INVALID', 'ulimits', `ulimits: ${e.message}`);
+      throw e;
+    }
+    for (const u of value instanceof GoSlice ? value.items : []) {
+      if (!(u instanceof GoStruct)) continue;
+      const [name, hard, soft] = u.fields as [string, bigint, bigint];
+      const max = c.maxUlimits.get(name);
+      if (max === undefined || hard > BigInt(max) || soft > BigInt(max) || hard < 0n || soft < 0n) {
+        return refuse('DW_BODY_ULIMIT', 'ulimits', `ulimit ${JSON.stringify(name)} ${max === undefined ? 'is not allowed' : `above ${max} is not allowed`} for this role`);
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The registry host of an image reference as the docker reference grammar splits it: the part
+ * before the first `/` when it has a `.` or `:` or is `localhost`, else Docker Hub.
+ */
+export function registryOf(ref: string): string {
+  const slash = ref.indexOf('/');
+  const first = slash === -1 ? '' : ref.slice(0, slash);
+  return first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost') ? first.toLowerCase() : 'docker.io';
+}
+
+export function checkImageCreateQuery(q: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
+  const src = q.get('fromSrc') ?? '';
+  // "-" is an upload in the request body: nothing is fetched.
+  if (src !== '' && src !== '-' && !fetchAllowed(src, rules.importURLs)) {
+    return refuse('DW_BODY_FETCH', 'fromSrc', `an image imported by the daemon from ${JSON.stringify(src.slice(0, 200))} is not allowed for this role`);
+  }
+  const image = q.get('fromImage') ?? '';
+  if (src === '' && image !== '' && !rules.registry(registryOf(image))) {
+    return refuse('DW_BODY_REGISTRY', 'fromImage', `pulling from registry ${registryOf(image)} is not allowed for this role`);
+  }
+  return undefined;
+}
