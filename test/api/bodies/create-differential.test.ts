@@ -26,7 +26,7 @@ const CASES = Number(process.env.GOJSON_CASES ?? 200);
 const COMPARED = [
   'Privileged', 'CapAdd', 'CapDrop', 'Binds', 'Mounts', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode',
   'NetworkMode', 'Devices', 'SecurityOpt', 'Sysctls', 'ReadonlyRootfs', 'OomScoreAdj', 'PidsLimit', 'Init',
-  'Memory', 'Tmpfs',
+  'Memory', 'Tmpfs', 'Ulimits',
 ];
 /** Fields the daemon fills with its default when the body leaves them empty. */
 const DEFAULTED = new Set(['IpcMode', 'NetworkMode']);
