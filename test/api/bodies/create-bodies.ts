@@ -217,6 +217,15 @@ export function createBody(r: Rand, image: string): GeneratedBody {
     top.push({ key: mangleKey(r, 'HostConfig'), value: object(members) });
   }
   if (innerCount > 1) traits.push('repeated HostConfig');
+  if (chance(r, 0.3)) {
+    // A map of pointers: a repeated network name is decoded fresh (its DriverOpts do not merge),
+    // while a repeated EndpointsConfig keeps the entries it had.
+    traits.push('EndpointsConfig');
+    const endpoint = () => object([{ key: mangleKey(r, 'DriverOpts'), value: object([{ key: lit(pick(r, ['a', 'b'])), value: lit(pick(r, ['1', '2'])) }]) }]);
+    const endpoints = () => object(Array.from({ length: 1 + Math.floor(r() * 2) }, () => ({ key: pick(r, ['"none"', '"\\u006eone"']), value: endpoint() })));
+    const members = Array.from({ length: 1 + Math.floor(r() * 2) }, () => ({ key: mangleKey(r, 'EndpointsConfig'), value: endpoints() }));
+    top.push({ key: mangleKey(r, 'NetworkingConfig'), value: object(members) });
+  }
   if (innerCount === 0) top.push({ key: mangleKey(r, 'NetworkMode'), value: lit('none') });
   if (chance(r, 0.1)) {
     traits.push('unknown key');

@@ -110,6 +110,11 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
         const daemonLabels = (theirs.inspect!.Config as Record<string, unknown>).Labels;
         assert.deepEqual(daemonLabels, JSON.parse(encode(labels.value, labels.type)), `${what}\nConfig.Labels differ`);
       }
+      const driverOpts = lookup(ours.decoded.value, ours.type, ['NetworkingConfig', 'EndpointsConfig', 'none', 'DriverOpts']);
+      if (driverOpts) {
+        const networks = (theirs.inspect!.NetworkSettings as { Networks: Record<string, { DriverOpts: unknown }> }).Networks;
+        assert.deepEqual(networks.none?.DriverOpts ?? null, JSON.parse(encode(driverOpts.value, driverOpts.type)), `${what}\nEndpointsConfig.none.DriverOpts differ`);
+      }
       const canonical = encode(ours.decoded.value, ours.type);
       const again = await create(canonical);
       assert.equal(again.status, 201, `${what}\nthe canonical body was refused: ${again.message}\n${canonical}`);
