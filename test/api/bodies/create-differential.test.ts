@@ -31,6 +31,11 @@ const COMPARED = [
 /** Fields the daemon fills with its default when the body leaves them empty. */
 const DEFAULTED = new Set(['IpcMode', 'NetworkMode']);
 
+/** The DriverOpts of the container's endpoint on the network "none", as inspect shows them. */
+function noneDriverOpts(inspect: Record<string, unknown>): unknown {
+  return (inspect.NetworkSettings as { Networks: Record<string, { DriverOpts?: unknown }> }).Networks.none?.DriverOpts ?? null;
+}
+
 interface Reply {
   status: number;
   body: string;
@@ -112,8 +117,7 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
       }
       const driverOpts = lookup(ours.decoded.value, ours.type, ['NetworkingConfig', 'EndpointsConfig', 'none', 'DriverOpts']);
       if (driverOpts) {
-        const networks = (theirs.inspect!.NetworkSettings as { Networks: Record<string, { DriverOpts: unknown }> }).Networks;
-        assert.deepEqual(networks.none?.DriverOpts ?? null, JSON.parse(encode(driverOpts.value, driverOpts.type)), `${what}\nEndpointsConfig.none.DriverOpts differ`);
+        assert.deepEqual(noneDriverOpts(theirs.inspect!), JSON.parse(encode(driverOpts.value, driverOpts.type)), `${what}\nEndpointsConfig.none.DriverOpts differ`);
       }
       const canonical = encode(ours.decoded.value, ours.type);
       const again = await create(canonical);
@@ -121,6 +125,7 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
       for (const f of COMPARED) {
         assert.deepEqual((again.inspect!.HostConfig as Record<string, unknown>)[f], daemonHc[f], `${what}\ncanonical ${canonical}\nHostConfig.${f} differs`);
       }
+      assert.deepEqual(noneDriverOpts(again.inspect!), noneDriverOpts(theirs.inspect!), `${what}\ncanonical ${canonical}\nDriverOpts differ`);
       for (const f of ['Cmd', 'User', 'Labels']) {
         assert.deepEqual((again.inspect!.Config as Record<string, unknown>)[f], (theirs.inspect!.Config as Record<string, unknown>)[f], `${what}\ncanonical ${canonical}\nConfig.${f} differs`);
       }
