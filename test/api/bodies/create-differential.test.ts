@@ -8,7 +8,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { engineSkipReason, startTestEngine, TEST_IMAGE, type TestEngine } from '../../harness/engine.js';
 import { decodeContainerCreate } from '../../../src/api/bodies/container-create.js';
 import { encode } from '../../../src/api/gojson/encode.js';
@@ -17,6 +16,7 @@ import { flatten } from '../../../src/api/gojson/fields.js';
 import type { StructType } from '../../../src/api/gojson/types.js';
 import { lookup, zero } from '../../../src/api/gojson/value.js';
 import { createBody, rng } from './create-bodies.js';
+import { call } from './daemon-api.js';
 
 const skip = engineSkipReason();
 const SEED = Number(process.env.GOJSON_SEED ?? 20261125);
@@ -34,23 +34,6 @@ const DEFAULTED = new Set(['IpcMode', 'NetworkMode']);
 /** The DriverOpts of the container's endpoint on the network "none", as inspect shows them. */
 function noneDriverOpts(inspect: Record<string, unknown>): unknown {
   return (inspect.NetworkSettings as { Networks: Record<string, { DriverOpts?: unknown }> }).Networks.none?.DriverOpts ?? null;
-}
-
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function call(socketPath: string, method: string, path: string, body?: string | Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 describe('container create bodies: the decoder agrees with dockerd', { skip }, () => {
