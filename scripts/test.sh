@@ -16,7 +16,9 @@ fi
 npm run build --silent
 
 files=("$@")
-((${#files[@]})) || files=(test/*/*.test.ts)
+# Tests mirror src/ folder for folder, at any depth (test/api/gojson/…).
+shopt -s globstar
+((${#files[@]})) || files=(test/**/*.test.ts)
 # Tests that start a dockerd: the ones the second engine is run for.
 engine_files=()
 for f in "${files[@]}"; do grep -q "harness/engine.js\|gateway/fixture.js" "$f" && engine_files+=("$f"); done

@@ -111,6 +111,8 @@ function goTypeName(t: GoType): string {
 }
 
 const INT_LITERAL = /^-?(0|[1-9][0-9]*)$/;
+/** For runs of ASCII bytes only (windows-1252, the WHATWG meaning of latin1, agrees with ASCII there). */
+const ascii = new TextDecoder('latin1');
 
 class Decoder {
   i = 0;
@@ -206,7 +208,7 @@ class Decoder {
       if (b[this.i] === 0x2b || b[this.i] === 0x2d) this.i++;
       if (this.digits() === 0) this.syntax('in exponent of numeric literal');
     }
-    const lit = Buffer.from(b.subarray(start, this.i)).toString('latin1');
+    const lit = ascii.decode(b.subarray(start, this.i));
     if (t.kind === 'int') {
       // strconv.ParseInt/ParseUint: no fraction, no exponent, no sign for unsigned, in range.
       const ok = INT_LITERAL.test(lit) && (t.signed || !lit.startsWith('-'));
@@ -421,7 +423,8 @@ class Decoder {
     let out = '';
     let runStart = this.i;
     const flush = (end: number) => {
-      if (end > runStart) out += Buffer.from(b.subarray(runStart, end)).toString('latin1');
+      if (end - runStart > 64) out += ascii.decode(b.subarray(runStart, end));
+      else if (end > runStart) out += String.fromCharCode.apply(null, b.subarray(runStart, end) as unknown as number[]);
     };
     while (true) {
       const c = b[this.i];

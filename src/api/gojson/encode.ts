@@ -148,8 +148,12 @@ function compareBytes(a: string, b: string): number {
   return Buffer.compare(x, y);
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are what Go escapes
+const NEEDS_ESCAPE = /[\x00-\x1f"\\<>&\u2028\u2029]/;
+
 /** Go's encodeState.string with HTML escaping on (json.Marshal's default). */
 function quote(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
   let out = '"';
   let start = 0;
   for (let k = 0; k < s.length; k++) {

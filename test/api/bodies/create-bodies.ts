@@ -59,7 +59,7 @@ function strslice(r: Rand, xs: readonly string[]): string {
   return lit(Array.from({ length: Math.floor(r() * 3) }, () => pick(r, xs)));
 }
 
-/** Values per HostConfig field; `bad` is a wrong-typed value that dockerd must refuse. */
+/** Values per HostConfig field, ones dockerd accepts. */
 const HOST_FIELDS: Record<string, (r: Rand, ctx: Ctx) => string> = {
   Privileged: (r) => (chance(r, 0.1) ? 'null' : lit(chance(r, 0.5))),
   CapAdd: (r) => strslice(r, CAPS),
@@ -95,17 +95,22 @@ const HOST_FIELDS: Record<string, (r: Rand, ctx: Ctx) => string> = {
   Init: (r) => (chance(r, 0.3) ? 'null' : lit(chance(r, 0.5))),
   Memory: (r) => lit(pick(r, [0, 64 << 20, 128 << 20])),
   Tmpfs: (r) => (chance(r, 0.2) ? 'null' : object(chance(r, 0.5) ? [{ key: lit('/run/t1'), value: lit('size=1m') }] : [])),
-  Mounts: (r, ctx) => ctx.mounts(r),
+  Mounts: (r, ctx) => ctx.mounts.next(r),
+  Ulimits: (r, ctx) => ctx.ulimits.next(r),
 };
 
 /**
- * The Mounts of one HostConfig (the inner one, or 20.10's top-level one): a full array first,
- * then (merging) partial ones no longer than the backing array. Targets are unique per body.
+ * An array field of one HostConfig (the inner one, or 20.10's top-level one) whose elements
+ * merge when the key repeats: a full array first, then partial ones no longer than the backing
+ * array, so every merged element stays one dockerd accepts.
  */
-class Ctx {
+class MergedArray {
   backing = 0;
-  constructor(readonly targets: { next: number }) {}
-  mounts(r: Rand): string {
+  constructor(
+    readonly full: (r: Rand, k: number, merged: boolean) => string,
+    readonly partial: (r: Rand) => string,
+  ) {}
+  next(r: Rand): string {
     if (chance(r, 0.1)) {
       this.backing = 0;
       return chance(r, 0.5) ? 'null' : '[]';
@@ -114,19 +119,44 @@ class Ctx {
       const n = 1 + Math.floor(r() * 3);
       const old = this.backing;
       this.backing = Math.max(this.backing, n);
-      return `[${Array.from({ length: n }, (_, k) => this.fullMount(r, k < old)).join(',')}]`;
+      return `[${Array.from({ length: n }, (_, k) => this.full(r, k, k < old)).join(',')}]`;
     }
-    const n = 1 + Math.floor(r() * this.backing);
-    return `[${Array.from({ length: n }, () => object([
-      ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'ReadOnly'), value: lit(chance(r, 0.5)) }] : []),
-      ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'Target'), value: lit(`/m${this.targets.next++}`) }] : []),
-    ])).join(',')}]`;
+    return `[${Array.from({ length: 1 + Math.floor(r() * this.backing) }, () => this.partial(r)).join(',')}]`;
   }
-  /** Over an element of the backing array a bind mount: a tmpfs one would inherit its Source. */
-  fullMount(r: Rand, merged: boolean): string {
-    const target = { key: mangleKey(r, 'Target'), value: lit(`/m${this.targets.next++}`) };
-    if (!merged && chance(r, 0.5)) return object([{ key: mangleKey(r, 'Type'), value: lit('tmpfs') }, target]);
-    return object([{ key: mangleKey(r, 'Type'), value: lit('bind') }, { key: mangleKey(r, 'Source'), value: lit('/tmp') }, target]);
+}
+
+/** The merging arrays of one HostConfig; mount targets are unique per body. */
+class Ctx {
+  readonly mounts: MergedArray;
+  readonly ulimits: MergedArray;
+  constructor(targets: { next: number }) {
+    const target = (r: Rand) => ({ key: mangleKey(r, 'Target'), value: lit(`/m${targets.next++}`) });
+    this.mounts = new MergedArray(
+      // Over an element of the backing array a bind mount: a tmpfs one would inherit its Source.
+      (r, _k, merged) =>
+        !merged && chance(r, 0.5)
+          ? object([{ key: mangleKey(r, 'Type'), value: lit('tmpfs') }, target(r)])
+          : object([{ key: mangleKey(r, 'Type'), value: lit('bind') }, { key: mangleKey(r, 'Source'), value: lit('/tmp') }, target(r)]),
+      (r) =>
+        object([
+          ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'ReadOnly'), value: lit(chance(r, 0.5)) }] : []),
+          ...(chance(r, 0.5) ? [target(r)] : []),
+        ]),
+    );
+    // []*units.Ulimit: the elements are pointers, and a repeated array merges into their pointees.
+    this.ulimits = new MergedArray(
+      (r, k) =>
+        object([
+          { key: mangleKey(r, 'Name'), value: lit(['nofile', 'nproc', 'core'][k]) },
+          { key: mangleKey(r, 'Soft'), value: lit(pick(r, [1024, 2048])) },
+          { key: mangleKey(r, 'Hard'), value: lit(pick(r, [4096, 8192])) },
+        ]),
+      (r) =>
+        object([
+          ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'Soft'), value: lit(512) }] : []),
+          ...(chance(r, 0.5) ? [{ key: mangleKey(r, 'Hard'), value: lit(16384) }] : []),
+        ]),
+    );
   }
 }
 
@@ -156,7 +186,7 @@ export interface GeneratedBody {
 export function createBody(r: Rand, image: string): GeneratedBody {
   const traits: string[] = [];
   const targets = { next: 0 };
-  const ctx = new Ctx(targets);
+  let ctx = new Ctx(targets);
   const top: Member[] = [{ key: mangleKey(r, 'Image'), value: lit(image) }];
   if (chance(r, 0.5)) top.push({ key: mangleKey(r, 'Cmd'), value: strslice(r, ['true', 'sh', '-c']) });
   if (chance(r, 0.3)) top.push({ key: mangleKey(r, 'User'), value: lit(pick(r, ['', 'nobody', '1000:1000'])) });
@@ -178,7 +208,7 @@ export function createBody(r: Rand, image: string): GeneratedBody {
     if (k < innerCount - 1 && chance(r, 0.15)) {
       traits.push('HostConfig null');
       top.push({ key: mangleKey(r, 'HostConfig'), value: 'null' });
-      ctx.backing = 0;
+      ctx = new Ctx(targets);
       continue;
     }
     const members = hostConfigMembers(r, ctx, 1 + Math.floor(r() * 6));
@@ -187,6 +217,15 @@ export function createBody(r: Rand, image: string): GeneratedBody {
     top.push({ key: mangleKey(r, 'HostConfig'), value: object(members) });
   }
   if (innerCount > 1) traits.push('repeated HostConfig');
+  if (chance(r, 0.3)) {
+    // A map of pointers: a repeated network name is decoded fresh (its DriverOpts do not merge),
+    // while a repeated EndpointsConfig keeps the entries it had.
+    traits.push('EndpointsConfig');
+    const endpoint = () => object([{ key: mangleKey(r, 'DriverOpts'), value: object([{ key: lit(pick(r, ['a', 'b'])), value: lit(pick(r, ['1', '2'])) }]) }]);
+    const endpoints = () => object(Array.from({ length: 1 + Math.floor(r() * 2) }, () => ({ key: pick(r, ['"none"', '"\\u006eone"']), value: endpoint() })));
+    const members = Array.from({ length: 1 + Math.floor(r() * 2) }, () => ({ key: mangleKey(r, 'EndpointsConfig'), value: endpoints() }));
+    top.push({ key: mangleKey(r, 'NetworkingConfig'), value: object(members) });
+  }
   if (innerCount === 0) top.push({ key: mangleKey(r, 'NetworkMode'), value: lit('none') });
   if (chance(r, 0.1)) {
     traits.push('unknown key');

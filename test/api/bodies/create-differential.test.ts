@@ -8,7 +8,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { engineSkipReason, startTestEngine, TEST_IMAGE, type TestEngine } from '../../harness/engine.js';
 import { decodeContainerCreate } from '../../../src/api/bodies/container-create.js';
 import { encode } from '../../../src/api/gojson/encode.js';
@@ -17,6 +16,7 @@ import { flatten } from '../../../src/api/gojson/fields.js';
 import type { StructType } from '../../../src/api/gojson/types.js';
 import { lookup, zero } from '../../../src/api/gojson/value.js';
 import { createBody, rng } from './create-bodies.js';
+import { call } from './daemon-api.js';
 
 const skip = engineSkipReason();
 const SEED = Number(process.env.GOJSON_SEED ?? 20261125);
@@ -26,26 +26,14 @@ const CASES = Number(process.env.GOJSON_CASES ?? 200);
 const COMPARED = [
   'Privileged', 'CapAdd', 'CapDrop', 'Binds', 'Mounts', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode',
   'NetworkMode', 'Devices', 'SecurityOpt', 'Sysctls', 'ReadonlyRootfs', 'OomScoreAdj', 'PidsLimit', 'Init',
-  'Memory', 'Tmpfs',
+  'Memory', 'Tmpfs', 'Ulimits',
 ];
 /** Fields the daemon fills with its default when the body leaves them empty. */
 const DEFAULTED = new Set(['IpcMode', 'NetworkMode']);
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function call(socketPath: string, method: string, path: string, body?: string | Buffer): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+/** The DriverOpts of the container's endpoint on the network "none", as inspect shows them. */
+function noneDriverOpts(inspect: Record<string, unknown>): unknown {
+  return (inspect.NetworkSettings as { Networks: Record<string, { DriverOpts?: unknown }> }).Networks.none?.DriverOpts ?? null;
 }
 
 describe('container create bodies: the decoder agrees with dockerd', { skip }, () => {
@@ -110,12 +98,17 @@ describe('container create bodies: the decoder agrees with dockerd', { skip }, (
         const daemonLabels = (theirs.inspect!.Config as Record<string, unknown>).Labels;
         assert.deepEqual(daemonLabels, JSON.parse(encode(labels.value, labels.type)), `${what}\nConfig.Labels differ`);
       }
+      const driverOpts = lookup(ours.decoded.value, ours.type, ['NetworkingConfig', 'EndpointsConfig', 'none', 'DriverOpts']);
+      if (driverOpts) {
+        assert.deepEqual(noneDriverOpts(theirs.inspect!), JSON.parse(encode(driverOpts.value, driverOpts.type)), `${what}\nEndpointsConfig.none.DriverOpts differ`);
+      }
       const canonical = encode(ours.decoded.value, ours.type);
       const again = await create(canonical);
       assert.equal(again.status, 201, `${what}\nthe canonical body was refused: ${again.message}\n${canonical}`);
       for (const f of COMPARED) {
         assert.deepEqual((again.inspect!.HostConfig as Record<string, unknown>)[f], daemonHc[f], `${what}\ncanonical ${canonical}\nHostConfig.${f} differs`);
       }
+      assert.deepEqual(noneDriverOpts(again.inspect!), noneDriverOpts(theirs.inspect!), `${what}\ncanonical ${canonical}\nDriverOpts differ`);
       for (const f of ['Cmd', 'User', 'Labels']) {
         assert.deepEqual((again.inspect!.Config as Record<string, unknown>)[f], (theirs.inspect!.Config as Record<string, unknown>)[f], `${what}\ncanonical ${canonical}\nConfig.${f} differs`);
       }
