@@ -58,7 +58,8 @@ test('connect writes a context the real docker CLI lists, inspects, uses and sel
   assert.equal(r.server.os, 'linux');
   assert.equal(r.context?.name, 'dw-test');
 
-  const ls = await runDocker(['context', 'ls', '--format', 'json'], { configDir });
+  // `{{json .}}`, not `json`: CLI 20.10 knows only the template.
+  const ls = await runDocker(['context', 'ls', '--format', '{{json .}}'], { configDir });
   assert.equal(ls.code, 0, ls.stderr);
   const entries = ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { Name: string; DockerEndpoint: string; Error: string; Description: string });
   const mine = entries.find((e) => e.Name === 'dw-test');

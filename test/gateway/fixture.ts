@@ -12,7 +12,7 @@ import { loadPolicyFile } from '../../src/policy/index.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import type { AuditRecord } from '../../src/gateway/audit-log.js';
-import { runDocker, startTestEngine, type DockerResult, type TestEngine } from '../harness/engine.js';
+import { DOCKER_CLI, runDocker, startTestEngine, type DockerResult, type TestEngine } from '../harness/engine.js';
 
 export const TEST_POLICY = `version: 1
 identities:
@@ -100,7 +100,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
         }),
       dockerUntil: (client, args, needle, timeoutMs = 30_000) =>
         new Promise((resolve, reject) => {
-          const child = spawn('docker', args, {
+          const child = spawn(DOCKER_CLI, args, {
             env: {
               PATH: process.env.PATH ?? '/usr/bin:/bin',
               HOME: dir,
