@@ -41,6 +41,11 @@ export interface GatewayFixture {
   dir: string;
   pki: string;
   port: number;
+  /**
+   * `/v` + the daemon's own API version, for raw requests: dockerd 29 refuses versions below
+   * 1.44, so a hard-coded `/v1.41/` would test the daemon's refusal instead of the gateway.
+   */
+  api: string;
   unixSocket: string;
   auditPath: string;
   /** The gateway's operational messages (reloads and their failures). */
@@ -89,6 +94,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
       dir,
       pki,
       port,
+      api: `/v${gateway.apiVersion}`,
       unixSocket,
       auditPath,
       logs,
