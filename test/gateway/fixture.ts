@@ -175,15 +175,23 @@ export async function clientTls(f: GatewayFixture, name: string): Promise<tls.Co
   };
 }
 
+/** How long rawExchange waits for the first byte of an answer: a loaded machine is slow, not silent. */
+const FIRST_ANSWER_MS = 15_000;
+
 /**
  * Sends raw bytes over mTLS and returns everything the gateway answered until it closed or went
- * quiet for `quietMs` (keep-alive connections stay open after the last answer).
+ * quiet for `quietMs` after its last bytes (keep-alive connections stay open after the last answer).
  */
 export function rawExchange(opts: tls.ConnectionOptions, payload: string | Buffer, quietMs = 1500): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const s = tls.connect(opts, () => s.write(payload));
-    let timer = setTimeout(() => s.destroy(), quietMs);
+    // The handshake and the first answer are not "quiet": only the silence after an answer ends it.
+    let timer = setTimeout(() => s.destroy(), FIRST_ANSWER_MS);
+    const s = tls.connect(opts, () => {
+      s.write(payload);
+      clearTimeout(timer);
+      timer = setTimeout(() => s.destroy(), Math.max(quietMs, FIRST_ANSWER_MS));
+    });
     s.on('data', (c: Buffer) => {
       chunks.push(c);
       clearTimeout(timer);

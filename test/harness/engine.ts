@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { runProcess, type ProcessResult } from './process.js';
-import { mkdtemp, mkdir, symlink, copyFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, symlink, copyFile, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,14 +145,31 @@ export async function startTestEngine(opts: PrivateDaemonOptions & { image?: boo
   return engine;
 }
 
-/** A free loopback TCP port (bound then released; fine for tests that start a listener right away). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A free loopback TCP port for a listener the test starts right away. It is bound then released,
+ * so it is picked below the kernel's ephemeral range: a port from that range (what listen(0)
+ * gives) can be taken in the meantime as the local port of any outgoing connection on the host,
+ * and the tests make thousands of them.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [ephemeralLow] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '')).trim().split(/\s+/).map(Number);
+  const below = ephemeralLow && ephemeralLow > 20_000 ? ephemeralLow : 0;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const candidate = below ? 10_000 + Math.floor(Math.random() * (below - 10_000)) : 0;
+    const port = await tryListen(host, candidate);
+    if (port) return port;
+  }
+  throw new Error(`no free port on ${host} below ${below} after 100 tries`);
+}
+
+/** Binds and releases `port` (0: any); the port bound, or undefined if it is taken. */
+function tryListen(host: string, port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+    srv.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(undefined) : reject(e)));
+    srv.listen(port, host, () => {
+      const bound = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(bound));
     });
   });
 }
