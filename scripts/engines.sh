@@ -59,7 +59,7 @@ fi
 
 # sid, privately: its own sources list, lists, cache and status, so the system's apt is untouched.
 state=$cache/apt
-mkdir -p "$state/lists/partial" "$state/archives/partial" "$newest"
+mkdir -p "$state/lists/partial" "$state/archives/partial"
 echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" > "$state/sources.list"
 touch "$state/status"
 apt_sid=(-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -80,11 +80,15 @@ if ! newest_ok || [[ $(cat "$newest/versions") != "$wanted" ]]; then
   mkdir "$tmp/root"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root" || die "cannot unpack $deb"; done
   printf '%s' "$wanted" > "$tmp/versions"
-  rm -rf "$newest.old"
-  [[ -e $newest/root ]] && mv "$newest" "$newest.old"
-  mkdir -p "$newest"
-  mv "$tmp/root" "$tmp/versions" "$newest/"
-  rm -rf "$newest.old"
+  # $newest is a symlink to a complete unpacked dir, switched by one rename: tests that are
+  # running (or starting) meanwhile never see it missing or half-filled.
+  release=$(mktemp -d "$cache/newest.XXXXXX")
+  chmod 755 "$release"
+  mv "$tmp/root" "$tmp/versions" "$release/"
+  [[ -d $newest && ! -L $newest ]] && mv "$newest" "$(mktemp -u "$cache/newest.XXXXXX")"
+  ln -sfn "$(basename "$release")" "$cache/newest.next"
+  mv -T "$cache/newest.next" "$newest"
+  for old in "$cache"/newest.*; do [[ $old == "$release" ]] || rm -rf "$old"; done
 fi
 newest_ok || die "the newest engine is incomplete under $newest"
 
