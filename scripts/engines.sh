@@ -3,7 +3,8 @@
 # - from Debian bookworm (apt-get install): dockerd 20.10 (docker.io), busybox-static for the test
 #   image, the registry, and the small tools the tests call;
 # - from Debian's newest suite (sid), fetched with a private sources list and state dir and
-#   unpacked with dpkg -x, never installed: the newest dockerd, containerd, buildx and compose, and
+#   unpacked with dpkg -x, never installed: the newest dockerd, docker CLI, containerd, buildx and
+#   compose (the clients the tests drive, with either engine), and
 #   moby's Go source (the structs dockerd decodes). sid's runc needs a newer glibc than bookworm's,
 #   so containers run with bookworm's runc (installed with docker.io).
 # Idempotent: what is there is kept; sid is fetched again only when it serves another version.
@@ -16,7 +17,7 @@ set -euo pipefail
 
 cache=${DOCKWARD_ENGINES_DIR:-/var/cache/dockward/engines}
 newest=$cache/newest
-sid_packages=(docker.io containerd docker-buildx docker-compose golang-github-docker-docker-dev)
+sid_packages=(docker.io docker-cli containerd docker-buildx docker-compose golang-github-docker-docker-dev)
 say() { echo "engines: $*"; }
 die() { echo "engines: $*" >&2; exit 1; }
 
@@ -35,7 +36,7 @@ missing_commands() {
   for c in "${!apt_for[@]}"; do command -v "$c" >/dev/null || echo "$c"; done
 }
 
-newest_ok() { [[ -x $newest/root/usr/sbin/dockerd && -x $newest/root/usr/bin/containerd && -f $newest/versions ]]; }
+newest_ok() { [[ -x $newest/root/usr/sbin/dockerd && -x $newest/root/usr/bin/docker && -x $newest/root/usr/bin/containerd && -f $newest/versions ]]; }
 
 if [[ ${1:-} == --check ]]; then
   gaps=$(missing_commands | sort | tr '\n' ' ')
@@ -58,7 +59,7 @@ fi
 
 # sid, privately: its own sources list, lists, cache and status, so the system's apt is untouched.
 state=$cache/apt
-mkdir -p "$state/lists/partial" "$state/archives/partial" "$newest"
+mkdir -p "$state/lists/partial" "$state/archives/partial"
 echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" > "$state/sources.list"
 touch "$state/status"
 apt_sid=(-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -79,11 +80,15 @@ if ! newest_ok || [[ $(cat "$newest/versions") != "$wanted" ]]; then
   mkdir "$tmp/root"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root" || die "cannot unpack $deb"; done
   printf '%s' "$wanted" > "$tmp/versions"
-  rm -rf "$newest.old"
-  [[ -e $newest/root ]] && mv "$newest" "$newest.old"
-  mkdir -p "$newest"
-  mv "$tmp/root" "$tmp/versions" "$newest/"
-  rm -rf "$newest.old"
+  # $newest is a symlink to a complete unpacked dir, switched by one rename: tests that are
+  # running (or starting) meanwhile never see it missing or half-filled.
+  release=$(mktemp -d "$cache/newest.XXXXXX")
+  chmod 755 "$release"
+  mv "$tmp/root" "$tmp/versions" "$release/"
+  [[ -d $newest && ! -L $newest ]] && mv "$newest" "$(mktemp -u "$cache/newest.XXXXXX")"
+  ln -sfn "$(basename "$release")" "$cache/newest.next"
+  mv -T "$cache/newest.next" "$newest"
+  for old in "$cache"/newest.*; do [[ $old == "$release" ]] || rm -rf "$old"; done
 fi
 newest_ok || die "the newest engine is incomplete under $newest"
 
@@ -91,5 +96,6 @@ say "dockerd (bookworm): $(dockerd --version)"
 say "dockerd (newest):   $("$newest/root/usr/sbin/dockerd" --version)"
 say "containerd (newest): $("$newest/root/usr/bin/containerd" --version | awk '{print $3}'), runc: $(runc --version | head -1)"
 say "buildx: $("$newest/root/usr/libexec/docker/cli-plugins/docker-buildx" version 2>/dev/null | awk '{print $2}'), compose: $("$newest/root/usr/libexec/docker/cli-plugins/docker-compose" version --short 2>/dev/null)"
-say "docker CLI: $(docker --version 2>/dev/null || echo 'none on PATH'), registry: $(docker-registry --version 2>/dev/null | awk '{print $3}')"
+say "docker CLI (tested, newest): $("$newest/root/usr/bin/docker" --version), on PATH: $(docker --version 2>/dev/null || echo none)"
+say "registry: $(docker-registry --version 2>/dev/null | awk '{print $3}')"
 say "newest engine in $newest"

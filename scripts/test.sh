@@ -23,11 +23,28 @@ shopt -s globstar
 engine_files=()
 for f in "${files[@]}"; do grep -q "harness/engine.js\|gateway/fixture.js" "$f" && engine_files+=("$f"); done
 
+# Node's runner summarizes each engine run in its own TAP output; the closing lines add them up.
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 status=0
+declare -A total=([tests]=0 [pass]=0 [fail]=0 [skipped]=0 [cancelled]=0)
+summary=()
 for engine in ${DOCKWARD_TEST_ENGINES:-bookworm newest}; do
   if [[ $engine == bookworm ]]; then run=("${files[@]}"); else run=("${engine_files[@]}"); fi
   ((${#run[@]})) || continue
   echo "test: dockerd $engine: ${#run[@]} files"
-  DOCKWARD_TEST_ENGINE=$engine node --test --test-concurrency=1 --import tsx "${run[@]}" || status=1
+  DOCKWARD_TEST_ENGINE=$engine node --test --test-concurrency=1 --import tsx "${run[@]}" | tee "$out" || status=1
+  line="dockerd $engine:"
+  for k in tests pass fail skipped cancelled; do
+    n=$(grep -E "^# $k [0-9]+$" "$out" | tail -1 | awk '{print $3}')
+    total[$k]=$((total[$k] + ${n:-0}))
+    line+=" $k ${n:-?}"
+  done
+  summary+=("$line")
+  while read -r failed; do summary+=("  failed on $engine: ${failed#not ok * - }"); done < <(grep -E '^not ok ' "$out")
 done
+for line in "${summary[@]}"; do echo "test: $line"; done
+verdict=$([[ $status == 0 ]] && echo PASS || echo FAIL)
+echo "test: total: tests ${total[tests]} pass ${total[pass]} fail ${total[fail]} skipped ${total[skipped]} cancelled ${total[cancelled]}: $verdict"
+echo "test: ${total[pass]} passed, ${total[fail]} failed, ${total[skipped]} skipped"
 exit $status

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startEngineDaemon, startTestEngine, engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { DaemonStartError } from '../../src/engine/private-daemon.js';
 
@@ -17,13 +19,17 @@ test('a private dockerd runs a container from the busybox test image', { skip },
   }
 });
 
-const privateMounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes('/dw-d-')).length;
-
 test('a daemon that refuses its flags reports why and leaves no mount behind', { skip }, async () => {
-  const before = await privateMounts();
-  await assert.rejects(
-    startEngineDaemon({ args: ['--icc=false'] }),
-    (e: unknown) => e instanceof DaemonStartError && /iptables/i.test(e.message),
-  );
-  assert.equal(await privateMounts(), before);
+  // Its own parent dir: other tests (and other runs on the host) mount their daemons' dirs meanwhile.
+  const base = await mkdtemp(join(tmpdir(), 'dw-refuse-'));
+  const mountsUnderBase = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${base}/`)).length;
+  try {
+    await assert.rejects(
+      startEngineDaemon({ args: ['--icc=false'], baseDir: base }),
+      (e: unknown) => e instanceof DaemonStartError && /iptables/i.test(e.message),
+    );
+    assert.equal(await mountsUnderBase(), 0);
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
 });

@@ -12,7 +12,7 @@ import { loadPolicyFile } from '../../src/policy/index.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import type { AuditRecord } from '../../src/gateway/audit-log.js';
-import { runDocker, startTestEngine, type DockerResult, type TestEngine } from '../harness/engine.js';
+import { DOCKER_CLI, runDocker, startTestEngine, type DockerResult, type TestEngine } from '../harness/engine.js';
 
 export const TEST_POLICY = `version: 1
 identities:
@@ -47,6 +47,11 @@ export interface GatewayFixture {
   dir: string;
   pki: string;
   port: number;
+  /**
+   * `/v` + the daemon's own API version, for raw requests: dockerd 29 refuses versions below
+   * 1.44, so a hard-coded `/v1.41/` would test the daemon's refusal instead of the gateway.
+   */
+  api: string;
   unixSocket: string;
   auditPath: string;
   /** The gateway's operational messages (reloads and their failures). */
@@ -95,6 +100,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
       dir,
       pki,
       port,
+      api: `/v${gateway.apiVersion}`,
       unixSocket,
       auditPath,
       logs,
@@ -106,7 +112,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
         }),
       dockerUntil: (client, args, needle, timeoutMs = 30_000) =>
         new Promise((resolve, reject) => {
-          const child = spawn('docker', args, {
+          const child = spawn(DOCKER_CLI, args, {
             env: {
               PATH: process.env.PATH ?? '/usr/bin:/bin',
               HOME: dir,
@@ -175,15 +181,23 @@ export async function clientTls(f: GatewayFixture, name: string): Promise<tls.Co
   };
 }
 
+/** How long rawExchange waits for the first byte of an answer: a loaded machine is slow, not silent. */
+const FIRST_ANSWER_MS = 15_000;
+
 /**
  * Sends raw bytes over mTLS and returns everything the gateway answered until it closed or went
- * quiet for `quietMs` (keep-alive connections stay open after the last answer).
+ * quiet for `quietMs` after its last bytes (keep-alive connections stay open after the last answer).
  */
 export function rawExchange(opts: tls.ConnectionOptions, payload: string | Buffer, quietMs = 1500): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const s = tls.connect(opts, () => s.write(payload));
-    let timer = setTimeout(() => s.destroy(), quietMs);
+    // The handshake and the first answer are not "quiet": only the silence after an answer ends it.
+    let timer = setTimeout(() => s.destroy(), FIRST_ANSWER_MS);
+    const s = tls.connect(opts, () => {
+      s.write(payload);
+      clearTimeout(timer);
+      timer = setTimeout(() => s.destroy(), Math.max(quietMs, FIRST_ANSWER_MS));
+    });
     s.on('data', (c: Buffer) => {
       chunks.push(c);
       clearTimeout(timer);

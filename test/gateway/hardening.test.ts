@@ -128,9 +128,9 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
   it("audits the refusals Node's HTTP server makes by itself (no Host, an unknown Expect, a parse error) with the identity", async () => {
     const admin = await clientTls(f, 'admin');
     const before = (await f.audit()).length;
-    const missingHost = await rawExchange(admin, 'GET /v1.41/containers/json HTTP/1.1\r\n\r\n', 300);
+    const missingHost = await rawExchange(admin, `GET ${f.api}/containers/json HTTP/1.1\r\n\r\n`, 300);
     assert.match(missingHost, /^HTTP\/1.1 400 /);
-    const expect = await rawExchange(admin, 'GET /v1.41/containers/json HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n', 300);
+    const expect = await rawExchange(admin, `GET ${f.api}/containers/json HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n`, 300);
     assert.match(expect, /^HTTP\/1.1 417 /);
     // Malformed (obs-fold): refused by the parser, and the line still says who sent it.
     const folded = await rawExchange(admin, 'GET /_ping HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n', 300);
@@ -176,7 +176,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
       keep.c.write('GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n');
       await until('the first answer', () => keep.text().includes('OK'), 10_000);
       const stream = await open();
-      stream.c.write('POST /v1.41/containers/quiet/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n');
+      stream.c.write(`POST ${f.api}/containers/quiet/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`);
       await until('the 101', () => stream.text().startsWith('HTTP/1.1 101 '), 10_000);
 
       await revoke({ dir: f.pki, target: 'ops', onWarning: () => undefined });
@@ -220,7 +220,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     const before = (await f.audit()).length;
     const answer = await rawExchange(
       admin,
-      'POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"Ima\r\nzz\r\n',
+      `POST ${f.api}/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"Ima\r\nzz\r\n`,
       500,
     );
     assert.doesNotMatch(answer, /HTTP\/1.1 2/);

@@ -211,7 +211,7 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
   it('takes the identity from the certificate only, never from headers', async () => {
     const res = await rawExchange(
       await clientTls(f, 'reader'),
-      'DELETE /v1.41/containers/busy?force=1 HTTP/1.1\r\nHost: x\r\nX-Dockward-Identity: admin\r\nX-Forwarded-Client-Cert: CN=admin\r\nX-SSL-Client-S-DN: CN=admin\r\nContent-Length: 0\r\n\r\n',
+      `DELETE ${f.api}/containers/busy?force=1 HTTP/1.1\r\nHost: x\r\nX-Dockward-Identity: admin\r\nX-Forwarded-Client-Cert: CN=admin\r\nX-SSL-Client-S-DN: CN=admin\r\nContent-Length: 0\r\n\r\n`,
     );
     assert.match(res, /^HTTP\/1.1 403 /);
     assert.match(res, /identity \\"reader\\" may not DELETE/);

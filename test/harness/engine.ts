@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { runProcess, type ProcessResult } from './process.js';
-import { mkdtemp, mkdir, symlink, copyFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, symlink, copyFile, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,23 +19,25 @@ export interface EngineInstall {
   dockerd: string;
   /** Put before PATH for dockerd: where its containerd, shim and docker-init are. */
   binDirs: string[];
-  /** The docker CLI plugins (buildx, compose) that come with this engine, if any. */
-  pluginDir?: string;
 }
 
 export const ENGINES_DIR = process.env.DOCKWARD_ENGINES_DIR ?? '/var/cache/dockward/engines';
+const NEWEST_ROOT = join(ENGINES_DIR, 'newest', 'root');
+
+/**
+ * The docker CLI every test drives, whichever engine runs: `DOCKWARD_TEST_DOCKER` (a path, e.g.
+ * Debian bookworm's CLI 20.10 at /usr/bin/docker), else the newest CLI Debian ships, fetched by
+ * scripts/engines.sh with the newest engine, so the tested client does not depend on the host's PATH.
+ */
+export const DOCKER_CLI = process.env.DOCKWARD_TEST_DOCKER ?? join(NEWEST_ROOT, 'usr/bin/docker');
+/** buildx and compose: client-side plugins, from the newest engine's packages, used with either engine. */
+const CLI_PLUGIN_DIR = join(NEWEST_ROOT, 'usr/libexec/docker/cli-plugins');
 
 export function testEngineInstall(): EngineInstall {
   const name = process.env.DOCKWARD_TEST_ENGINE ?? 'bookworm';
   if (name === 'bookworm') return { name, dockerd: 'dockerd', binDirs: [] };
   if (name === 'newest') {
-    const root = join(ENGINES_DIR, 'newest', 'root');
-    return {
-      name,
-      dockerd: join(root, 'usr/sbin/dockerd'),
-      binDirs: [join(root, 'usr/bin')],
-      pluginDir: join(root, 'usr/libexec/docker/cli-plugins'),
-    };
+    return { name, dockerd: join(NEWEST_ROOT, 'usr/sbin/dockerd'), binDirs: [join(NEWEST_ROOT, 'usr/bin')] };
   }
   throw new Error(`DOCKWARD_TEST_ENGINE=${name}: expected "bookworm" or "newest"`);
 }
@@ -56,7 +58,7 @@ export function enginePath(): string {
  */
 export function engineSkipReason(): string | undefined {
   const engine = testEngineInstall();
-  const missing = [engine.dockerd, 'docker', 'busybox'].filter((b) => !(b.startsWith('/') ? existsSync(b) : onPath(b)));
+  const missing = [engine.dockerd, DOCKER_CLI, 'busybox'].filter((b) => !(b.startsWith('/') ? existsSync(b) : onPath(b)));
   const notRoot = process.getuid?.() !== 0;
   if (!missing.length && !notRoot) return undefined;
   const why = missing.length ? `missing ${missing.join(', ')} (scripts/engines.sh installs them)` : 'not running as root';
@@ -89,17 +91,16 @@ export async function runDocker(
     ...(opts.env ?? {}),
   };
   try {
-    return await runProcess('docker', args, { env, input: opts.input, timeoutMs: opts.timeoutMs });
+    return await runProcess(DOCKER_CLI, args, { env, input: opts.input, timeoutMs: opts.timeoutMs });
   } finally {
     if (!opts.configDir) await rm(configDir, { recursive: true, force: true });
   }
 }
 
-/** Makes the engine's CLI plugins (buildx, compose) visible to a docker CLI using `configDir`. */
+/** Makes the CLI plugins (buildx, compose) visible to a docker CLI using `configDir`. */
 export async function linkCliPlugins(configDir: string): Promise<void> {
-  const { pluginDir } = testEngineInstall();
   const link = join(configDir, 'cli-plugins');
-  if (pluginDir && !existsSync(link)) await symlink(pluginDir, link);
+  if (!existsSync(link)) await symlink(CLI_PLUGIN_DIR, link);
 }
 
 /** A private dockerd of the engine under test (see testEngineInstall), without the test image. */
@@ -154,14 +155,31 @@ export async function startTestEngine(opts: PrivateDaemonOptions & { image?: boo
   return engine;
 }
 
-/** A free loopback TCP port (bound then released; fine for tests that start a listener right away). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * A free loopback TCP port for a listener the test starts right away. It is bound then released,
+ * so it is picked below the kernel's ephemeral range: a port from that range (what listen(0)
+ * gives) can be taken in the meantime as the local port of any outgoing connection on the host,
+ * and the tests make thousands of them.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [ephemeralLow] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '')).trim().split(/\s+/).map(Number);
+  const below = ephemeralLow && ephemeralLow > 20_000 ? ephemeralLow : 0;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const candidate = below ? 10_000 + Math.floor(Math.random() * (below - 10_000)) : 0;
+    const port = await tryListen(host, candidate);
+    if (port) return port;
+  }
+  throw new Error(`no free port on ${host} below ${below} after 100 tries`);
+}
+
+/** Binds and releases `port` (0: any); the port bound, or undefined if it is taken. */
+function tryListen(host: string, port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+    srv.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(undefined) : reject(e)));
+    srv.listen(port, host, () => {
+      const bound = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(bound));
     });
   });
 }
