@@ -39,6 +39,11 @@ test('the role that allows a body route brings its container rules; unrestricted
   assert.ok(create.body?.rules.containers.capabilities.has('CAP_NET_ADMIN'));
   assert.equal(create.body?.rules.containers.maxMemory, 1024 ** 3);
   assert.deepEqual(create.body?.rules.containers.bindMounts, [{ path: '/srv/ci', readOnly: true }]);
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/exec')).body?.kind, 'exec-create');
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/update')).body?.kind, 'container-update');
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/volumes/create')).body?.kind, 'volume-create');
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.51/volumes/create')).body?.rules.containers.maxMemory, 1024 ** 3);
+  assert.equal(allowed(authorize(p, who('root'), 'POST', '/v1.41/containers/abc/exec')).body, undefined);
   assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/start')).body, undefined, 'no body check where the body does not matter');
   assert.equal(allowed(authorize(p, who('root'), 'POST', '/v1.41/containers/create')).body, undefined);
   assert.equal(allowed(authorize(p, who('both'), 'POST', '/v1.41/containers/create')).body, undefined, 'the first role that allows decides');
