@@ -31,6 +31,9 @@ identities:
   - name: tenant
     match: { cn: tenant }
     roles: [tenant]
+  - name: worker
+    match: { cn: worker }
+    roles: [worker]
 roles:
   admin:
     allow: [preset:all]
@@ -39,6 +42,11 @@ roles:
     allow: [preset:read-only]
   tenant:
     allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]
+  worker:
+    allow: [preset:containers, preset:exec, preset:volumes]
+    containers:
+      execUsers: ["", nobody, "65534*"]
+      maxPids: 256
 `;
 
 export interface GatewayFixture {
@@ -70,7 +78,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     const quiet = { onWarning: () => undefined };
     await initCa({ dir: pki, ...quiet });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    for (const name of ['admin', 'reader', 'tenant']) await issueClient({ dir: pki, name, ...quiet });
+    for (const name of ['admin', 'reader', 'tenant', 'worker']) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, TEST_POLICY);
     const unixSocket = join(dir, 'gw.sock');
@@ -195,4 +203,24 @@ export function rawExchange(opts: tls.ConnectionOptions, payload: string | Buffe
       resolve(Buffer.concat(chunks).toString('latin1'));
     });
   });
+}
+
+/**
+ * A raw JSON POST to `target` as client NAME, framed by Content-Length or (chunked) by
+ * Transfer-Encoding; returns the whole answer as text.
+ */
+export async function rawPost(
+  f: GatewayFixture,
+  client: string,
+  target: string,
+  body: string | Buffer,
+  opts: { headers?: Record<string, string>; chunked?: boolean } = {},
+): Promise<string> {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const framing = opts.chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(bytes.length) };
+  const head = Object.entries({ Host: 'x', 'Content-Type': 'application/json', ...framing, ...opts.headers, Connection: 'close' })
+    .map(([k, val]) => `${k}: ${val}\r\n`)
+    .join('');
+  const payload = opts.chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]) : bytes;
+  return rawExchange(await clientTls(f, client), Buffer.concat([Buffer.from(`POST ${target} HTTP/1.1\r\n${head}\r\n`), payload]));
 }
