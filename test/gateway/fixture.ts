@@ -207,7 +207,8 @@ export function rawExchange(opts: tls.ConnectionOptions, payload: string | Buffe
 
 /**
  * A raw JSON POST to `target` as client NAME, framed by Content-Length or (chunked) by
- * Transfer-Encoding; returns the whole answer as text.
+ * Transfer-Encoding; returns the whole answer as text. It asks to close the connection after
+ * the answer, so the quiet period is only a bound for a daemon slow to create under load.
  */
 export async function rawPost(
   f: GatewayFixture,
@@ -222,5 +223,5 @@ export async function rawPost(
     .map(([k, val]) => `${k}: ${val}\r\n`)
     .join('');
   const payload = opts.chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]) : bytes;
-  return rawExchange(await clientTls(f, client), Buffer.concat([Buffer.from(`POST ${target} HTTP/1.1\r\n${head}\r\n`), payload]));
+  return rawExchange(await clientTls(f, client), Buffer.concat([Buffer.from(`POST ${target} HTTP/1.1\r\n${head}\r\n`), payload]), 20_000);
 }
