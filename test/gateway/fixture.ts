@@ -34,6 +34,9 @@ identities:
   - name: worker
     match: { cn: worker }
     roles: [worker]
+  - name: lab
+    match: { cn: lab }
+    roles: [lab]
 roles:
   admin:
     allow: [preset:all]
@@ -47,6 +50,14 @@ roles:
     containers:
       execUsers: ["", nobody, "65534*"]
       maxPids: 256
+  lab:
+    allow: [preset:containers]
+    containers:
+      capabilities: [NET_ADMIN, CHOWN, NET_RAW]
+      sysctls: ["kernel.*"]
+      securityOptions: [label=disable]
+      bindMounts: [{ path: /var/tmp, readOnly: true }]
+      minOomScoreAdj: -250
 `;
 
 export interface GatewayFixture {
@@ -78,7 +89,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     const quiet = { onWarning: () => undefined };
     await initCa({ dir: pki, ...quiet });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    for (const name of ['admin', 'reader', 'tenant', 'worker']) await issueClient({ dir: pki, name, ...quiet });
+    for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab']) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, TEST_POLICY);
     const unixSocket = join(dir, 'gw.sock');
