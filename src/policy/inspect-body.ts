@@ -7,6 +7,7 @@ import { BodyError, canonicalBody, serializeBody, type PlainBody } from '../api/
 import type { BodyCheck } from './authorize.js';
 import type { BodyCode } from './codes.js';
 import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
+import { checkNetworkCreate } from './constraints/network.js';
 
 export type BodyOutcome =
   | {
@@ -35,6 +36,8 @@ function judge(check: BodyCheck, body: PlainBody, host: HostFacts): BodyRefusal 
       return checkContainerUpdate(body, check.rules.containers);
     case 'volume-create':
       return checkVolumeCreate(body, check.rules.containers, host) ?? { body, mutations: [] };
+    case 'network-create':
+      return checkNetworkCreate(body, check.rules);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The other body routes through the gateway, with the real docker CLI and raw requests against
- * the engine under test: exec create, container update and volume create. The `tenant` has the
- * default container rules; the `worker` also bounds exec users (not root) and pids. The daemon's
+ * the engine under test: exec create, container update, volume and network create. The `tenant`
+ * has the default container rules and no network routes; the `worker` also bounds exec users
+ * (not root) and pids, and may create networks with the default network rules. The daemon's
  * own state, read on its socket, shows that nothing refused took effect.
  */
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ import { rawPost, startGatewayFixture, type GatewayFixture } from './fixture.js'
 
 const skip = engineSkipReason();
 
-describe('exec, update and volume bodies through the gateway', { skip }, () => {
+describe('exec, update, volume and network bodies through the gateway', { skip }, () => {
   let f: GatewayFixture;
   let v: string;
   before(async () => {
@@ -155,6 +156,40 @@ describe('exec, update and volume bodies through the gateway', { skip }, () => {
     assert.deepEqual(made.stdout.trim().split('\n'), ['v-plain map[] ', 'v-tmpfs map[device:tmpfs o:size=1m type:tmpfs] ', 'proj_data map[] proj']);
     const used = await f.docker('tenant', ['run', '--rm', '--network', 'none', '-v', 'v-plain:/data', TEST_IMAGE, 'sh', '-c', 'echo kept > /data/f && cat /data/f']);
     assert.equal(used.stdout.trim(), 'kept', used.stderr);
+  });
+
+  it('docker network create: a host bridge, a macvlan, an address plan of its choice are refused; a plain bridge network is created', async () => {
+    const networks = async () => (await f.engine.docker(['network', 'ls', '-q'])).stdout.split('\n').filter(Boolean).sort();
+    const before = await networks();
+    const refused: [string[], RegExp][] = [
+      [['-o', 'com.docker.network.bridge.name=docker0', 'n-host'], /Options\.com\.docker\.network\.bridge\.name: network driver option .* \(DW_BODY_NETWORK, role worker\)/],
+      [['-d', 'macvlan', '-o', 'parent=lo', 'n-mac'], /Driver: network driver "macvlan" is not allowed for this role/],
+      [['--subnet', '10.250.0.0/24', 'n-subnet'], /IPAM\.Config: subnets, gateways and address ranges/],
+    ];
+    for (const [args, message] of refused) {
+      const res = await f.docker('worker', ['network', 'create', ...args]);
+      assert.notEqual(res.code, 0, args.join(' '));
+      refusedBy(res.stderr, 'worker', 'POST /networks/create', message);
+    }
+    const bodies = [
+      '{"Name":"n-raw","options":{"com.docker.network.bridge.name":"docker0"}}',
+      '{"Name":"n-raw","Options":{},"OPTIONS":{"com.docker.network.bridge.name":"docker0"}}',
+      '{"Name":"n-raw","Driv\\u0065r":"macvlan"}',
+      '{"Name":"n-raw","ipam":{"config":[{"subnet":"10.251.0.0/24"}]}}',
+    ];
+    for (const body of bodies) {
+      for (const chunked of [false, true]) {
+        assert.match(await rawPost(f, 'worker', `/v${v}/networks/create`, body, { chunked }), /^HTTP\/1\.1 403[\s\S]*DW_BODY_NETWORK/, body);
+      }
+    }
+    assert.deepEqual(await networks(), before, 'the daemon created no network');
+    const tenant = await f.docker('tenant', ['network', 'create', 'n-tenant']);
+    assert.match(tenant.stderr, /may not POST \/networks\/create \(no rule in role "tenant" allows it/, 'the tenant has no network routes');
+    const ok = await f.docker('worker', ['network', 'create', '--internal', '--label', 'team=w', 'n-worker']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const made = await f.engine.docker(['network', 'inspect', '--format', '{{.Driver}} {{.Internal}} {{index .Labels "team"}}', 'n-worker']);
+    assert.equal(made.stdout.trim(), 'bridge true w', made.stderr);
+    assert.equal((await f.docker('worker', ['network', 'rm', 'n-worker'])).code, 0);
   });
 
   it('docker compose: a project with a named volume comes up and goes down as the tenant', { skip: testEngineInstall().pluginDir ? undefined : 'this engine has no compose plugin' }, async () => {

@@ -46,7 +46,7 @@ roles:
   tenant:
     allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]
   worker:
-    allow: [preset:containers, preset:exec, preset:volumes]
+    allow: [preset:containers, preset:exec, preset:volumes, preset:networks]
     containers:
       execUsers: ["", nobody, "65534*"]
       maxPids: 256

@@ -19,10 +19,12 @@ import { containerUpdate141 } from './container-update-1.41.generated.js';
 import { containerUpdate151 } from './container-update-1.51.generated.js';
 import { execCreate141 } from './exec-create-1.41.generated.js';
 import { execCreate151 } from './exec-create-1.51.generated.js';
+import { networkCreate141 } from './network-create-1.41.generated.js';
+import { networkCreate151 } from './network-create-1.51.generated.js';
 import { volumeCreate141 } from './volume-create-1.41.generated.js';
 import { volumeCreate151 } from './volume-create-1.51.generated.js';
 
-export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create';
+export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create';
 
 /** The routes whose body decides what happens, by `METHOD template`. */
 export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKind>([
@@ -30,20 +32,24 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
   ['POST /containers/{id}/exec', 'exec-create'],
   ['POST /containers/{id}/update', 'container-update'],
   ['POST /volumes/create', 'volume-create'],
+  ['POST /networks/create', 'network-create'],
 ]);
 
 /**
  * Bodies dockerd decodes straight into one struct, by the daemon's API version: 20.10's routers
  * with json.NewDecoder(r.Body).Decode (exec: types.ExecConfig, update: container.UpdateConfig,
- * volumes: volume.VolumeCreateBody), 28.5's with httputils.ReadJSON (container.ExecOptions,
- * container.UpdateConfig, volume.CreateOptions). What the routers then drop by request version
- * (update's PidsLimit before 1.40, KernelMemory from 1.42; exec's ConsoleSize before 1.42;
- * volumes' ClusterVolumeSpec before 1.42) only narrows what runs, so it is checked as sent.
+ * volumes: volume.VolumeCreateBody, networks: types.NetworkCreateRequest), 28.5's with
+ * httputils.ReadJSON (container.ExecOptions, container.UpdateConfig, volume.CreateOptions,
+ * network.CreateRequest). What the routers then drop by request version (update's PidsLimit
+ * before 1.40, KernelMemory from 1.42; exec's ConsoleSize before 1.42; volumes'
+ * ClusterVolumeSpec before 1.42; networks' EnableIPv4 before 1.48) only narrows what runs, so it
+ * is checked as sent.
  */
 const STRUCT_BODIES: Record<Exclude<BodyKind, 'container-create'>, Record<string, StructType>> = {
   'exec-create': { '1.41': execCreate141, '1.51': execCreate151 },
   'container-update': { '1.41': containerUpdate141, '1.51': containerUpdate151 },
   'volume-create': { '1.41': volumeCreate141, '1.51': volumeCreate151 },
+  'network-create': { '1.41': networkCreate141, '1.51': networkCreate151 },
 };
 
 /** Daemons whose ReadJSON leaves the struct zero, without reading, when Content-Length is 0. */

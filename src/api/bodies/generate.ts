@@ -60,6 +60,11 @@ const BODIES: { route: string; stem: string; roots: Record<Moby, [packageDir: st
     stem: 'volume-create',
     roots: { 'moby-20.10': ['api/types/volume', 'VolumeCreateBody'], 'moby-28.5': ['api/types/volume', 'CreateOptions'] },
   },
+  {
+    route: 'POST /networks/create',
+    stem: 'network-create',
+    roots: { 'moby-20.10': ['api/types', 'NetworkCreateRequest'], 'moby-28.5': ['api/types/network', 'CreateRequest'] },
+  },
 ];
 
 const camel = (stem: string) => stem.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
