@@ -23,14 +23,14 @@ export interface EngineResponse {
   body: Buffer;
 }
 
-/** One Engine API call with its whole answer in memory; for small control-plane calls only. */
+/** One Engine API call with its whole answer in memory; for small control-plane calls only. A Buffer body is sent as it is, anything else as JSON. */
 export function engineRequest(
   ep: EngineEndpoint,
   method: string,
   path: string,
   opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<EngineResponse> {
-  const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+  const payload = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
   const headers: Record<string, string> = { host: 'docker', ...(opts.headers ?? {}) };
   if (payload) {
     headers['content-type'] = 'application/json';

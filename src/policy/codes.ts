@@ -26,6 +26,7 @@ export const BODY_CODES = {
   DW_BODY_FETCH: 'a URL the daemon would fetch for the caller (build context, image import)',
   DW_BODY_REGISTRY: 'a registry the role may not pull from',
   DW_BODY_EXEC_USER: 'an exec user the role does not allow',
+  DW_BODY_NETWORK: 'a network driver, driver option or address plan the role does not allow',
   DW_BODY_INVALID: 'a body the gateway cannot read exactly as dockerd would: malformed, unknown fields, trailing data, not JSON',
   DW_BODY_TOO_LARGE: 'a body over the bound the gateway reads (maxBodyBytes, 1 MiB by default)',
 } as const;

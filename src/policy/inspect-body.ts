@@ -6,7 +6,8 @@
 import { BodyError, canonicalBody, serializeBody, type PlainBody } from '../api/bodies/canonical.js';
 import type { BodyCheck } from './authorize.js';
 import type { BodyCode } from './codes.js';
-import { checkContainerCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
+import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
+import { checkNetworkCreate } from './constraints/network.js';
 
 export type BodyOutcome =
   | {
@@ -29,6 +30,14 @@ function judge(check: BodyCheck, body: PlainBody, host: HostFacts): BodyRefusal 
   switch (check.kind) {
     case 'container-create':
       return checkContainerCreate(body, check.rules.containers, host);
+    case 'exec-create':
+      return checkExecCreate(body, check.rules.containers);
+    case 'container-update':
+      return checkContainerUpdate(body, check.rules.containers);
+    case 'volume-create':
+      return checkVolumeCreate(body, check.rules.containers, host) ?? { body, mutations: [] };
+    case 'network-create':
+      return checkNetworkCreate(body, check.rules);
   }
 }
 

@@ -39,10 +39,12 @@ import {
   compileContainerRules,
   compileRoleRules,
   IMAGE_RULES_SCHEMA,
+  NETWORK_RULES_SCHEMA,
   parseSize,
   type BuildRulesDoc,
   type ContainerRulesDoc,
   type ImageRulesDoc,
+  type NetworkRulesDoc,
   type RoleRules,
 } from './constraints/rules.js';
 import { BUILDKIT_ROUTES, PING_ROUTES, QUERY_ROUTES } from './query-routes.js';
@@ -70,6 +72,7 @@ interface RoleDoc {
   containers?: ContainerRulesDoc;
   build?: BuildRulesDoc;
   images?: ImageRulesDoc;
+  networks?: NetworkRulesDoc;
   description?: string;
 }
 interface PolicyDoc {
@@ -119,6 +122,7 @@ export const POLICY_SCHEMA = {
           containers: CONTAINER_RULES_SCHEMA,
           build: BUILD_RULES_SCHEMA,
           images: IMAGE_RULES_SCHEMA,
+          networks: NETWORK_RULES_SCHEMA,
           description: { type: 'string' },
         },
       },
@@ -187,7 +191,7 @@ interface CompiledRole {
 function compileRules(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): RoleRules | undefined {
   const at = ['roles', name, 'containers'];
   if (doc.unrestricted) {
-    for (const key of ['containers', 'build', 'images'] as const) {
+    for (const key of ['containers', 'build', 'images', 'networks'] as const) {
       if (doc[key]) cfg.fail(['roles', name, key], `role "${name}" is unrestricted: its "${key}" constraints would never apply (remove one of the two)`);
     }
     return undefined;
@@ -205,7 +209,7 @@ function compileRules(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): R
   }
   // Resolved now so a symlinked grant is compared with what the kernel will mount.
   const bindMounts = (c.bindMounts ?? []).map((b) => ({ path: resolveHostPath(b.path), readOnly: b.readOnly ?? false }));
-  return compileRoleRules(compileContainerRules(c, bindMounts), doc.build, doc.images);
+  return compileRoleRules(compileContainerRules(c, bindMounts), doc.build, doc.images, doc.networks);
 }
 
 function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): CompiledRole {

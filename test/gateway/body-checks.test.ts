@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, startGatewayFixture, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, rawPost, startGatewayFixture, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -81,15 +81,7 @@ describe('body checks through the gateway', { skip }, () => {
   });
 
   /** A raw create as the tenant; returns the status line and body. */
-  async function rawCreate(body: string | Buffer, headers: Record<string, string> = {}, chunked = false): Promise<string> {
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
-    const framing = chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(bytes.length) };
-    const head = Object.entries({ Host: 'x', 'Content-Type': 'application/json', ...framing, ...headers, Connection: 'close' })
-      .map(([k, val]) => `${k}: ${val}\r\n`)
-      .join('');
-    const payload = chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]) : bytes;
-    return rawExchange(await clientTls(f, 'tenant'), Buffer.concat([Buffer.from(`POST /v${v}/containers/create HTTP/1.1\r\n${head}\r\n`), payload]));
-  }
+  const rawCreate = (body: string | Buffer, headers: Record<string, string> = {}, chunked = false) => rawPost(f, 'tenant', `/v${v}/containers/create`, body, { headers, chunked });
 
   const image = JSON.stringify(TEST_IMAGE);
   const RAW: [string, string, RegExp][] = [

@@ -31,6 +31,12 @@ identities:
   - name: tenant
     match: { cn: tenant }
     roles: [tenant]
+  - name: worker
+    match: { cn: worker }
+    roles: [worker]
+  - name: lab
+    match: { cn: lab }
+    roles: [lab]
 roles:
   admin:
     allow: [preset:all]
@@ -39,6 +45,19 @@ roles:
     allow: [preset:read-only]
   tenant:
     allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]
+  worker:
+    allow: [preset:containers, preset:exec, preset:volumes, preset:networks]
+    containers:
+      execUsers: ["", nobody, "65534*"]
+      maxPids: 256
+  lab:
+    allow: [preset:containers]
+    containers:
+      capabilities: [NET_ADMIN, CHOWN, NET_RAW]
+      sysctls: ["kernel.*"]
+      securityOptions: [label=disable]
+      bindMounts: [{ path: /var/tmp, readOnly: true }]
+      minOomScoreAdj: -250
 `;
 
 export interface GatewayFixture {
@@ -75,7 +94,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     const quiet = { onWarning: () => undefined };
     await initCa({ dir: pki, ...quiet });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    for (const name of ['admin', 'reader', 'tenant']) await issueClient({ dir: pki, name, ...quiet });
+    for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab']) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, TEST_POLICY);
     const unixSocket = join(dir, 'gw.sock');
@@ -209,4 +228,25 @@ export function rawExchange(opts: tls.ConnectionOptions, payload: string | Buffe
       resolve(Buffer.concat(chunks).toString('latin1'));
     });
   });
+}
+
+/**
+ * A raw JSON POST to `target` as client NAME, framed by Content-Length or (chunked) by
+ * Transfer-Encoding; returns the whole answer as text. It asks to close the connection after
+ * the answer, so the quiet period is only a bound for a daemon slow to create under load.
+ */
+export async function rawPost(
+  f: GatewayFixture,
+  client: string,
+  target: string,
+  body: string | Buffer,
+  opts: { headers?: Record<string, string>; chunked?: boolean } = {},
+): Promise<string> {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const framing = opts.chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(bytes.length) };
+  const head = Object.entries({ Host: 'x', 'Content-Type': 'application/json', ...framing, ...opts.headers, Connection: 'close' })
+    .map(([k, val]) => `${k}: ${val}\r\n`)
+    .join('');
+  const payload = opts.chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')]) : bytes;
+  return rawExchange(await clientTls(f, client), Buffer.concat([Buffer.from(`POST ${target} HTTP/1.1\r\n${head}\r\n`), payload]), 20_000);
 }

@@ -17,7 +17,8 @@ identities:
   - { name: both, match: { cn: both }, roles: [admin, ci] }
 roles:
   ci:
-    allow: [preset:containers, preset:exec, preset:volumes]
+    allow: [preset:containers, preset:exec, preset:volumes, preset:networks]
+    networks: { drivers: [bridge, overlay] }
     containers:
       capabilities: [NET_ADMIN]
       maxMemory: 1g
@@ -39,6 +40,14 @@ test('the role that allows a body route brings its container rules; unrestricted
   assert.ok(create.body?.rules.containers.capabilities.has('CAP_NET_ADMIN'));
   assert.equal(create.body?.rules.containers.maxMemory, 1024 ** 3);
   assert.deepEqual(create.body?.rules.containers.bindMounts, [{ path: '/srv/ci', readOnly: true }]);
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/exec')).body?.kind, 'exec-create');
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/update')).body?.kind, 'container-update');
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/volumes/create')).body?.kind, 'volume-create');
+  assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.51/volumes/create')).body?.rules.containers.maxMemory, 1024 ** 3);
+  const network = allowed(authorize(p, who('ci'), 'POST', '/v1.51/networks/create')).body;
+  assert.equal(network?.kind, 'network-create');
+  assert.deepEqual([...network!.rules.networkDrivers], ['bridge', 'overlay']);
+  assert.equal(allowed(authorize(p, who('root'), 'POST', '/v1.41/containers/abc/exec')).body, undefined);
   assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/start')).body, undefined, 'no body check where the body does not matter');
   assert.equal(allowed(authorize(p, who('root'), 'POST', '/v1.41/containers/create')).body, undefined);
   assert.equal(allowed(authorize(p, who('both'), 'POST', '/v1.41/containers/create')).body, undefined, 'the first role that allows decides');
@@ -64,4 +73,6 @@ test('policy errors in container rules name the line', () => {
   bad(`${base}    containers: { priviliged: true }\n`, /p\.yaml:6: .*priviliged/);
   bad(`${base}    containers: { bindMounts: [{ path: relative }] }\n`, /p\.yaml:6/);
   bad(`${base}    containers: { maxMemory: lots }\n`, /p\.yaml:6/);
+  bad(`${base}    networks: { driver: [bridge] }\n`, /p\.yaml:6: .*driver/);
+  bad(`${base}    unrestricted: true\n    networks: { addresses: true }\n`, /p\.yaml:7: .*unrestricted/);
 });

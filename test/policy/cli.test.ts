@@ -56,7 +56,7 @@ describe('dockward policy', () => {
 
   it('explain shows the verdict for one request', async () => {
     const allow = await dockward(['explain', 'POST', '/v1.41/containers/abc/exec', '--policy', file, '--cn', 'ci-7']);
-    assert.equal(allow.out, 'allow POST /containers/{id}/exec for identity "ci" by role ci: preset:exec, forwarded as /v1.41/containers/abc/exec\n');
+    assert.equal(allow.out, 'allow POST /containers/{id}/exec for identity "ci" by role ci: preset:exec, forwarded as /v1.41/containers/abc/exec (its body is checked: pass --body FILE to see the decision on one)\n');
     const deny = await dockward(['explain', 'GET', '/v1.41/containers/abc/logs', '--policy', file, '--identity', 'traefik', '--listener', 'unix:///run/t.sock']);
     assert.equal(
       deny.out,

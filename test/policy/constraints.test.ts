@@ -204,6 +204,8 @@ test('volume create: the local driver binding a host path or a device', async ()
   assert.equal((checkVolumeCreate({ Driver: '', DriverOpts: { type: 'nfs', o: 'addr=127.0.0.1', device: ':/export' } }, rules(), host))?.code, 'DW_BODY_VOLUME_DRIVER');
   assert.equal(checkVolumeCreate({ Name: 'v', DriverOpts: { type: 'none', o: 'bind,ro', device: readOnlyDir } }, rules(), host), undefined);
   assert.equal(checkVolumeCreate({ Name: 'v', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=10m' } }, rules(), host), undefined);
+  assert.equal(checkVolumeCreate({ Name: 'v', ClusterVolumeSpec: { Group: 'g' } }, rules(), host)?.field, 'ClusterVolumeSpec');
+  assert.equal(checkVolumeCreate({ Name: 'v', ClusterVolumeSpec: null }, rules(), host), undefined);
 });
 
 test('ports: host addresses and ports below 1024', async () => {

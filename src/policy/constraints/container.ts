@@ -391,8 +391,12 @@ export function checkContainerUpdate(body: Obj, rules: ContainerRules): BodyRefu
   return checkResources(body, rules, '') ?? { body, mutations: [] };
 }
 
-/** `POST /volumes/create`: `volume.CreateOptions`. */
+/** `POST /volumes/create`: `volume.CreateOptions` (28.5) / `volume.VolumeCreateBody` (20.10). */
 export function checkVolumeCreate(body: Obj, rules: ContainerRules, host: HostFacts): BodyRefusal | undefined {
+  // A swarm cluster volume (API 1.42+): created by a CSI plugin on whichever nodes, out of sight.
+  if (body.ClusterVolumeSpec !== undefined && body.ClusterVolumeSpec !== null) {
+    return refuse('DW_BODY_VOLUME_DRIVER', 'ClusterVolumeSpec', 'cluster volumes (ClusterVolumeSpec) are created by a swarm CSI plugin the gateway cannot check; not allowed for this role');
+  }
   return checkVolumeDriver(str(body.Driver), body.DriverOpts, ['Driver', 'DriverOpts'], rules, host);
 }
 

@@ -1,6 +1,7 @@
 /**
  * What a role lets its holder put in a container (create, update, exec): the `containers:` block
- * of a role in the policy file, its schema, and its compiled form.
+ * of a role in the policy file, its schema, and its compiled form; and beside it what the role's
+ * builds, image pulls and new networks may do.
  *
  *   roles:
  *     ci:
@@ -47,6 +48,10 @@
  *       images:
  *         registries: ["*"]             # registries to pull from (globs on the registry host)
  *         importURLs: []                # URL prefixes `docker import URL` may fetch
+ *       networks:                       # POST /networks/create
+ *         drivers: [bridge]             # overlay networks are always created encrypted
+ *         options: []                   # driver options (-o) by name (globs), e.g. com.docker.network.bridge.name
+ *         addresses: false              # --subnet, --gateway, --ip-range, --aux-address, IPAM drivers and options
  *
  * Builds are containers too: `networkmode`, `cgroupparent`, `memory`, `shmsize` and `ulimits`
  * of `POST /build` are judged by the `containers` rules.
@@ -111,6 +116,18 @@ export const BUILD_RULES_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: { buildkit: { type: 'boolean' }, remote: { type: 'array', items: { type: 'string', minLength: 1 } } },
+} as const;
+
+export interface NetworkRulesDoc {
+  drivers?: string[];
+  options?: string[];
+  addresses?: boolean;
+}
+
+export const NETWORK_RULES_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { drivers: strings, options: strings, addresses: { type: 'boolean' } },
 } as const;
 
 export const IMAGE_RULES_SCHEMA = {
@@ -216,15 +233,21 @@ export interface RoleRules {
   readonly buildRemotes: readonly string[];
   readonly registry: (host: string) => boolean;
   readonly importURLs: readonly string[];
+  readonly networkDrivers: ReadonlySet<string>;
+  readonly networkOption: (name: string) => boolean;
+  readonly networkAddresses: boolean;
 }
 
-export function compileRoleRules(containers: ContainerRules, build: BuildRulesDoc = {}, images: ImageRulesDoc = {}): RoleRules {
+export function compileRoleRules(containers: ContainerRules, build: BuildRulesDoc = {}, images: ImageRulesDoc = {}, networks: NetworkRulesDoc = {}): RoleRules {
   return {
     containers,
     buildkit: build.buildkit ?? false,
     buildRemotes: build.remote ?? [],
     registry: anyGlob(images.registries ?? ['*']),
     importURLs: images.importURLs ?? [],
+    networkDrivers: new Set(networks.drivers ?? ['bridge']),
+    networkOption: anyGlob(networks.options ?? []),
+    networkAddresses: networks.addresses ?? false,
   };
 }
 
