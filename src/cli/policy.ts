@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { defaultPolicy, DEFAULT_POLICY_YAML, loadPolicyFile, PRESETS, withApiVersion, type Identity, type Verdict } from '../policy/index.js';
+import { defaultPolicy, DEFAULT_POLICY_YAML, loadPolicyFile, policyJsonSchema, PRESETS, withApiVersion, type Identity, type Verdict } from '../policy/index.js';
 import { explainRequest, routeListing, summarizePolicy, summaryLines } from '../policy/explain.js';
 import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { readFile } from 'node:fs/promises';
@@ -54,6 +54,12 @@ export function registerPolicy(program: Command): void {
     if (o.json) printJson(summarizePolicy(p));
     else process.stdout.write(`${file}: valid\n${summaryLines(p).map((l) => `  ${l}\n`).join('')}`);
   });
+
+  policy
+    .command('schema')
+    .description("print the policy file's JSON Schema (also in schema/policy.schema.json), for editors that complete and check YAML")
+    .addHelpText('after', '\nExample:\n  dockward policy schema > policy.schema.json   # then: # yaml-language-server: $schema=./policy.schema.json')
+    .action(() => printJson(policyJsonSchema()));
 
   withJson(
     policy

@@ -10,6 +10,7 @@ export {
   type Verdict,
 } from './authorize.js';
 export { compileGlob } from './glob.js';
+export { policyJsonSchema } from './policy-file.js';
 export { DEFAULT_POLICY_YAML, defaultPolicy, loadPolicyFile, parsePolicy, POLICY_SCHEMA } from './policy-file.js';
 export { PRESETS } from './presets.js';
 export { inspectBody, type BodyOutcome } from './inspect-body.js';

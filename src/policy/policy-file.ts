@@ -332,6 +332,14 @@ function compilePolicy(cfg: YamlConfig<PolicyDoc>, source: string, unmatchedReas
   };
 }
 
+/**
+ * The policy's JSON Schema as editors read it (yaml-language-server, VS Code):
+ * `# yaml-language-server: $schema=…/policy.schema.json` at the top of a policy file.
+ */
+export function policyJsonSchema(): object {
+  return { $schema: 'http://json-schema.org/draft-07/schema#', title: 'dockward gateway policy', ...POLICY_SCHEMA };
+}
+
 /** Parse and compile a policy; errors are UsageErrors naming `source` and the line. */
 export function parsePolicy(text: string, source: string): Policy {
   const cfg = parseYamlConfig<PolicyDoc>(text, POLICY_SCHEMA, source);

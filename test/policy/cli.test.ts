@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -105,6 +106,17 @@ describe('dockward policy', () => {
     const missing = await dockward(['explain', 'POST', '/containers/create', '--policy', tenant, '--cn', 't', '--body', join(dir, 'nope.json')]);
     assert.equal(missing.code, 2);
     assert.match(missing.err, /cannot read the body file/);
+  });
+
+  it('schema prints the JSON Schema that schema/policy.schema.json publishes, and it checks a policy', async () => {
+    const printed = await dockward(['schema']);
+    assert.equal(printed.code, 0);
+    const published = await readFile(join(ROOT, 'schema', 'policy.schema.json'), 'utf8');
+    assert.equal(printed.out, published, 'schema/policy.schema.json is current (regenerate: dockward policy schema > schema/policy.schema.json)');
+    const { Ajv } = await import('ajv');
+    const validate = new Ajv({ strict: false }).compile(JSON.parse(published));
+    assert.ok(validate(parse(POLICY)), JSON.stringify(validate.errors));
+    assert.ok(!validate(parse(POLICY.replace('allow:', 'alow:'))));
   });
 
   it("explain reads requests for the route table's newest API version, or the one given", async () => {
