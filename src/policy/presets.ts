@@ -14,6 +14,8 @@
  * - `containers-read` is read-only's container part plus logs.
  * - `containers` is the whole container lifecycle (create, start, attach, cp, export, commit,
  *   remove, ...) but not exec: running commands inside existing containers is `exec`.
+ * - `ci-runner` is what a CI job does (containers, exec, images, classic builds, volumes,
+ *   networks): with a constrained role's default body checks, none of it reaches the host.
  * - `plugins` is root on the host (a plugin is a privileged container); only give it to admins.
  * - `all` is every route, dockerd's debug endpoints included.
  */
@@ -63,20 +65,28 @@ function area(prefixes: string[], except: string[] = []): string[] {
     .filter((n) => !except.includes(n));
 }
 
+const CONTAINERS = [...area(['/containers'], ['POST /containers/{id}/exec']), 'POST /commit'];
+const IMAGES = [...area(['/images', '/distribution']), 'POST /auth'];
+const BUILD = ['POST /build', 'POST /build/prune', 'POST /build/cancel', 'POST /session', 'POST /grpc'];
+
 const DEFS: Record<string, string[]> = {
   system: SYSTEM,
   'read-only': READ_ONLY,
   'containers-read': [...CONTAINERS_READ, 'GET /containers/{id}/logs'],
-  containers: [...area(['/containers'], ['POST /containers/{id}/exec']), 'POST /commit'],
+  containers: CONTAINERS,
   exec: EXEC,
-  images: [...area(['/images', '/distribution']), 'POST /auth'],
-  build: ['POST /build', 'POST /build/prune', 'POST /build/cancel', 'POST /session', 'POST /grpc'],
+  images: IMAGES,
+  build: BUILD,
   networks: area(['/networks']),
   volumes: area(['/volumes']),
+  // A CI job's toolbox; safe only because a constrained role's bodies are checked (README, "What
+  // is inside a request"): no host access, classic builds, pulls from the role's registries.
+  'ci-runner': [...SYSTEM, ...CONTAINERS, ...EXEC, ...IMAGES, ...BUILD, ...area(['/volumes', '/networks'])],
   swarm: area(['/swarm', '/services', '/nodes', '/tasks', '/secrets', '/configs']),
   plugins: area(['/plugins']),
   all: ROUTES.map((r) => r.name),
 };
+
 
 function resolve(name: string, names: string[]): readonly Route[] {
   return [...new Set(names)].map((n) => {

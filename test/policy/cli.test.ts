@@ -52,7 +52,7 @@ describe('dockward policy', () => {
     await writeFile(bad, POLICY.replace('preset:exec', 'preset:exce'));
     const res = await dockward(['check', bad]);
     assert.equal(res.code, 2);
-    assert.equal(res.err, `dockward: ${bad}:11: unknown preset "preset:exce" (presets: system, read-only, containers-read, containers, exec, images, build, networks, volumes, swarm, plugins, all)\n`);
+    assert.equal(res.err, `dockward: ${bad}:11: unknown preset "preset:exce" (presets: system, read-only, containers-read, containers, exec, images, build, networks, volumes, ci-runner, swarm, plugins, all)\n`);
   });
 
   it('explain shows the verdict for one request', async () => {
@@ -137,9 +137,9 @@ describe('dockward policy', () => {
       ['POST /containers/{id}/exec', 'POST /exec/{id}/start', 'POST /exec/{id}/resize', 'GET /exec/{id}/json'],
     );
     const all = (await dockward(['routes'])).out.split('\n').map((l) => l.replace(/ +/g, ' '));
-    assert.ok(all.includes('PUT /volumes/{name} 1.42+ volumes'), all.join('\n'));
-    assert.ok(all.includes('POST /containers/{id}/copy 1.24-1.44 containers'));
-    assert.ok(all.includes('GET /images/{name}/attestations 1.55+ images'));
+    assert.ok(all.includes('PUT /volumes/{name} 1.42+ volumes, ci-runner'), all.join('\n'));
+    assert.ok(all.includes('POST /containers/{id}/copy 1.24-1.44 containers, ci-runner'));
+    assert.ok(all.includes('GET /images/{name}/attestations 1.55+ images, ci-runner'));
     const unknown = await dockward(['routes', '--preset', 'nope']);
     assert.equal(unknown.code, 2);
     const def = await dockward(['default']);

@@ -312,7 +312,7 @@ describe('policy file errors name the line', () => {
     ['empty match', base('  r: {}\n', '  - name: a\n    match: {}\n    roles: [r]\n'), 'policy.yaml:4: "identities[0].match" must not be empty'],
     ['unsupported version', 'version: 2\nidentities: []\n', 'policy.yaml:1: "version" must be one of 1'],
     ['wrong type', base('  r:\n    audit-only: yes please\n'), 'policy.yaml:8: "roles.r.audit-only" must be a boolean'],
-    ['unknown preset', base('  r:\n    allow:\n      - preset:system\n      - preset:read-onyl\n'), 'policy.yaml:10: unknown preset "preset:read-onyl" (presets: system, read-only, containers-read, containers, exec, images, build, networks, volumes, swarm, plugins, all)'],
+    ['unknown preset', base('  r:\n    allow:\n      - preset:system\n      - preset:read-onyl\n'), 'policy.yaml:10: unknown preset "preset:read-onyl" (presets: system, read-only, containers-read, containers, exec, images, build, networks, volumes, ci-runner, swarm, plugins, all)'],
     ['unknown route', base('  r:\n    deny: ["GET /containers/{name}/json"]\n'), 'policy.yaml:8: rule "GET /containers/{name}/json" names no Engine API route (templates look like "/containers/{id}/json", "/images/{name}/json")'],
     ['route without that method', base('  r:\n    allow: ["PUT /containers/{id}/json"]\n'), 'policy.yaml:8: rule "PUT /containers/{id}/json": /containers/{id}/json has no PUT route (it has GET)'],
     ['unknown method', base('  r:\n    allow: ["get /info"]\n'), 'policy.yaml:8: rule "get /info" has unknown method "get" (use GET, HEAD, POST, PUT, DELETE or *)'],

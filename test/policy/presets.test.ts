@@ -36,8 +36,16 @@ describe('presets', () => {
   it('are exactly the documented set', () => {
     assert.deepEqual(
       [...PRESETS.keys()].sort(),
-      ['all', 'build', 'containers', 'containers-read', 'exec', 'images', 'networks', 'plugins', 'read-only', 'swarm', 'system', 'volumes'],
+      ['all', 'build', 'ci-runner', 'containers', 'containers-read', 'exec', 'images', 'networks', 'plugins', 'read-only', 'swarm', 'system', 'volumes'],
     );
+  });
+
+  it("ci-runner: a CI job's toolbox, and nothing of swarm, plugins or the debug routes", () => {
+    const ci = names('ci-runner');
+    for (const preset of ['system', 'containers', 'exec', 'images', 'build', 'volumes', 'networks']) {
+      for (const r of names(preset)) assert.ok(ci.has(r), `ci-runner lacks ${r}`);
+    }
+    for (const r of [...names('swarm'), ...names('plugins'), 'GET /debug/vars']) assert.ok(!ci.has(r), `ci-runner has ${r}`);
   });
 
   it('system: ping, version, info, events, df', () => {
