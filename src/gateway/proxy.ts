@@ -72,6 +72,21 @@ export function verdictFields(v: Verdict): { route: string | null; rule: string 
   return v.kind === 'allow' && v.auditOnly ? { route: v.route, rule: v.rule, auditOnly: true } : { route: v.route, rule: v.rule };
 }
 
+/**
+ * Runs `fn` once the exchange is over. A client can be gone before the body stage is done: the
+ * exchange still gets its audit line then.
+ */
+function whenClosed(res: ServerResponse, fn: () => void): void {
+  if (res.closed) fn();
+  else res.once('close', fn);
+}
+
+/** Answers a refusal (closing the connection where asked) and audits it when the answer is out. */
+function refuseExchange(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, close: boolean, status: number, message: string, record: () => AuditRecord): void {
+  replyError(res, status, message, close);
+  whenClosed(res, () => ctx.audit.write(record()));
+}
+
 export function handleRequest(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse): void {
   const startedAt = performance.now();
   const socket = req.socket;
@@ -80,39 +95,27 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   const refusal = screen(ctx, req, id);
   if (refusal) {
     // Framing we do not trust: answer and close rather than guess where the next request starts.
-    replyError(res, refusal.status, refusal.message, true);
-    if (refusal.audited) return;
-    res.once('close', () =>
-      ctx.audit.write(
-        auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: refusal.status === 403 ? 'deny' : 'bad', status: refusal.status }),
-      ),
+    if (refusal.audited) return replyError(res, refusal.status, refusal.message, true);
+    return refuseExchange(ctx, req, res, true, refusal.status, refusal.message, () =>
+      auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: refusal.status === 403 ? 'deny' : 'bad', status: refusal.status }),
     );
-    return;
   }
   const verdict = authorize(ctx.policy, id!, method, req.url!);
   if (verdict.kind !== 'allow') {
     // A client waiting for 100 Continue may send its body anyway after a while: close rather
     // than read a body nobody will use.
-    replyError(res, verdict.status, verdict.message, expectsContinue(req));
-    res.once('close', () =>
-      ctx.audit.write(
-        auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
-      ),
+    return refuseExchange(ctx, req, res, expectsContinue(req), verdict.status, verdict.message, () =>
+      auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
     );
-    return;
   }
   if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt);
   if (verdict.query) {
     const refusal = checkQuery(verdict.query, verdict.forwardTarget);
     if (refusal && !verdict.query.auditOnly) {
       const message = `dockward: identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with these parameters: ${refusal.field}: ${refusal.message} (${refusal.code}, role ${verdict.query.role})`;
-      replyError(res, 403, message, true);
-      res.once('close', () =>
-        ctx.audit.write(
-          auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
-        ),
+      return refuseExchange(ctx, req, res, true, 403, message, () =>
+        auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
       );
-      return;
     }
     if (refusal) return forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, `${refusal.field}: ${refusal.message} (${refusal.code})`);
   }
@@ -122,8 +125,8 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
 type Allowed = Extract<Verdict, { kind: 'allow' }>;
 
 /**
- * The whole body, however it is framed (Node has already undone chunking), or undefined once it
- * proved larger than `max`: what is checked must be all that dockerd would read.
+ * The whole body, however it is framed (Node has already undone chunking): what is checked must
+ * be all that dockerd would read. 'too-large' as soon as it outgrows `max`.
  */
 function readWholeBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<Buffer | 'too-large' | 'incomplete'> {
   return new Promise((resolve) => {
@@ -152,18 +155,16 @@ function readWholeBody(req: IncomingMessage, max: number, timeoutMs: number): Pr
  * sent. A refusal closes the connection: nothing more is read from it.
  */
 function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number): void {
-  const refuse = (status: number, message: string, fields: Partial<AuditRecord>) => {
-    replyError(res, status, `dockward: ${message}`, true);
-    res.once('close', () =>
-      ctx.audit.write(
-        auditRecord(req.socket, id, listener, startedAt, { method: req.method!, path: auditPath(verdict.forwardTarget), decision: status === 403 ? 'deny' : 'bad', status, ...verdictFields(verdict), ...fields }),
-      ),
+  const refuse = (status: number, message: string, fields: Partial<AuditRecord>) =>
+    refuseExchange(ctx, req, res, true, status, `dockward: ${message}`, () =>
+      auditRecord(req.socket, id, listener, startedAt, { method: req.method!, path: auditPath(verdict.forwardTarget), decision: status === 403 ? 'deny' : 'bad', status, ...verdictFields(verdict), ...fields }),
     );
-  };
   if (expectsContinue(req)) res.writeContinue();
   void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then((raw) => {
     if (raw === 'too-large') return refuse(413, `the body of ${verdict.route} is limited to ${ctx.maxBodyBytes} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
     if (raw === 'incomplete') return refuse(400, 'the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
+    // The client left while its body was read: nothing is forwarded for nobody.
+    if (res.closed) return refuse(400, 'the client closed the connection', { code: 'DW_BODY_INVALID', bytesIn: raw.length });
     const outcome = inspectBody(verdict.body!, raw, req.headers['content-type'], ctx.daemonApi, ctx.host);
     if (outcome.kind === 'refuse') {
       const who = `identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with this body`;
@@ -238,7 +239,7 @@ function forward(
     if (length === undefined) coalesceOrStream(upRes, res, (body) => res.writeHead(status, upRes.statusMessage, body === undefined || bodyless ? headers : [...headers, 'Content-Length', String(body.length)]));
     else relay(upRes, res);
   });
-  res.once('close', () => {
+  whenClosed(res, () => {
     // The client went away (or the answer is complete): a still-running upstream exchange, such
     // as `logs -f` or `events`, must not outlive it.
     if (!res.writableFinished) upReq.destroy();

@@ -10,7 +10,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, rawPost, startGatewayFixture, type GatewayFixture } from './fixture.js';
+import tls from 'node:tls';
+import { clientTls, rawExchange, rawPost, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -102,6 +103,17 @@ describe('body checks through the gateway', { skip }, () => {
       assert.equal(await containerCount(), before);
     });
   }
+
+  it('a client that leaves halfway through a checked body still gets its audit line, and nothing is created', async () => {
+    const before = await containerCount();
+    const lines = (await f.audit()).length;
+    const s = tls.connect(await clientTls(f, 'tenant'), () =>
+      s.write(`POST /v${v}/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"Image":`, () => setTimeout(() => s.destroy(), 200)),
+    );
+    s.on('error', () => undefined);
+    await until('the audit line of the abandoned create', async () => (await f.audit()).slice(lines).some((r) => r.route === 'POST /containers/create' && r.code === 'DW_BODY_INVALID'));
+    assert.equal(await containerCount(), before);
+  });
 
   it('refuses a privileged create sent chunked', async () => {
     assert.match(await rawCreate(`{"Image":${image},"HostConfig":{"Privileged":true}}`, {}, true), /403[\s\S]*DW_BODY_PRIVILEGED/);
