@@ -47,7 +47,7 @@ import {
   type NetworkRulesDoc,
   type RoleRules,
 } from './constraints/rules.js';
-import { BUILDKIT_ROUTES, PING_ROUTES, QUERY_ROUTES } from './query-routes.js';
+import { BUILDKIT_ROUTES, CHECKPOINT_ROUTES, PING_ROUTES, QUERY_ROUTES } from './query-routes.js';
 import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
 
@@ -208,7 +208,7 @@ function compileRules(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): R
     }
   }
   // Resolved now so a symlinked grant is compared with what the kernel will mount.
-  const bindMounts = (c.bindMounts ?? []).map((b) => ({ path: resolveHostPath(b.path), readOnly: b.readOnly ?? false }));
+  const bindMounts = (c.bindMounts ?? []).map((b) => ({ path: resolveHostPath(b.path), readOnly: b.readOnly ?? false, subpaths: b.subpaths ?? b.readOnly ?? false }));
   return compileRoleRules(compileContainerRules(c, bindMounts), doc.build, doc.images, doc.networks);
 }
 
@@ -271,6 +271,10 @@ function decideRoute(identity: string, roles: CompiledRole[], route: Route): Dec
     for (const role of roles) {
       const a = role.allow[route.index];
       if (a === undefined) continue;
+      if (CHECKPOINT_ROUTES.has(route.name) && role.rules) {
+        verdict = deny(`role ${role.name}: checkpoints`, `checkpoints name host directories the daemon writes and deletes; role ${JSON.stringify(role.name)} is not unrestricted`);
+        break;
+      }
       if (BUILDKIT_ROUTES.has(route.name) && role.rules && !role.rules.buildkit) {
         verdict = deny(
           `role ${role.name}: build.buildkit is off`,

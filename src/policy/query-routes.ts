@@ -11,3 +11,13 @@ export const BUILDKIT_ROUTES: ReadonlySet<string> = new Set(['POST /session', 'P
 
 /** Where the docker CLI learns which builder to use. */
 export const PING_ROUTES: ReadonlySet<string> = new Set(['GET /_ping', 'HEAD /_ping']);
+
+/**
+ * Checkpoints (experimental dockerd): the client names a host directory to write them to, list
+ * them from or delete them from (`dir`, CheckpointDir): not for a constrained role.
+ */
+export const CHECKPOINT_ROUTES: ReadonlySet<string> = new Set([
+  'GET /containers/{id}/checkpoints',
+  'POST /containers/{id}/checkpoints',
+  'DELETE /containers/{id}/checkpoints/{checkpoint}',
+]);

@@ -39,7 +39,7 @@ test('the role that allows a body route brings its container rules; unrestricted
   assert.equal(create.body?.auditOnly, false);
   assert.ok(create.body?.rules.containers.capabilities.has('CAP_NET_ADMIN'));
   assert.equal(create.body?.rules.containers.maxMemory, 1024 ** 3);
-  assert.deepEqual(create.body?.rules.containers.bindMounts, [{ path: '/srv/ci', readOnly: true }]);
+  assert.deepEqual(create.body?.rules.containers.bindMounts, [{ path: '/srv/ci', readOnly: true, subpaths: true }]);
   assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/exec')).body?.kind, 'exec-create');
   assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/containers/abc/update')).body?.kind, 'container-update');
   assert.equal(allowed(authorize(p, who('ci'), 'POST', '/v1.41/volumes/create')).body?.kind, 'volume-create');
@@ -59,6 +59,14 @@ test('an audit-only role checks bodies against its own (default) rules and recor
   assert.equal(v.auditOnly, true);
   assert.equal(v.body?.auditOnly, true);
   assert.equal(v.body?.rules.containers.privileged, false);
+});
+
+test('checkpoints (a host directory named by the client) only for unrestricted roles', () => {
+  const p = parsePolicy(POLICY, 'p.yaml');
+  const ci = authorize(p, who('ci'), 'DELETE', '/v1.41/containers/abc/checkpoints/cp');
+  assert.equal(ci.kind, 'deny');
+  assert.match(ci.kind === 'deny' ? ci.message : '', /checkpoints name host directories/);
+  assert.equal(authorize(p, who('root'), 'DELETE', '/v1.41/containers/abc/checkpoints/cp').kind, 'allow');
 });
 
 test('the built-in default policy: the admin is unrestricted', () => {

@@ -26,8 +26,8 @@ const host = { protectedPaths: [join(root, 'run')] };
 
 function rules(doc: ContainerRulesDoc = {}) {
   return compileContainerRules(doc, [
-    { path: allowedDir, readOnly: false },
-    { path: readOnlyDir, readOnly: true },
+    { path: allowedDir, readOnly: false, subpaths: true },
+    { path: readOnlyDir, readOnly: true, subpaths: true },
   ]);
 }
 
@@ -90,6 +90,18 @@ const REFUSED: [string, Obj, string, string][] = [
     { Mounts: [{ Type: 'volume', Target: '/h', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } } }] },
     'DW_BODY_HOST_PATH',
     'HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device',
+  ],
+  [
+    'an inline local tmpfs volume with o=rbind (the kernel binds device, whatever the type)',
+    { Mounts: [{ Type: 'volume', Target: '/h', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'tmpfs', o: 'size=1m,rbind', device: '/' } } } }] },
+    'DW_BODY_HOST_PATH',
+    'HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.device',
+  ],
+  [
+    'an inline local volume remounting a host mount',
+    { Mounts: [{ Type: 'volume', Target: '/h', VolumeOptions: { DriverConfig: { Options: { type: 'tmpfs', o: 'remount', device: 'tmpfs' } } } }] },
+    'DW_BODY_VOLUME_DRIVER',
+    'HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options.o',
   ],
   [
     'an inline local volume of a block device',
@@ -217,6 +229,14 @@ test('ports: host addresses and ports below 1024', async () => {
   passed(checkContainerCreate(create({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }, { HostIp: '127.0.0.1', HostPort: '8000-8010' }] } }), role, host));
 });
 
+test('below a writable grant only with subpaths: a symlink could replace a checked directory before start', () => {
+  const exact = [{ path: allowedDir, readOnly: false, subpaths: false }];
+  const below = judgeHostPath(`${allowedDir}/job1`, false, exact, []);
+  assert.ok(!below.ok && /below the writable grant/.test(below.reason), JSON.stringify(below));
+  assert.ok(judgeHostPath(allowedDir, false, exact, []).ok);
+  assert.ok(judgeHostPath(`${allowedDir}/`, false, exact, []).ok, 'a trailing slash is the grant itself');
+});
+
 test('host paths: cleaning, segment boundaries, resolution of what does not exist yet', async () => {
   assert.equal(cleanPath('/a//b/../c/'), '/a/c');
   assert.ok(isWithin('/srv/a', '/srv'));
@@ -260,5 +280,9 @@ test('build and image-create queries, read as r.FormValue reads them', async () 
   assert.equal(code(checkImageCreateQuery(q('fromImage=localhost:5000/x'), role)), undefined);
   assert.equal(code(checkImageCreateQuery(q('fromSrc=http://169.254.169.254/latest'), role)), 'DW_BODY_FETCH');
   assert.equal(code(checkImageCreateQuery(q('fromSrc=-&repo=x'), role)), undefined, 'an upload is not a fetch');
-  assert.deepEqual(['busybox', 'library/busybox', 'ghcr.io/a/b', 'LOCALHOST:5000/x', 'localhost/x', 'my-registry:443/x'].map(registryOf), ['docker.io', 'docker.io', 'ghcr.io', 'localhost:5000', 'localhost', 'my-registry:443']);
+  assert.deepEqual(
+    ['busybox', 'library/busybox', 'ghcr.io/a/b', 'LOCALHOST:5000/x', 'localhost/x', 'my-registry:443/x', 'Localhost/x', 'Evil/x'].map(registryOf),
+    ['docker.io', 'docker.io', 'ghcr.io', 'localhost:5000', 'localhost', 'my-registry:443', 'localhost', 'evil'],
+    'an upper-case first component is a domain to distribution/reference',
+  );
 });

@@ -183,11 +183,20 @@ function checkBinds(hc: Obj, rules: ContainerRules, host: HostFacts, mutations: 
 }
 
 /** The local volume driver's options that reach the host: a bind of a path, or a device. */
+/**
+ * Mount flags of the local driver's `o` (moby/sys/mount's flag table, exact names): with `bind` or
+ * `rbind` the kernel ignores the type and binds `device`; the others reach existing host mounts.
+ */
+const BIND_FLAGS = new Set(['bind', 'rbind']);
+const HOST_MOUNT_FLAGS = new Set(['remount', 'shared', 'rshared', 'slave', 'rslave', 'move']);
+
 function checkLocalVolumeOptions(opts: Obj, field: string, rules: ContainerRules, host: HostFacts): BodyRefusal | undefined {
+  const o = str(opts.o).split(',');
+  const flag = o.find((f) => HOST_MOUNT_FLAGS.has(f));
+  if (flag) return refuse('DW_BODY_VOLUME_DRIVER', `${field}.o`, `mount flag ${flag} acts on the host's mounts; it is not allowed`);
   const device = opts.device;
   if (device === undefined) return undefined;
-  const o = str(opts.o).split(',');
-  if (o.includes('bind')) {
+  if (o.some((f) => BIND_FLAGS.has(f))) {
     const r = hostBind(str(device), o.includes('ro'), `${field}.device`, rules, host);
     return typeof r === 'string' ? undefined : r;
   }
@@ -337,6 +346,11 @@ function applyDefaults(body: Obj, hc: Obj, rules: ContainerRules, mutations: str
   if (d.user !== undefined && str(body.User) === '') {
     body.User = d.user;
     mutations.push(`User: ${d.user}`);
+  }
+  // On a cgroup v1 host dockerd's default (API 1.41) is the host's cgroup namespace.
+  if (str(hc.CgroupnsMode) === '' && !rules.hostNamespaces.has('cgroupns')) {
+    hc.CgroupnsMode = 'private';
+    mutations.push('HostConfig.CgroupnsMode: private');
   }
   if (d.readOnlyRootfs && hc.ReadonlyRootfs !== true) {
     hc.ReadonlyRootfs = true;

@@ -27,6 +27,11 @@ export interface AllowedHostPath {
   /** Clean, absolute, symlinks resolved when the policy was compiled (where it existed). */
   readonly path: string;
   readonly readOnly: boolean;
+  /**
+   * Paths below it may be mounted too. Off by default for a writable grant: its holder can put a
+   * symlink where a checked directory was between `create` and `start`, and dockerd follows it.
+   */
+  readonly subpaths: boolean;
 }
 
 /** Lexical cleaning, as Go's path.Clean: one meaning per path. */
@@ -86,5 +91,11 @@ export function judgeHostPath(source: string, readOnly: boolean, allowed: readon
     return { ok: false, reason: `host path ${shown} is not in the role's bind-mount allowlist (${list})` };
   }
   if (grant.readOnly && !readOnly) return { ok: false, reason: `host path ${shown} may only be mounted read-only (add :ro or readonly)` };
+  if (resolved !== grant.path && !grant.subpaths) {
+    return {
+      ok: false,
+      reason: `host path ${shown} lies below the writable grant ${grant.path}, where a symlink could replace it before the container starts: mount ${grant.path} itself (or grant it read-only, or with subpaths: true)`,
+    };
+  }
   return { ok: true, resolved };
 }

@@ -73,13 +73,15 @@ export function checkBuildQuery(q: URLSearchParams, rules: RoleRules): BodyRefus
 }
 
 /**
- * The registry host of an image reference as the docker reference grammar splits it: the part
- * before the first `/` when it has a `.` or `:` or is `localhost`, else Docker Hub.
+ * The registry host of an image reference as distribution/reference's splitDockerDomain splits it:
+ * the part before the first `/` when it has a `.` or `:`, is `localhost`, or has an upper-case
+ * letter (a repository path cannot), else Docker Hub.
  */
 export function registryOf(ref: string): string {
   const slash = ref.indexOf('/');
   const first = slash === -1 ? '' : ref.slice(0, slash);
-  return first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost') ? first.toLowerCase() : 'docker.io';
+  const domain = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first);
+  return domain ? first.toLowerCase() : 'docker.io';
 }
 
 export function checkImageCreateQuery(q: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {

@@ -14,7 +14,8 @@
  *         devices: false                # --device, --device-cgroup-rule, --gpus
  *         securityOptions: []           # further --security-opt values (globs); no-new-privileges is always allowed
  *         sysctls: []                   # sysctl names (globs), also per network endpoint
- *         bindMounts: []                # - { path: /srv/ci, readOnly: true }
+ *         bindMounts: []                # - { path: /srv/ci, readOnly: true } (subpaths: below it too;
+ *                                       #   default: only for read-only grants)
  *         volumeDrivers: [local]
  *         volumesFrom: false
  *         runtimes: [runc]
@@ -72,7 +73,7 @@ export interface ContainerRulesDoc {
   devices?: boolean;
   securityOptions?: string[];
   sysctls?: string[];
-  bindMounts?: { path: string; readOnly?: boolean }[];
+  bindMounts?: { path: string; readOnly?: boolean; subpaths?: boolean }[];
   volumeDrivers?: string[];
   volumesFrom?: boolean;
   runtimes?: string[];
@@ -156,7 +157,7 @@ export const CONTAINER_RULES_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['path'],
-        properties: { path: { type: 'string', pattern: '^/' }, readOnly: { type: 'boolean' } },
+        properties: { path: { type: 'string', pattern: '^/' }, readOnly: { type: 'boolean' }, subpaths: { type: 'boolean' } },
       },
     },
     volumeDrivers: strings,
