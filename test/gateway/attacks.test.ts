@@ -1,0 +1,99 @@
+/**
+ * A hostile tenant against the gateway's body checks, with the daemon's own state as the oracle:
+ * what a container can read of the host, and what `docker inspect` on dockerd's own socket shows.
+ * Each case is a request the fixture's `tenant` (preset:containers, exec, images, volumes, build;
+ * the default container rules) may not turn into host access, or an ordinary docker CLI call it
+ * must be allowed to make. Run against dockerd 20.10 (bookworm) and the newest.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
+import { startGatewayFixture, type GatewayFixture } from './fixture.js';
+
+const skip = engineSkipReason();
+
+describe('a hostile tenant against the body checks', { skip }, () => {
+  let f: GatewayFixture;
+  /** A file on the host only a container that reaches the host's `/` can read. */
+  let secretDir: string;
+  let secretPath: string;
+  let secret: string;
+  before(async () => {
+    f = await startGatewayFixture();
+    secretDir = await mkdtemp(join(tmpdir(), 'dw-secret-'));
+    secretPath = join(secretDir, 'secret');
+    secret = randomBytes(16).toString('hex');
+    await writeFile(secretPath, secret);
+  });
+  after(async () => {
+    await rm(secretDir, { recursive: true, force: true });
+    await f?.stop();
+  });
+
+  /** The tenant runs `cat /h<secretPath>` in a container with these flags; what it printed. */
+  async function readHostSecret(flags: string[]): Promise<{ code: number; out: string; err: string }> {
+    const res = await f.docker('tenant', ['run', '--rm', '--network', 'none', ...flags, TEST_IMAGE, 'cat', `/h${secretPath}`]);
+    return { code: res.code, out: res.stdout, err: res.stderr };
+  }
+
+  it("an inline local volume of type tmpfs with o=rbind and device=/ does not mount the host's /", async () => {
+    // moby/sys/mount reads `rbind` as MS_BIND|MS_REC; with MS_BIND the kernel ignores the type.
+    const r = await readHostSecret([
+      '--mount',
+      'type=volume,dst=/h,volume-driver=local,volume-opt=type=tmpfs,volume-opt=o=rbind,volume-opt=device=/',
+    ]);
+    assert.doesNotMatch(r.out, new RegExp(secret), 'the tenant read a host file through the volume');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /dockward: identity "tenant" may not POST \/containers\/create with this body/);
+  });
+
+  it("a named local volume binding / (POST /volumes/create, then -v name:/h) does not mount the host's /", async () => {
+    const name = `hostroot-${randomBytes(4).toString('hex')}`;
+    const created = await f.docker('tenant', ['volume', 'create', '--driver', 'local', '--opt', 'type=none', '--opt', 'o=bind', '--opt', 'device=/', name]);
+    try {
+      const r = await readHostSecret(['-v', `${name}:/h`]);
+      assert.doesNotMatch(r.out, new RegExp(secret), `the tenant read a host file through volume ${name} (volume create: ${created.code} ${created.stderr})`);
+      const held = await f.engine.docker(['volume', 'inspect', '--format', '{{json .Options}}', name]);
+      assert.ok(held.code !== 0 || !held.stdout.includes('"device":"/"'), `the daemon holds volume ${name} with ${held.stdout.trim()}`);
+    } finally {
+      await f.engine.docker(['volume', 'rm', '-f', name]);
+    }
+  });
+
+  it('docker exec --privileged is refused', async () => {
+    const name = `victim-${randomBytes(4).toString('hex')}`;
+    const started = await f.docker('tenant', ['run', '-d', '--network', 'none', '--name', name, TEST_IMAGE, 'sleep', '60']);
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const ordinary = await f.engine.docker(['exec', name, 'grep', 'CapEff', '/proc/self/status']);
+      const ex = await f.docker('tenant', ['exec', '--privileged', name, 'grep', 'CapEff', '/proc/self/status']);
+      // The oracle is the exec's own capability set: a privileged exec gets every capability.
+      if (ex.code === 0) assert.equal(ex.stdout.trim(), ordinary.stdout.trim(), 'the tenant ran a privileged exec with more capabilities than the container has');
+      assert.match(ex.stderr, /DW_BODY_PRIVILEGED/);
+    } finally {
+      await f.engine.docker(['rm', '-f', name]);
+    }
+  });
+
+  it("an ordinary container does not share the host's cgroup namespace (hostNamespaces: [])", async () => {
+    const res = await f.docker('tenant', ['create', '--network', 'none', TEST_IMAGE, 'true']);
+    assert.equal(res.code, 0, res.stderr);
+    const id = res.stdout.trim();
+    try {
+      const mode = await f.engine.docker(['inspect', '--format', '{{.HostConfig.CgroupnsMode}}', id]);
+      assert.notEqual(mode.stdout.trim(), 'host', 'the daemon holds CgroupnsMode "host" for the tenant');
+    } finally {
+      await f.engine.docker(['rm', '-f', id]);
+    }
+  });
+
+  it('docker run without --network (the CLI default) is allowed', async () => {
+    const res = await f.docker('tenant', ['create', TEST_IMAGE, 'true']);
+    assert.equal(res.code, 0, res.stderr);
+    await f.engine.docker(['rm', '-f', res.stdout.trim()]);
+  });
+});
