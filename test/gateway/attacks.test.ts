@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { startGatewayFixture, type GatewayFixture } from './fixture.js';
+import { startGatewayFixture, TEST_POLICY, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -95,5 +95,44 @@ describe('a hostile tenant against the body checks', { skip }, () => {
     const res = await f.docker('tenant', ['create', TEST_IMAGE, 'true']);
     assert.equal(res.code, 0, res.stderr);
     await f.engine.docker(['rm', '-f', res.stdout.trim()]);
+  });
+});
+
+describe('a hostile tenant with a writable bind-mount grant', { skip }, () => {
+  let f: GatewayFixture;
+  let allowed: string;
+  let secretDir: string;
+  let secret: string;
+  before(async () => {
+    allowed = await mkdtemp(join(tmpdir(), 'dw-allowed-'));
+    secretDir = await mkdtemp(join(tmpdir(), 'dw-secret-'));
+    secret = randomBytes(16).toString('hex');
+    await writeFile(join(secretDir, 'secret'), secret);
+    f = await startGatewayFixture(`${TEST_POLICY}    containers:\n      bindMounts:\n        - { path: ${allowed} }\n`);
+  });
+  after(async () => {
+    await f?.stop();
+    await rm(allowed, { recursive: true, force: true });
+    await rm(secretDir, { recursive: true, force: true });
+  });
+
+  it("a granted path replaced by a symlink to / between create and start does not mount the host's /", async () => {
+    // The tenant writes to the granted directory through a container of its own.
+    const writer = await f.docker('tenant', ['run', '-d', '--network', 'none', '-v', `${allowed}:/a`, TEST_IMAGE, 'sleep', '60']);
+    assert.equal(writer.code, 0, writer.stderr);
+    const w = writer.stdout.trim();
+    try {
+      assert.equal((await f.docker('tenant', ['exec', w, 'mkdir', '/a/x'])).code, 0);
+      const created = await f.docker('tenant', ['create', '--network', 'none', '-v', `${allowed}/x:/h`, TEST_IMAGE, 'cat', `/h${secretDir}/secret`]);
+      assert.equal(created.code, 0, `a bind inside the grant is allowed: ${created.stderr}`);
+      const id = created.stdout.trim();
+      const swapped = await f.docker('tenant', ['exec', w, 'sh', '-c', 'rmdir /a/x && ln -s / /a/x']);
+      assert.equal(swapped.code, 0, swapped.stderr);
+      const started = await f.docker('tenant', ['start', '-a', id]);
+      assert.doesNotMatch(started.stdout, new RegExp(secret), "the tenant read a host file through a bind the gateway checked before the symlink appeared");
+      await f.engine.docker(['rm', '-f', id]);
+    } finally {
+      await f.engine.docker(['rm', '-f', w]);
+    }
   });
 });

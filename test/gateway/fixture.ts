@@ -67,7 +67,8 @@ export interface GatewayFixture {
   stop(): Promise<void>;
 }
 
-export async function startGatewayFixture(): Promise<GatewayFixture> {
+/** `policy`: YAML in place of TEST_POLICY (its identities still need the fixture's client names). */
+export async function startGatewayFixture(policy = TEST_POLICY): Promise<GatewayFixture> {
   const engine = await startTestEngine();
   const dir = await mkdtemp(join(tmpdir(), 'dw-gw-'));
   try {
@@ -77,7 +78,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
     for (const name of ['admin', 'reader', 'tenant']) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
-    await writeFile(policyPath, TEST_POLICY);
+    await writeFile(policyPath, policy);
     const unixSocket = join(dir, 'gw.sock');
     const logs: string[] = [];
     const auditPath = join(dir, 'audit.log');
