@@ -7,7 +7,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -134,5 +135,36 @@ describe('a hostile tenant with a writable bind-mount grant', { skip }, () => {
     } finally {
       await f.engine.docker(['rm', '-f', w]);
     }
+  });
+});
+
+describe('a hostile tenant with a read-only bind-mount grant', { skip }, () => {
+  let f: GatewayFixture;
+  let granted: string;
+  /** A filesystem mounted below the granted directory, as /srv/data may be below /srv. */
+  let sub: string;
+  before(async () => {
+    granted = await mkdtemp(join(tmpdir(), 'dw-granted-'));
+    sub = join(granted, 'sub');
+    await mkdir(sub);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'dw-attack', sub]);
+    f = await startGatewayFixture(`${TEST_POLICY}    containers:\n      bindMounts:\n        - { path: ${granted}, readOnly: true }\n`);
+  });
+  after(async () => {
+    await f?.stop();
+    execFileSync('umount', [sub]);
+    await rm(granted, { recursive: true, force: true });
+  });
+
+  it('a read-only grant stays read-only below it: -v GRANT:/h:ro at API 1.41 does not make its submounts writable', async () => {
+    // API < 1.44 (every request to dockerd 20.10) binds read-only non-recursively.
+    const res = await f.docker('tenant', ['run', '--rm', '--network', 'none', '-v', `${granted}:/h:ro`, TEST_IMAGE, 'sh', '-c', 'echo written > /h/sub/written'], {
+      env: { DOCKER_API_VERSION: '1.41' },
+    });
+    const written = await access(join(sub, 'written')).then(
+      () => true,
+      () => false,
+    );
+    assert.equal(written, false, `the tenant wrote below a read-only grant (run: ${res.code} ${res.stderr.trim()})`);
   });
 });
