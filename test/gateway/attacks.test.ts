@@ -168,3 +168,35 @@ describe('a hostile tenant with a read-only bind-mount grant', { skip }, () => {
     assert.equal(written, false, `the tenant wrote below a read-only grant (run: ${res.code} ${res.stderr.trim()})`);
   });
 });
+
+describe('a hostile tenant on an experimental dockerd (checkpoints)', { skip }, () => {
+  let f: GatewayFixture;
+  let victim: string;
+  before(async () => {
+    victim = await mkdtemp(join(tmpdir(), 'dw-victim-'));
+    await mkdir(join(victim, 'important'));
+    await writeFile(join(victim, 'important', 'data'), 'keep me');
+    f = await startGatewayFixture(TEST_POLICY, ['--experimental']);
+  });
+  after(async () => {
+    await f?.stop();
+    await rm(victim, { recursive: true, force: true });
+  });
+
+  it('docker checkpoint rm --checkpoint-dir HOSTDIR does not delete a host directory', async () => {
+    const created = await f.docker('tenant', ['create', '--network', 'none', TEST_IMAGE, 'true']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = created.stdout.trim();
+    try {
+      // dockerd's CheckpointDelete: os.RemoveAll(filepath.Join(dir, name)), the name unchecked.
+      const res = await f.docker('tenant', ['checkpoint', 'rm', '--checkpoint-dir', victim, id, 'important']);
+      const gone = await access(join(victim, 'important', 'data')).then(
+        () => false,
+        () => true,
+      );
+      assert.equal(gone, false, `the tenant deleted ${victim}/important on the host (checkpoint rm: ${res.code} ${res.stderr.trim()})`);
+    } finally {
+      await f.engine.docker(['rm', '-f', id]);
+    }
+  });
+});

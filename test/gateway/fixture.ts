@@ -67,9 +67,12 @@ export interface GatewayFixture {
   stop(): Promise<void>;
 }
 
-/** `policy`: YAML in place of TEST_POLICY (its identities still need the fixture's client names). */
-export async function startGatewayFixture(policy = TEST_POLICY): Promise<GatewayFixture> {
-  const engine = await startTestEngine();
+/**
+ * `policy`: YAML in place of TEST_POLICY (its identities still need the fixture's client names);
+ * `daemonArgs`: extra dockerd flags (e.g. `--experimental`).
+ */
+export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: string[] = []): Promise<GatewayFixture> {
+  const engine = await startTestEngine({ args: daemonArgs });
   const dir = await mkdtemp(join(tmpdir(), 'dw-gw-'));
   try {
     const pki = join(dir, 'pki');
