@@ -17,27 +17,35 @@ import { startGatewayFixture, TEST_POLICY, type GatewayFixture } from './fixture
 
 const skip = engineSkipReason();
 
+/** A file on the host that only a container reaching the host's `/` can read; `value` is its content. */
+interface HostSecret {
+  dir: string;
+  path: string;
+  value: string;
+}
+
+async function plantHostSecret(): Promise<HostSecret> {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-secret-'));
+  const value = randomBytes(16).toString('hex');
+  await writeFile(join(dir, 'secret'), value);
+  return { dir, path: join(dir, 'secret'), value };
+}
+
 describe('a hostile tenant against the body checks', { skip }, () => {
   let f: GatewayFixture;
-  /** A file on the host only a container that reaches the host's `/` can read. */
-  let secretDir: string;
-  let secretPath: string;
-  let secret: string;
+  let secret: HostSecret;
   before(async () => {
     f = await startGatewayFixture();
-    secretDir = await mkdtemp(join(tmpdir(), 'dw-secret-'));
-    secretPath = join(secretDir, 'secret');
-    secret = randomBytes(16).toString('hex');
-    await writeFile(secretPath, secret);
+    secret = await plantHostSecret();
   });
   after(async () => {
-    await rm(secretDir, { recursive: true, force: true });
+    await rm(secret.dir, { recursive: true, force: true });
     await f?.stop();
   });
 
   /** The tenant runs `cat /h<secretPath>` in a container with these flags; what it printed. */
   async function readHostSecret(flags: string[]): Promise<{ code: number; out: string; err: string }> {
-    const res = await f.docker('tenant', ['run', '--rm', '--network', 'none', ...flags, TEST_IMAGE, 'cat', `/h${secretPath}`]);
+    const res = await f.docker('tenant', ['run', '--rm', '--network', 'none', ...flags, TEST_IMAGE, 'cat', `/h${secret.path}`]);
     return { code: res.code, out: res.stdout, err: res.stderr };
   }
 
@@ -47,7 +55,7 @@ describe('a hostile tenant against the body checks', { skip }, () => {
       '--mount',
       'type=volume,dst=/h,volume-driver=local,volume-opt=type=tmpfs,volume-opt=o=rbind,volume-opt=device=/',
     ]);
-    assert.doesNotMatch(r.out, new RegExp(secret), 'the tenant read a host file through the volume');
+    assert.doesNotMatch(r.out, new RegExp(secret.value), 'the tenant read a host file through the volume');
     assert.notEqual(r.code, 0);
     assert.match(r.err, /dockward: identity "tenant" may not POST \/containers\/create with this body/);
   });
@@ -57,7 +65,7 @@ describe('a hostile tenant against the body checks', { skip }, () => {
     const created = await f.docker('tenant', ['volume', 'create', '--driver', 'local', '--opt', 'type=none', '--opt', 'o=bind', '--opt', 'device=/', name]);
     try {
       const r = await readHostSecret(['-v', `${name}:/h`]);
-      assert.doesNotMatch(r.out, new RegExp(secret), `the tenant read a host file through volume ${name} (volume create: ${created.code} ${created.stderr})`);
+      assert.doesNotMatch(r.out, new RegExp(secret.value), `the tenant read a host file through volume ${name} (volume create: ${created.code} ${created.stderr})`);
       const held = await f.engine.docker(['volume', 'inspect', '--format', '{{json .Options}}', name]);
       assert.ok(held.code !== 0 || !held.stdout.includes('"device":"/"'), `the daemon holds volume ${name} with ${held.stdout.trim()}`);
     } finally {
@@ -102,19 +110,16 @@ describe('a hostile tenant against the body checks', { skip }, () => {
 describe('a hostile tenant with a writable bind-mount grant', { skip }, () => {
   let f: GatewayFixture;
   let allowed: string;
-  let secretDir: string;
-  let secret: string;
+  let secret: HostSecret;
   before(async () => {
     allowed = await mkdtemp(join(tmpdir(), 'dw-allowed-'));
-    secretDir = await mkdtemp(join(tmpdir(), 'dw-secret-'));
-    secret = randomBytes(16).toString('hex');
-    await writeFile(join(secretDir, 'secret'), secret);
+    secret = await plantHostSecret();
     f = await startGatewayFixture(`${TEST_POLICY}    containers:\n      bindMounts:\n        - { path: ${allowed} }\n`);
   });
   after(async () => {
     await f?.stop();
     await rm(allowed, { recursive: true, force: true });
-    await rm(secretDir, { recursive: true, force: true });
+    await rm(secret.dir, { recursive: true, force: true });
   });
 
   it("a granted path replaced by a symlink to / between create and start does not mount the host's /", async () => {
@@ -124,13 +129,13 @@ describe('a hostile tenant with a writable bind-mount grant', { skip }, () => {
     const w = writer.stdout.trim();
     try {
       assert.equal((await f.docker('tenant', ['exec', w, 'mkdir', '/a/x'])).code, 0);
-      const created = await f.docker('tenant', ['create', '--network', 'none', '-v', `${allowed}/x:/h`, TEST_IMAGE, 'cat', `/h${secretDir}/secret`]);
+      const created = await f.docker('tenant', ['create', '--network', 'none', '-v', `${allowed}/x:/h`, TEST_IMAGE, 'cat', `/h${secret.path}`]);
       assert.equal(created.code, 0, `a bind inside the grant is allowed: ${created.stderr}`);
       const id = created.stdout.trim();
       const swapped = await f.docker('tenant', ['exec', w, 'sh', '-c', 'rmdir /a/x && ln -s / /a/x']);
       assert.equal(swapped.code, 0, swapped.stderr);
       const started = await f.docker('tenant', ['start', '-a', id]);
-      assert.doesNotMatch(started.stdout, new RegExp(secret), "the tenant read a host file through a bind the gateway checked before the symlink appeared");
+      assert.doesNotMatch(started.stdout, new RegExp(secret.value), "the tenant read a host file through a bind the gateway checked before the symlink appeared");
       await f.engine.docker(['rm', '-f', id]);
     } finally {
       await f.engine.docker(['rm', '-f', w]);
