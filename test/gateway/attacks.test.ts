@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { startGatewayFixture, TEST_POLICY, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, startGatewayFixture, TEST_POLICY, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -203,5 +203,24 @@ describe('a hostile tenant on an experimental dockerd (checkpoints)', { skip }, 
     } finally {
       await f.engine.docker(['rm', '-f', id]);
     }
+  });
+});
+
+describe('a hostile tenant limited to Docker Hub', { skip }, () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture(`${TEST_POLICY}    images:\n      registries: [docker.io]\n`);
+  });
+  after(() => f?.stop());
+
+  it('a pull of Localhost/x (an upper-case first component is a registry host to dockerd 28) does not reach another registry', async () => {
+    // distribution/reference splitDockerDomain: a first component with upper case is a domain.
+    const res = await rawExchange(
+      await clientTls(f, 'tenant'),
+      `POST /v${f.gateway.apiVersion}/images/create?fromImage=Localhost%2Fx&tag=latest HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    assert.doesNotMatch(res, /https?:\/\/Localhost\/v[12]\/|127\.0\.0\.1:(443|80)/, 'dockerd contacted the registry Localhost (loopback) for the tenant');
+    // dockerd 20.10 refuses the reference itself ("repository name must be lowercase").
+    assert.doesNotMatch(res, /^HTTP\/1\.1 200/);
   });
 });
