@@ -12,6 +12,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, TEST_POLICY, type GatewayFixture } from './fixture.js';
 
@@ -222,5 +224,35 @@ describe('a hostile tenant limited to Docker Hub', { skip }, () => {
     assert.doesNotMatch(res, /https?:\/\/Localhost\/v[12]\/|127\.0\.0\.1:(443|80)/, 'dockerd contacted the registry Localhost (loopback) for the tenant');
     // dockerd 20.10 refuses the reference itself ("repository name must be lowercase").
     assert.doesNotMatch(res, /^HTTP\/1\.1 200/);
+  });
+});
+
+describe('a hostile tenant allowed remote build contexts from one site', { skip }, () => {
+  const SITE = 'http://contexts.example';
+  let f: GatewayFixture;
+  let server: Server;
+  let hits: string[];
+  before(async () => {
+    hits = [];
+    server = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    f = await startGatewayFixture(`${TEST_POLICY}    build:\n      remote: ["${SITE}"]\n`);
+  });
+  after(async () => {
+    await f?.stop();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it(`remote=${SITE}@127.0.0.1:PORT/… (userinfo, then the host's loopback) is not fetched`, async () => {
+    const { port } = server.address() as AddressInfo;
+    const remote = `${SITE}@127.0.0.1:${port}/context.tar`;
+    const res = await rawExchange(
+      await clientTls(f, 'tenant'),
+      `POST /v${f.gateway.apiVersion}/build?remote=${encodeURIComponent(remote)} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    assert.deepEqual(hits, [], `dockerd fetched ${remote} for the tenant (answer: ${res.split('\r\n')[0]})`);
   });
 });
