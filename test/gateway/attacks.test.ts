@@ -227,7 +227,7 @@ describe('a hostile tenant limited to Docker Hub', { skip }, () => {
   });
 });
 
-describe('a hostile tenant allowed remote build contexts from one site', { skip }, () => {
+describe('a hostile tenant and the URLs dockerd fetches for it (build remotes granted from one site)', { skip }, () => {
   const SITE = 'http://contexts.example';
   let f: GatewayFixture;
   let server: Server;
@@ -254,5 +254,16 @@ describe('a hostile tenant allowed remote build contexts from one site', { skip 
       `POST /v${f.gateway.apiVersion}/build?remote=${encodeURIComponent(remote)} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
     );
     assert.deepEqual(hits, [], `dockerd fetched ${remote} for the tenant (answer: ${res.split('\r\n')[0]})`);
+  });
+
+  it("POST /auth does not make dockerd contact a server on the host's loopback", async () => {
+    hits.length = 0;
+    const { port } = server.address() as AddressInfo;
+    const body = JSON.stringify({ serveraddress: `127.0.0.1:${port}`, username: 'u', password: 'p' });
+    const res = await rawExchange(
+      await clientTls(f, 'tenant'),
+      `POST /v${f.gateway.apiVersion}/auth HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    assert.deepEqual(hits, [], `dockerd contacted 127.0.0.1:${port} for the tenant (answer: ${res.split('\r\n')[0]})`);
   });
 });
