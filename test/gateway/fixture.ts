@@ -86,8 +86,12 @@ export interface GatewayFixture {
   stop(): Promise<void>;
 }
 
-export async function startGatewayFixture(): Promise<GatewayFixture> {
-  const engine = await startTestEngine();
+/**
+ * `policy`: YAML in place of TEST_POLICY (its identities still need the fixture's client names);
+ * `daemonArgs`: extra dockerd flags (e.g. `--experimental`).
+ */
+export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: string[] = []): Promise<GatewayFixture> {
+  const engine = await startTestEngine({ args: daemonArgs });
   const dir = await mkdtemp(join(tmpdir(), 'dw-gw-'));
   try {
     const pki = join(dir, 'pki');
@@ -96,7 +100,7 @@ export async function startGatewayFixture(): Promise<GatewayFixture> {
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
     for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab']) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
-    await writeFile(policyPath, TEST_POLICY);
+    await writeFile(policyPath, policy);
     const unixSocket = join(dir, 'gw.sock');
     const logs: string[] = [];
     const auditPath = join(dir, 'audit.log');
