@@ -6,6 +6,7 @@
 import { BodyError, canonicalBody, serializeBody, type PlainBody } from '../api/bodies/canonical.js';
 import type { BodyCheck } from './authorize.js';
 import type { BodyCode } from './codes.js';
+import { checkAuth } from './constraints/query.js';
 import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
 import { checkNetworkCreate } from './constraints/network.js';
 
@@ -38,6 +39,8 @@ function judge(check: BodyCheck, body: PlainBody, host: HostFacts): BodyRefusal 
       return checkVolumeCreate(body, check.rules.containers, host) ?? { body, mutations: [] };
     case 'network-create':
       return checkNetworkCreate(body, check.rules);
+    case 'auth':
+      return checkAuth(body, check.rules) ?? { body, mutations: [] };
   }
 }
 

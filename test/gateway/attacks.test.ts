@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, startGatewayFixture, TEST_POLICY, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, startGatewayFixture, TEST_POLICY, withTenantRules, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -116,7 +116,7 @@ describe('a hostile tenant with a writable bind-mount grant', { skip }, () => {
   before(async () => {
     allowed = await mkdtemp(join(tmpdir(), 'dw-allowed-'));
     secret = await plantHostSecret();
-    f = await startGatewayFixture(`${TEST_POLICY}    containers:\n      bindMounts:\n        - { path: ${allowed} }\n`);
+    f = await startGatewayFixture(withTenantRules(`    containers:\n      bindMounts:\n        - { path: ${allowed} }\n`));
   });
   after(async () => {
     await f?.stop();
@@ -132,13 +132,16 @@ describe('a hostile tenant with a writable bind-mount grant', { skip }, () => {
     try {
       assert.equal((await f.docker('tenant', ['exec', w, 'mkdir', '/a/x'])).code, 0);
       const created = await f.docker('tenant', ['create', '--network', 'none', '-v', `${allowed}/x:/h`, TEST_IMAGE, 'cat', `/h${secret.path}`]);
-      assert.equal(created.code, 0, `a bind inside the grant is allowed: ${created.stderr}`);
-      const id = created.stdout.trim();
-      const swapped = await f.docker('tenant', ['exec', w, 'sh', '-c', 'rmdir /a/x && ln -s / /a/x']);
-      assert.equal(swapped.code, 0, swapped.stderr);
-      const started = await f.docker('tenant', ['start', '-a', id]);
-      assert.doesNotMatch(started.stdout, new RegExp(secret.value), "the tenant read a host file through a bind the gateway checked before the symlink appeared");
-      await f.engine.docker(['rm', '-f', id]);
+      if (created.code === 0) {
+        const id = created.stdout.trim();
+        const swapped = await f.docker('tenant', ['exec', w, 'sh', '-c', 'rmdir /a/x && ln -s / /a/x']);
+        assert.equal(swapped.code, 0, swapped.stderr);
+        const started = await f.docker('tenant', ['start', '-a', id]);
+        await f.engine.docker(['rm', '-f', id]);
+        assert.doesNotMatch(started.stdout, new RegExp(secret.value), 'the tenant read a host file through a bind the gateway checked before the symlink appeared');
+      }
+      // The gateway closes the class at create time: below a writable grant nothing is mountable.
+      assert.match(created.stderr, /lies below the writable grant/);
     } finally {
       await f.engine.docker(['rm', '-f', w]);
     }
@@ -155,7 +158,7 @@ describe('a hostile tenant with a read-only bind-mount grant', { skip }, () => {
     sub = join(granted, 'sub');
     await mkdir(sub);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'dw-attack', sub]);
-    f = await startGatewayFixture(`${TEST_POLICY}    containers:\n      bindMounts:\n        - { path: ${granted}, readOnly: true }\n`);
+    f = await startGatewayFixture(withTenantRules(`    containers:\n      bindMounts:\n        - { path: ${granted}, readOnly: true }\n`));
   });
   after(async () => {
     await f?.stop();
@@ -211,7 +214,7 @@ describe('a hostile tenant on an experimental dockerd (checkpoints)', { skip }, 
 describe('a hostile tenant limited to Docker Hub', { skip }, () => {
   let f: GatewayFixture;
   before(async () => {
-    f = await startGatewayFixture(`${TEST_POLICY}    images:\n      registries: [docker.io]\n`);
+    f = await startGatewayFixture(withTenantRules(`    images:\n      registries: [docker.io]\n`));
   });
   after(() => f?.stop());
 
@@ -239,7 +242,7 @@ describe('a hostile tenant and the URLs dockerd fetches for it (build remotes gr
       res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    f = await startGatewayFixture(`${TEST_POLICY}    build:\n      remote: ["${SITE}"]\n`);
+    f = await startGatewayFixture(withTenantRules(`    build:\n      remote: ["${SITE}"]\n`));
   });
   after(async () => {
     await f?.stop();

@@ -60,6 +60,14 @@ roles:
       minOomScoreAdj: -250
 `;
 
+const TENANT_ALLOW = '    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]\n';
+
+/** TEST_POLICY with more lines (YAML indented under a role, e.g. `    containers: …`) for the tenant's role. */
+export function withTenantRules(lines: string): string {
+  if (!TEST_POLICY.includes(TENANT_ALLOW)) throw new Error('TEST_POLICY no longer has the tenant role withTenantRules expects');
+  return TEST_POLICY.replace(TENANT_ALLOW, TENANT_ALLOW + lines);
+}
+
 export interface GatewayFixture {
   engine: TestEngine;
   gateway: Gateway;

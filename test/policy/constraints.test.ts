@@ -286,3 +286,23 @@ test('build and image-create queries, read as r.FormValue reads them', async () 
     'an upper-case first component is a domain to distribution/reference',
   );
 });
+
+test('URLs dockerd fetches and registries it contacts: grants by scheme, host and path, never the host loopback through "*"', async () => {
+  const { compileRoleRules } = await import('../../src/policy/constraints/rules.js');
+  const { urlWithin, registryAllowed, checkAuth } = await import('../../src/policy/constraints/query.js');
+  assert.ok(urlWithin('https://git.example/org/repo.git', 'https://git.example/org'));
+  assert.ok(!urlWithin('https://git.example/organisation/x', 'https://git.example/org'), 'a segment boundary');
+  assert.ok(!urlWithin('http://contexts.example@127.0.0.1:8080/c.tar', 'http://contexts.example'), 'userinfo hides the real host');
+  assert.ok(!urlWithin('http://contexts.example\\@127.0.0.1/c.tar', 'http://contexts.example'));
+  assert.ok(!urlWithin('http://contexts.example.evil/c.tar', 'http://contexts.example'));
+  assert.ok(!urlWithin('git@github.com:org/repo.git', 'https://github.com/org'));
+  const any = compileRoleRules(rules());
+  assert.ok(registryAllowed('ghcr.io', any));
+  for (const local of ['localhost:5000', '127.0.0.1:5000', '[::1]:5000', '169.254.169.254', 'registry.localhost']) assert.ok(!registryAllowed(local, any), local);
+  const named = compileRoleRules(rules(), {}, { registries: ['*', 'localhost:5000'] });
+  assert.ok(registryAllowed('localhost:5000', named));
+  assert.ok(!registryAllowed('127.0.0.1:5000', named));
+  assert.equal(checkAuth({ serveraddress: '127.0.0.1:5000', username: 'u' }, any)?.code, 'DW_BODY_REGISTRY');
+  assert.equal(checkAuth({ serveraddress: 'https://index.docker.io/v1/' }, any), undefined);
+  assert.equal(checkAuth({}, any), undefined, 'Docker Hub when empty');
+});

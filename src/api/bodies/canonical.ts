@@ -23,8 +23,9 @@ import { networkCreate141 } from './network-create-1.41.generated.js';
 import { networkCreate151 } from './network-create-1.51.generated.js';
 import { volumeCreate141 } from './volume-create-1.41.generated.js';
 import { volumeCreate151 } from './volume-create-1.51.generated.js';
+import { authConfig } from './auth.js';
 
-export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create';
+export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'auth';
 
 /** The routes whose body decides what happens, by `METHOD template`. */
 export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKind>([
@@ -33,6 +34,8 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
   ['POST /containers/{id}/update', 'container-update'],
   ['POST /volumes/create', 'volume-create'],
   ['POST /networks/create', 'network-create'],
+  // dockerd logs in to the registry the body names: a server it contacts for the caller.
+  ['POST /auth', 'auth'],
 ]);
 
 /**
@@ -50,6 +53,7 @@ const STRUCT_BODIES: Record<Exclude<BodyKind, 'container-create'>, Record<string
   'container-update': { '1.41': containerUpdate141, '1.51': containerUpdate151 },
   'volume-create': { '1.41': volumeCreate141, '1.51': volumeCreate151 },
   'network-create': { '1.41': networkCreate141, '1.51': networkCreate151 },
+  auth: { '1.41': authConfig, '1.51': authConfig },
 };
 
 /** Daemons whose ReadJSON leaves the struct zero, without reading, when Content-Length is 0. */

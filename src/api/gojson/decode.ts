@@ -27,7 +27,7 @@ export interface DecodeOptions {
 
 export interface Decoded {
   value: GoValue;
-  /** JSON paths of keys that match no field, in input order (at most MAX_UNKNOWN of them). */
+  /** JSON paths of keys that match no field and carry a non-empty value (EMPTY_JSON), in input order (at most MAX_UNKNOWN of them). */
   unknown: string[];
   /** Count of unknown keys, including those beyond MAX_UNKNOWN. */
   unknownCount: number;
@@ -53,6 +53,13 @@ export class GoJsonError extends Error {
 }
 
 export const MAX_UNKNOWN = 20;
+
+/**
+ * An unknown key with one of these values is not reported: it cannot mean anything to anyone (a
+ * newer client marshals its new fields' zero values: CLI 28 sends `"GwPriority":0,"DNSNames":null`
+ * to dockerd 20.10, which ignores them).
+ */
+const EMPTY_JSON = /^(?:null|false|0|""|\[\s*\]|\{\s*\})$/;
 
 export function decode(input: Uint8Array, type: GoType, opts: DecodeOptions = {}): Decoded {
   const maxBytes = opts.maxBytes ?? 1 << 20;
@@ -273,10 +280,13 @@ class Decoder {
       }
       const f = this.match(t, key, path);
       if (!f) {
-        this.unknownCount++;
-        if (this.unknown.length < MAX_UNKNOWN) this.unknown.push(render(at(path, key)));
         this.ws();
+        const start = this.i;
         this.skip();
+        if (!EMPTY_JSON.test(Buffer.from(this.b.subarray(start, this.i)).toString('latin1'))) {
+          this.unknownCount++;
+          if (this.unknown.length < MAX_UNKNOWN) this.unknown.push(render(at(path, key)));
+        }
         continue;
       }
       this.setField(cur as GoStruct, f, at(path, f.name));

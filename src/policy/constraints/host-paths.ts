@@ -6,7 +6,7 @@
  * their directories and state, and dockward's own PKI. A bind of any of them — or of a directory
  * that contains one, such as `/`, `/run` or `/var` — hands out root on the host.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 
 /** Paths whose exposure is root on the host; the daemon's socket and data-root are added at run time. */
@@ -68,6 +68,20 @@ export function resolveHostPath(p: string): string {
   }
 }
 
+/**
+ * Mount points strictly below `path` on this host. A bind made read-only by `:ro` is read-only
+ * only at its top on dockerd 20.10 and for API < 1.44: what is mounted below it stays writable.
+ */
+function submountsBelow(path: string): string[] {
+  const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  const below: string[] = [];
+  for (const line of info.split('\n')) {
+    const point = line.split(' ')[4]?.replace(/\\040/g, ' ');
+    if (point && point !== path && isWithin(point, path)) below.push(point);
+  }
+  return below;
+}
+
 export type HostPathVerdict = { ok: true; resolved: string } | { ok: false; reason: string };
 
 /**
@@ -91,6 +105,10 @@ export function judgeHostPath(source: string, readOnly: boolean, allowed: readon
     return { ok: false, reason: `host path ${shown} is not in the role's bind-mount allowlist (${list})` };
   }
   if (grant.readOnly && !readOnly) return { ok: false, reason: `host path ${shown} may only be mounted read-only (add :ro or readonly)` };
+  if (grant.readOnly) {
+    const below = submountsBelow(resolved);
+    if (below.length) return { ok: false, reason: `host path ${shown} has mounts below it (${below[0]}) that a read-only bind would leave writable` };
+  }
   if (resolved !== grant.path && !grant.subpaths) {
     return {
       ok: false,

@@ -30,8 +30,28 @@ function int64OrZero(v: string | null): bigint {
   return n > 0x7fffffffffffffffn || n < -0x8000000000000000n ? 0n : n;
 }
 
-function fetchAllowed(url: string, prefixes: readonly string[]): boolean {
-  return prefixes.some((p) => url.startsWith(p));
+/**
+ * A URL dockerd fetches for the caller lies within a granted one: same scheme, host and port, and
+ * its path at or below the grant's, on a segment boundary. No userinfo and no backslash, where
+ * Go's and a WHATWG parser could disagree on the host (`http://site@127.0.0.1/` is loopback).
+ */
+export function urlWithin(url: string, grant: string): boolean {
+  if (/[@\\\s]/.test(url)) return false;
+  let u: URL;
+  let g: URL;
+  try {
+    u = new URL(url);
+    g = new URL(grant);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== g.protocol || u.host !== g.host) return false;
+  const base = g.pathname.endsWith('/') ? g.pathname : `${g.pathname}/`;
+  return u.pathname === g.pathname || u.pathname.startsWith(base);
+}
+
+function fetchAllowed(url: string, grants: readonly string[]): boolean {
+  return grants.some((g) => urlWithin(url, g));
 }
 
 export function checkBuildQuery(q: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
@@ -84,6 +104,16 @@ export function registryOf(ref: string): string {
   return domain ? first.toLowerCase() : 'docker.io';
 }
 
+/**
+ * A registry the role may make dockerd contact. The host's own loopback and link-local addresses
+ * only when a pattern names them (not through "*"): a tenant must not reach the host's services.
+ */
+export function registryAllowed(host: string, rules: RoleRules): boolean {
+  const name = host.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  const local = name === 'localhost' || name.endsWith('.localhost') || name === '::1' || name === '0.0.0.0' || /^127\./.test(name) || /^169\.254\./.test(name) || /^fe80:/i.test(name);
+  return local ? rules.registryNamed(host) : rules.registry(host);
+}
+
 export function checkImageCreateQuery(q: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
   const src = q.get('fromSrc') ?? '';
   // "-" is an upload in the request body: nothing is fetched.
@@ -91,8 +121,16 @@ export function checkImageCreateQuery(q: URLSearchParams, rules: RoleRules): Bod
     return refuse('DW_BODY_FETCH', 'fromSrc', `an image imported by the daemon from ${JSON.stringify(src.slice(0, 200))} is not allowed for this role`);
   }
   const image = q.get('fromImage') ?? '';
-  if (src === '' && image !== '' && !rules.registry(registryOf(image))) {
+  if (src === '' && image !== '' && !registryAllowed(registryOf(image), rules)) {
     return refuse('DW_BODY_REGISTRY', 'fromImage', `pulling from registry ${registryOf(image)} is not allowed for this role`);
   }
   return undefined;
+}
+
+/** `POST /auth`: the registry dockerd logs in to (serveraddress, Docker Hub when empty). */
+export function checkAuth(body: Record<string, unknown>, rules: RoleRules): BodyRefusal | undefined {
+  const address = typeof body.serveraddress === 'string' ? body.serveraddress : '';
+  const host = address === '' ? 'docker.io' : address.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]!.toLowerCase();
+  if (registryAllowed(host, rules)) return undefined;
+  return refuse('DW_BODY_REGISTRY', 'serveraddress', `logging in to registry ${JSON.stringify(host)} is not allowed for this role`);
 }

@@ -47,7 +47,8 @@
  *                                       # which an HTTP gateway cannot read (so: full build trust)
  *         remote: []                    # URL prefixes dockerd may fetch a build context from
  *       images:
- *         registries: ["*"]             # registries to pull from (globs on the registry host)
+ *         registries: ["*"]             # registries to pull from (globs on the registry host); the
+ *                                       # host's loopback/link-local only when named, not by "*"
  *         importURLs: []                # URL prefixes `docker import URL` may fetch
  *       networks:                       # POST /networks/create
  *         drivers: [bridge]             # overlay networks are always created encrypted
@@ -233,6 +234,8 @@ export interface RoleRules {
   readonly buildkit: boolean;
   readonly buildRemotes: readonly string[];
   readonly registry: (host: string) => boolean;
+  /** The registries a pattern other than "*" names (for the host's own addresses). */
+  readonly registryNamed: (host: string) => boolean;
   readonly importURLs: readonly string[];
   readonly networkDrivers: ReadonlySet<string>;
   readonly networkOption: (name: string) => boolean;
@@ -245,6 +248,7 @@ export function compileRoleRules(containers: ContainerRules, build: BuildRulesDo
     buildkit: build.buildkit ?? false,
     buildRemotes: build.remote ?? [],
     registry: anyGlob(images.registries ?? ['*']),
+    registryNamed: anyGlob((images.registries ?? []).filter((p) => p !== '*')),
     importURLs: images.importURLs ?? [],
     networkDrivers: new Set(networks.drivers ?? ['bridge']),
     networkOption: anyGlob(networks.options ?? []),

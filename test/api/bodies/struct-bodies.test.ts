@@ -35,7 +35,7 @@ describe('struct bodies: exec create, container update, volume create, network c
     ['update: trailing data', 'container-update', '{"Memory":1}{"PidsLimit":-1}', '1.51', /data after the JSON body/],
     ['update: a huge integer', 'container-update', '{"Memory":9007199254740993}', '1.41', /2\^53/],
     ['volume: 20.10 cannot read an empty body', 'volume-create', '', '1.41', /empty body/],
-    ['volume: ClusterVolumeSpec is not in 20.10', 'volume-create', '{"ClusterVolumeSpec":{}}', '1.41', /unknown field ClusterVolumeSpec/],
+    ['volume: ClusterVolumeSpec is not in 20.10', 'volume-create', '{"ClusterVolumeSpec":{"Group":"g"}}', '1.41', /unknown field ClusterVolumeSpec/],
     ['network: EnableIPv4 is not in 20.10', 'network-create', '{"Name":"n","EnableIPv4":true}', '1.41', /unknown field EnableIPv4/],
     ['a daemon the gateway has no model of', 'volume-create', '{}', '1.44', /no model of the body of POST \/volumes\/create for dockerd API 1\.44/],
   ];

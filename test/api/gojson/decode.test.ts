@@ -144,6 +144,10 @@ describe('gojson decode: what Go ignores is reported', () => {
     assert.deepEqual(d.unknown, ['HostConfig.Bogus', 'Extra']);
     assert.equal(d.unknownCount, 2);
   });
+  it('unknown keys with an empty value (a newer client marshalling its zero values) are not reported', () => {
+    const d = decode(Buffer.from('{"Image":"x","GwPriority":0,"DNSNames":null,"A":false,"B":"","C":[ ],"D":{},"E":0.0,"F":[0]}'), Create);
+    assert.deepEqual(d.unknown, ['E', 'F'], 'only the literal empty values are passed over');
+  });
   it('unknown keys are counted beyond the first MAX_UNKNOWN', () => {
     const keys = Array.from({ length: 50 }, (_, k) => `"u${k}":1`).join(',');
     const d = decode(Buffer.from(`{${keys}}`), Create);
