@@ -39,7 +39,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
  * The container rules of the identities the bodies are sent as (fixture.ts), restated here
  * independently of the gateway's code: `tenant` has the defaults (no privilege, no capabilities,
  * no host or shared namespaces, no devices, no host paths, no sysctls, only tightening security
- * options, OomScoreAdj >= 0); `lab` may add three capabilities, set kernel.* sysctls, disable
+ * options, OomScoreAdj >= 0, no ulimits); `lab` may add three capabilities, set kernel.* sysctls, disable
  * SELinux labels, bind /var/tmp read-only and lower OomScoreAdj to -250.
  */
 interface Rules {
@@ -84,6 +84,8 @@ function forbidden(hc: Obj, rules: Rules): string | undefined {
   const sysctls = Object.keys((hc.Sysctls as Obj | null) ?? {}).filter((n) => !rules.sysctl(n));
   if (sysctls.length) return `sysctls ${JSON.stringify(sysctls)}`;
   if (typeof hc.OomScoreAdj === 'number' && hc.OomScoreAdj < rules.minOomScoreAdj) return `OomScoreAdj ${hc.OomScoreAdj}`;
+  // Neither identity is granted a ulimit (maxUlimits: {}).
+  if (list(hc.Ulimits).length) return `ulimits ${JSON.stringify(hc.Ulimits)}`;
   return undefined;
 }
 
