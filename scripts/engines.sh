@@ -92,10 +92,25 @@ if ! newest_ok || [[ $(cat "$newest/versions") != "$wanted" ]]; then
 fi
 newest_ok || die "the newest engine is incomplete under $newest"
 
+# moby 20.10.24's Go source (bookworm's golang-github-docker-docker-dev), unpacked, never
+# installed: the body types generated from it are checked against it.
+moby2010=$cache/moby-20.10
+if [[ ! -f $moby2010/root/usr/share/gocode/src/github.com/docker/docker/api/common.go ]]; then
+  say "fetching moby 20.10's Go source (bookworm golang-github-docker-docker-dev)"
+  tmp2010=$(mktemp -d "$cache/moby-20.10.XXXXXX")
+  (cd "$tmp2010" && apt-get download -qq -o APT::Sandbox::User=root golang-github-docker-docker-dev) || {
+    apt-get update -qq && (cd "$tmp2010" && apt-get download -qq -o APT::Sandbox::User=root golang-github-docker-docker-dev)
+  } || die "downloading golang-github-docker-docker-dev from bookworm failed"
+  mkdir "$tmp2010/root"
+  dpkg -x "$tmp2010"/*.deb "$tmp2010/root" || die "cannot unpack golang-github-docker-docker-dev"
+  rm -rf "$moby2010" && mv -T "$tmp2010" "$moby2010"
+fi
+
 say "dockerd (bookworm): $(dockerd --version)"
 say "dockerd (newest):   $("$newest/root/usr/sbin/dockerd" --version)"
 say "containerd (newest): $("$newest/root/usr/bin/containerd" --version | awk '{print $3}'), runc: $(runc --version | head -1)"
 say "buildx: $("$newest/root/usr/libexec/docker/cli-plugins/docker-buildx" version 2>/dev/null | awk '{print $2}'), compose: $("$newest/root/usr/libexec/docker/cli-plugins/docker-compose" version --short 2>/dev/null)"
 say "docker CLI (tested, newest): $("$newest/root/usr/bin/docker" --version), on PATH: $(docker --version 2>/dev/null || echo none)"
 say "registry: $(docker-registry --version 2>/dev/null | awk '{print $3}')"
+say "moby Go source: 20.10 in $moby2010, 28.5 with the newest engine"
 say "newest engine in $newest"

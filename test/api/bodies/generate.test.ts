@@ -3,8 +3,8 @@
  * generator stops on Go it does not model instead of guessing.
  *
  * moby 28.5.2's source comes with the newest engine (scripts/engines.sh); 20.10.24's is Debian
- * bookworm's golang-github-docker-docker-dev, found through DOCKWARD_MOBY_2010_SRC
- * (…/usr/share/gocode/src/github.com/docker/docker); without it that check is skipped.
+ * bookworm's golang-github-docker-docker-dev, unpacked by scripts/engines.sh (or
+ * DOCKWARD_MOBY_2010_SRC: …/usr/share/gocode/src/github.com/docker/docker); in CI both must be there.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,14 +15,16 @@ import { generate, TARGETS, type Target } from '../../../src/api/bodies/generate
 import { ENGINES_DIR } from '../../harness/engine.js';
 
 const SOURCES: Record<keyof typeof TARGETS, string | undefined> = {
-  'moby-20.10': process.env.DOCKWARD_MOBY_2010_SRC,
+  'moby-20.10': process.env.DOCKWARD_MOBY_2010_SRC ?? join(ENGINES_DIR, 'moby-20.10/root/usr/share/gocode/src/github.com/docker/docker'),
   'moby-28.5': join(ENGINES_DIR, 'newest/root/usr/share/gocode/src/github.com/docker/docker'),
 };
 
 describe('bodies: generated descriptions are current', () => {
   for (const [key, targets] of Object.entries(TARGETS) as [keyof typeof TARGETS, Target[]][]) {
     const src = SOURCES[key];
-    const skip = !src ? 'DOCKWARD_MOBY_2010_SRC is not set' : !existsSync(src) ? `no moby source at ${src}` : undefined;
+    const missing = !src || !existsSync(src) ? `no moby source at ${src} (scripts/engines.sh unpacks it)` : undefined;
+    if (missing && process.env.CI) throw new Error(missing);
+    const skip = missing;
     for (const target of targets) {
       it(`${target.file} from moby ${target.moby}`, { skip }, () => {
         const committed = readFileSync(new URL(`../../../src/api/bodies/${target.file}`, import.meta.url), 'utf8');
