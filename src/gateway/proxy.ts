@@ -113,7 +113,9 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
     const refusal = checkQuery(verdict.query, verdict.forwardTarget);
     if (refusal && !verdict.query.auditOnly) {
       const message = `dockward: identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with these parameters: ${refusal.field}: ${refusal.message} (${refusal.code}, role ${verdict.query.role})`;
-      return refuseExchange(ctx, req, res, true, 403, message, () =>
+      // As for a refused route: the unread body (a build context) is drained, so a client still
+      // uploading it reads the refusal instead of a broken pipe; Expect clients are closed on.
+      return refuseExchange(ctx, req, res, expectsContinue(req), 403, message, () =>
         auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
       );
     }
