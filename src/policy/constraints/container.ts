@@ -9,18 +9,11 @@
  * `HostConfig` (which embeds `Resources`), `NetworkingConfig`. Values dockerd reads by exact
  * string compare (`host`, `container:`, mount types) are compared exactly here too.
  */
-import type { BodyCode } from '../codes.js';
 import { judgeHostPath } from './host-paths.js';
+import { isObj, keys, list, num, refuse, str, type BodyRefusal, type Obj } from './plain.js';
 import { normalizeCapability, type ContainerRules, type Namespace } from './rules.js';
 
-type Obj = Record<string, unknown>;
-
-export interface BodyRefusal {
-  code: BodyCode;
-  /** The JSON path of the offending value, e.g. `HostConfig.Binds[0]`. */
-  field: string;
-  message: string;
-}
+export type { BodyRefusal };
 
 export interface CheckedBody {
   body: Obj;
@@ -31,16 +24,6 @@ export interface CheckedBody {
 export interface HostFacts {
   /** Never mountable, resolved: ALWAYS_PROTECTED, dockerd's socket and data-root. */
   protectedPaths: readonly string[];
-}
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-const keys = (v: unknown): string[] => (isObj(v) ? Object.keys(v) : []);
-
-function refuse(code: BodyCode, field: string, message: string): BodyRefusal {
-  return { code, field, message };
 }
 
 /** Go's strings.SplitN(s, sep, n). */

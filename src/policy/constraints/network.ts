@@ -11,16 +11,11 @@
  * networks taking their configuration from a config-only network (made by someone else) are never
  * for a constrained role. Overlay networks, where allowed, are always encrypted.
  */
-import type { BodyRefusal, CheckedBody } from './container.js';
+import type { CheckedBody } from './container.js';
+import { isObj, refuse as refuseWith, type BodyRefusal, type Obj } from './plain.js';
 import type { RoleRules } from './rules.js';
 
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function refuse(field: string, message: string): BodyRefusal {
-  return { code: 'DW_BODY_NETWORK', field, message };
-}
+const refuse = (field: string, message: string): BodyRefusal => refuseWith('DW_BODY_NETWORK', field, message);
 
 /** The overlay driver's option that encrypts its VXLAN traffic (libnetwork drivers/overlay). */
 const ENCRYPTED = 'encrypted';

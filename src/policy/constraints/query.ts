@@ -13,15 +13,11 @@
 import { decode, GoJsonError } from '../../api/gojson/decode.js';
 import { field, int64, ptr, slice, string, struct } from '../../api/gojson/types.js';
 import { GoSlice, GoStruct } from '../../api/gojson/value.js';
-import type { BodyRefusal } from './container.js';
+import { refuse, type BodyRefusal } from './plain.js';
 import type { RoleRules } from './rules.js';
 
 /** go-units Ulimit, as `POST /build?ulimits=` is decoded (json.Unmarshal into []*units.Ulimit). */
 const ULIMITS = slice(ptr(struct('units.Ulimit', [field('Name', string), field('Hard', int64), field('Soft', int64)])));
-
-function refuse(code: BodyRefusal['code'], field: string, message: string): BodyRefusal {
-  return { code, field, message };
-}
 
 /** httputils.Int64ValueOrZero: strconv.ParseInt(v, 10, 64), 0 when that fails. */
 function int64OrZero(v: string | null): bigint {
