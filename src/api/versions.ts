@@ -18,6 +18,11 @@ export function apiVersionNumber(version: string): number {
   return Number(m[1]) * 1000 + Number(m[2]);
 }
 
+/** The API version a canonical target (`/v1.51/...`) is made in; `fallback` when it names none. */
+export function targetApiVersion(target: string, fallback: string): string {
+  return /^\/v([0-9]+\.[0-9]+)\//.exec(target)?.[1] ?? fallback;
+}
+
 export function formatVersion(n: number): string {
   return `${Math.floor(n / 1000)}.${n % 1000}`;
 }

@@ -98,7 +98,7 @@ Examples:
       listener: o.listener!,
     };
     const body = o.body === undefined ? undefined : await readBodyFile(o.body);
-    const { line, ...explained } = explainRequest(p, id, method, target, body);
+    const { line, ...explained } = await explainRequest(p, id, method, target, body);
     if (o.json) {
       // The checks carry compiled rules (functions, sets): say which check ran and for whom.
       const { body: bodyCheck, query, ...verdict } = explained.verdict as Verdict & { body?: { kind: string; role: string }; query?: { kind: string; role: string } };

@@ -4,6 +4,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../policy/index.js';
+import { targetApiVersion } from '../api/versions.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
@@ -108,7 +109,7 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
       auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
     );
   }
-  if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt);
+  let queryWouldDeny: string | undefined;
   if (verdict.query) {
     const refusal = checkQuery(verdict.query, verdict.forwardTarget);
     if (refusal && !verdict.query.auditOnly) {
@@ -119,9 +120,10 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
         auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
       );
     }
-    if (refusal) return forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, `${refusal.field}: ${refusal.message} (${refusal.code})`);
+    if (refusal) queryWouldDeny = `${refusal.field}: ${refusal.message} (${refusal.code})`;
   }
-  forward(ctx, listener, req, res, id!, verdict, startedAt);
+  if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt, queryWouldDeny);
+  forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, queryWouldDeny);
 }
 
 type Allowed = Extract<Verdict, { kind: 'allow' }>;
@@ -156,23 +158,25 @@ function readWholeBody(req: IncomingMessage, max: number, timeoutMs: number): Pr
  * what is forwarded is its canonical re-encoding with the enforced defaults, never the bytes as
  * sent. A refusal closes the connection: nothing more is read from it.
  */
-function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number): void {
+function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number, queryWouldDeny?: string): void {
   const refuse = (status: number, message: string, fields: Partial<AuditRecord>) =>
     refuseExchange(ctx, req, res, true, status, `dockward: ${message}`, () =>
       auditRecord(req.socket, id, listener, startedAt, { method: req.method!, path: auditPath(verdict.forwardTarget), decision: status === 403 ? 'deny' : 'bad', status, ...verdictFields(verdict), ...fields }),
     );
   if (expectsContinue(req)) res.writeContinue();
-  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then((raw) => {
+  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then(async (raw) => {
     if (raw === 'too-large') return refuse(413, `the body of ${verdict.route} is limited to ${ctx.maxBodyBytes} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
     if (raw === 'incomplete') return refuse(400, 'the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
     // The client left while its body was read: nothing is forwarded for nobody.
     if (res.closed) return refuse(400, 'the client closed the connection', { code: 'DW_BODY_INVALID', bytesIn: raw.length });
-    const outcome = inspectBody(verdict.body!, raw, req.headers['content-type'], ctx.daemonApi, ctx.host);
+    const requestApi = targetApiVersion(verdict.forwardTarget, ctx.daemonApi);
+    const outcome = await inspectBody(verdict.body!, raw, req.headers['content-type'], { daemonApi: ctx.daemonApi, requestApi, host: ctx.host });
     if (outcome.kind === 'refuse') {
       const who = `identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with this body`;
       return refuse(outcome.status, `${who}: ${outcome.message}`, { code: outcome.code, field: outcome.field, bytesIn: raw.length });
     }
-    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny });
+    const wouldDeny = [queryWouldDeny, outcome.wouldDeny].filter(Boolean).join('; ') || undefined;
+    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny });
   });
 }
 

@@ -80,6 +80,22 @@ export async function protectedHostPaths(socketPath: string): Promise<string[]> 
   return [...new Set(paths.map(resolveHostPath))];
 }
 
+/**
+ * A network as the daemon resolves `target` (full id, name or id prefix; local and, on a swarm
+ * manager, swarm networks): what a service spec's network target means. Undefined when the
+ * daemon has no such network or cannot say: the body stage then refuses, failing closed.
+ */
+export async function lookupNetwork(socketPath: string, target: string): Promise<{ id: string; name: string; driver: string } | undefined> {
+  try {
+    const res = await engineRequest({ socketPath }, 'GET', `/networks/${encodeURIComponent(target)}`, { timeoutMs: 10_000 });
+    if (res.status !== 200) return undefined;
+    const n = JSON.parse(res.body.toString('utf8')) as { Id?: string; Name?: string; Driver?: string };
+    return { id: n.Id ?? '', name: n.Name ?? '', driver: n.Driver ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a gateway in front of a daemon newer than itself does about it, or undefined. */
 export function newerDaemonWarning(daemonVersion: string, gatewayNewest: string): string | undefined {
   if (apiVersionNumber(daemonVersion) <= apiVersionNumber(gatewayNewest)) return undefined;
@@ -115,7 +131,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     audit,
     acceptEncoding: opts.acceptEncoding ?? 'strip',
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    host: { protectedPaths },
+    host: { protectedPaths, network: (target) => lookupNetwork(opts.upstreamSocket, target) },
     daemonApi: apiVersion,
     bodyTimeoutMs: limits.headersTimeoutMs,
     log,

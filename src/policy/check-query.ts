@@ -1,7 +1,7 @@
 /** The query stage of a decision: the parameters of a query route, judged by the role's rules. */
 import type { QueryCheck } from './authorize.js';
 import type { BodyRefusal } from './constraints/container.js';
-import { checkBuildQuery, checkImageCreateQuery } from './constraints/query.js';
+import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery } from './constraints/query.js';
 
 /** `target` is the canonical forward target: what is checked is what dockerd reads. */
 export function checkQuery(check: QueryCheck, target: string): BodyRefusal | undefined {
@@ -12,5 +12,7 @@ export function checkQuery(check: QueryCheck, target: string): BodyRefusal | und
       return checkBuildQuery(params, check.rules);
     case 'image-create':
       return checkImageCreateQuery(params, check.rules);
+    case 'service-update':
+      return checkServiceUpdateQuery(params);
   }
 }

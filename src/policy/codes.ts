@@ -22,6 +22,8 @@ export const BODY_CODES = {
   DW_BODY_ULIMIT: 'a ulimit the role does not allow',
   DW_BODY_LOG_DRIVER: 'a log driver the role does not allow',
   DW_BODY_PORT: 'a published port the role does not allow',
+  DW_BODY_SERVICE_DEFAULTS: "a service request in an API version too old to keep the role's enforced defaults",
+  DW_BODY_ROLLBACK: "a service rollback to a previous spec, which the gateway did not check",
   DW_BODY_BUILDKIT: 'a BuildKit build, whose API the gateway cannot read',
   DW_BODY_FETCH: 'a URL the daemon would fetch for the caller (build context, image import)',
   DW_BODY_REGISTRY: 'a registry the role may not pull from',

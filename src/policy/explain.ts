@@ -3,7 +3,7 @@
  * request would get, and the route table with the presets that contain each route.
  */
 import { ROUTES, type Route } from '../api/routes.js';
-import { formatVersion } from '../api/versions.js';
+import { formatVersion, targetApiVersion } from '../api/versions.js';
 import { authorize, type Identity, type Policy, type Verdict } from './authorize.js';
 import { checkQuery } from './check-query.js';
 import type { HostFacts } from './constraints/container.js';
@@ -60,7 +60,7 @@ function localHostFacts(): HostFacts {
  * What the gateway would do with one request, without a daemon: route, identity, query and,
  * with `body`, the body as dockerd `daemonApi` would decode it.
  */
-export function explainRequest(policy: Policy, id: Identity, method: string, target: string, body?: Buffer): Explanation {
+export async function explainRequest(policy: Policy, id: Identity, method: string, target: string, body?: Buffer): Promise<Explanation> {
   const verdict = authorize(policy, id, method, target);
   let line: string;
   switch (verdict.kind) {
@@ -71,7 +71,8 @@ export function explainRequest(policy: Policy, id: Identity, method: string, tar
         return { verdict, refused: query, line: `deny (403) ${by}, but its parameters are refused: ${query.field}: ${query.message} (${query.code}, role ${verdict.query!.role})` };
       }
       if (verdict.body && body !== undefined) {
-        const o = inspectBody(verdict.body, body, 'application/json', formatVersion(policy.api.limits.daemon), localHostFacts());
+        const daemonApi = formatVersion(policy.api.limits.daemon);
+        const o = await inspectBody(verdict.body, body, 'application/json', { daemonApi, requestApi: targetApiVersion(verdict.forwardTarget, daemonApi), host: localHostFacts() });
         if (o.kind === 'refuse') return { verdict, refused: o, line: `deny (${o.status}) ${by}, but its body is refused: ${o.message}` };
         const changed = o.mutations.length ? `; body changed: ${o.mutations.join('; ')}` : '';
         const would = o.wouldDeny ? `; audit-only, the body would be denied: ${o.wouldDeny}` : '';

@@ -9,6 +9,7 @@ import type { BodyCode } from './codes.js';
 import { checkAuth } from './constraints/query.js';
 import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
 import { checkNetworkCreate } from './constraints/network.js';
+import { checkServiceSpec, serviceNetworkTargets, type ResolvedNetworks } from './constraints/service.js';
 
 export type BodyOutcome =
   | {
@@ -27,7 +28,26 @@ function isJson(contentType: string | undefined, length: number): boolean {
   return contentType.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
-function judge(check: BodyCheck, body: PlainBody, host: HostFacts): BodyRefusal | CheckedBody {
+/** What the body stage knows of the request besides its body. */
+export interface BodyContext {
+  /** The API version of the dockerd behind the gateway, whose types decode the body. */
+  daemonApi: string;
+  /** The API version the request is made in (dockerd drops fields older versions lack). */
+  requestApi: string;
+  host: HostFacts;
+  maxBytes?: number;
+}
+
+/** The networks a service spec names, as the daemon resolves them (only with a daemon). */
+async function resolveNetworks(body: PlainBody, host: HostFacts): Promise<ResolvedNetworks | undefined> {
+  const lookup = host.network;
+  if (!lookup) return undefined;
+  const targets = [...new Set(serviceNetworkTargets(body))];
+  return new Map(await Promise.all(targets.map(async (t) => [t, await lookup(t)] as const)));
+}
+
+function judge(check: BodyCheck, body: PlainBody, ctx: BodyContext, networks: ResolvedNetworks | undefined): BodyRefusal | CheckedBody {
+  const host = ctx.host;
   switch (check.kind) {
     case 'container-create':
       return checkContainerCreate(body, check.rules.containers, host);
@@ -39,24 +59,27 @@ function judge(check: BodyCheck, body: PlainBody, host: HostFacts): BodyRefusal 
       return checkVolumeCreate(body, check.rules.containers, host) ?? { body, mutations: [] };
     case 'network-create':
       return checkNetworkCreate(body, check.rules);
+    case 'service-spec':
+      return checkServiceSpec(body, check.rules, host, networks, ctx.requestApi);
     case 'auth':
       return checkAuth(body, check.rules) ?? { body, mutations: [] };
   }
 }
 
-export function inspectBody(check: BodyCheck, raw: Buffer, contentType: string | undefined, daemonApi: string, host: HostFacts, maxBytes?: number): BodyOutcome {
+export async function inspectBody(check: BodyCheck, raw: Buffer, contentType: string | undefined, ctx: BodyContext): Promise<BodyOutcome> {
   if (!isJson(contentType, raw.length)) {
     return { kind: 'refuse', status: 400, code: 'DW_BODY_INVALID', field: '', message: `the body must be JSON (Content-Type: application/json), not ${JSON.stringify(contentType ?? '')}` };
   }
   let body: PlainBody;
   try {
-    body = canonicalBody(check.kind, raw, daemonApi, maxBytes);
+    body = canonicalBody(check.kind, raw, ctx.daemonApi, ctx.maxBytes);
   } catch (e) {
     if (!(e instanceof BodyError)) throw e;
     return { kind: 'refuse', status: 400, code: 'DW_BODY_INVALID', field: e.field, message: e.message };
   }
   const original = check.auditOnly ? structuredClone(body) : undefined;
-  const verdict = judge(check, body, host);
+  const networks = check.kind === 'service-spec' ? await resolveNetworks(body, ctx.host) : undefined;
+  const verdict = judge(check, body, ctx, networks);
   if ('code' in verdict) {
     const message = `${verdict.field ? `${verdict.field}: ` : ''}${verdict.message} (${verdict.code}, role ${check.role})`;
     if (original) return { kind: 'forward', body: serializeBody(original), mutations: [], wouldDeny: message };

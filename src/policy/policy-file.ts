@@ -47,7 +47,7 @@ import {
   type NetworkRulesDoc,
   type RoleRules,
 } from './constraints/rules.js';
-import { BUILDKIT_ROUTES, CHECKPOINT_ROUTES, PING_ROUTES, QUERY_ROUTES } from './query-routes.js';
+import { BUILDKIT_ROUTES, PING_ROUTES, QUERY_ROUTES, UNCONSTRAINABLE_ROUTES } from './query-routes.js';
 import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
 
@@ -263,16 +263,15 @@ function decideRoute(identity: string, roles: CompiledRole[], route: Route): Dec
   const checks = (role: CompiledRole) => {
     if (!role.rules) return {};
     const base = { rules: role.rules, role: role.name, auditOnly: audit !== undefined };
-    if (bodyKind) return { body: { kind: bodyKind, ...base } };
-    if (queryKind) return { query: { kind: queryKind, ...base } };
-    return {};
+    return { ...(bodyKind ? { body: { kind: bodyKind, ...base } } : {}), ...(queryKind ? { query: { kind: queryKind, ...base } } : {}) };
   };
   if (!verdict) {
     for (const role of roles) {
       const a = role.allow[route.index];
       if (a === undefined) continue;
-      if (CHECKPOINT_ROUTES.has(route.name) && role.rules) {
-        verdict = deny(`role ${role.name}: checkpoints`, `checkpoints name host directories the daemon writes and deletes; role ${JSON.stringify(role.name)} is not unrestricted`);
+      const unconstrainable = UNCONSTRAINABLE_ROUTES.get(route.name);
+      if (unconstrainable && role.rules) {
+        verdict = deny(`role ${role.name}: unconstrainable route`, `${unconstrainable}; role ${JSON.stringify(role.name)} is not unrestricted`);
         break;
       }
       if (BUILDKIT_ROUTES.has(route.name) && role.rules && !role.rules.buildkit) {

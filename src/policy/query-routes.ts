@@ -1,9 +1,11 @@
 /** The routes whose query parameters change what they do, and which check reads them. */
-export type QueryKind = 'build' | 'image-create';
+export type QueryKind = 'build' | 'image-create' | 'service-update';
 
 export const QUERY_ROUTES: ReadonlyMap<string, QueryKind> = new Map<string, QueryKind>([
   ['POST /build', 'build'],
   ['POST /images/create', 'image-create'],
+  // `rollback=previous` runs the service's previous spec instead of the body the gateway checked.
+  ['POST /services/{id}/update', 'service-update'],
 ]);
 
 /** BuildKit's own API (HTTP/2 after an upgrade): nothing in it can be checked by an HTTP gateway. */
@@ -12,12 +14,17 @@ export const BUILDKIT_ROUTES: ReadonlySet<string> = new Set(['POST /session', 'P
 /** Where the docker CLI learns which builder to use. */
 export const PING_ROUTES: ReadonlySet<string> = new Set(['GET /_ping', 'HEAD /_ping']);
 
+const CHECKPOINTS = 'checkpoints name host directories the daemon writes and deletes';
+
 /**
- * Checkpoints (experimental dockerd): the client names a host directory to write them to, list
- * them from or delete them from (`dir`, CheckpointDir): not for a constrained role.
+ * Routes no constrained role is granted, whatever its allow list says, with the reason: what they
+ * do reaches past anything the gateway can check. Checkpoints (experimental dockerd) take a host
+ * directory (`dir`, CheckpointDir); joining a swarm hands this node to that swarm's managers,
+ * which then run any container on it.
  */
-export const CHECKPOINT_ROUTES: ReadonlySet<string> = new Set([
-  'GET /containers/{id}/checkpoints',
-  'POST /containers/{id}/checkpoints',
-  'DELETE /containers/{id}/checkpoints/{checkpoint}',
+export const UNCONSTRAINABLE_ROUTES: ReadonlyMap<string, string> = new Map([
+  ['GET /containers/{id}/checkpoints', CHECKPOINTS],
+  ['POST /containers/{id}/checkpoints', CHECKPOINTS],
+  ['DELETE /containers/{id}/checkpoints/{checkpoint}', CHECKPOINTS],
+  ['POST /swarm/join', "joining a swarm lets that swarm's managers run any container on this node"],
 ]);

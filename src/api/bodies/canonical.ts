@@ -23,9 +23,11 @@ import { networkCreate141 } from './network-create-1.41.generated.js';
 import { networkCreate151 } from './network-create-1.51.generated.js';
 import { volumeCreate141 } from './volume-create-1.41.generated.js';
 import { volumeCreate151 } from './volume-create-1.51.generated.js';
+import { serviceSpec141 } from './service-spec-1.41.generated.js';
+import { serviceSpec151 } from './service-spec-1.51.generated.js';
 import { authConfig } from './auth.js';
 
-export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'auth';
+export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'service-spec' | 'auth';
 
 /** The routes whose body decides what happens, by `METHOD template`. */
 export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKind>([
@@ -34,6 +36,9 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
   ['POST /containers/{id}/update', 'container-update'],
   ['POST /volumes/create', 'volume-create'],
   ['POST /networks/create', 'network-create'],
+  // A service's task is a container on some node: swarm.ServiceSpec, the same for both routes.
+  ['POST /services/create', 'service-spec'],
+  ['POST /services/{id}/update', 'service-spec'],
   // dockerd logs in to the registry the body names: a server it contacts for the caller.
   ['POST /auth', 'auth'],
 ]);
@@ -41,9 +46,9 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
 /**
  * Bodies dockerd decodes straight into one struct, by the daemon's API version: 20.10's routers
  * with json.NewDecoder(r.Body).Decode (exec: types.ExecConfig, update: container.UpdateConfig,
- * volumes: volume.VolumeCreateBody, networks: types.NetworkCreateRequest), 28.5's with
- * httputils.ReadJSON (container.ExecOptions, container.UpdateConfig, volume.CreateOptions,
- * network.CreateRequest). What the routers then drop by request version (update's PidsLimit
+ * volumes: volume.VolumeCreateBody, networks: types.NetworkCreateRequest, services: swarm.ServiceSpec),
+ * 28.5's with httputils.ReadJSON (container.ExecOptions, container.UpdateConfig,
+ * volume.CreateOptions, network.CreateRequest, swarm.ServiceSpec). What the routers then drop by request version (update's PidsLimit
  * before 1.40, KernelMemory from 1.42; exec's ConsoleSize before 1.42; volumes'
  * ClusterVolumeSpec before 1.42; networks' EnableIPv4 before 1.48) only narrows what runs, so it
  * is checked as sent.
@@ -53,6 +58,7 @@ const STRUCT_BODIES: Record<Exclude<BodyKind, 'container-create'>, Record<string
   'container-update': { '1.41': containerUpdate141, '1.51': containerUpdate151 },
   'volume-create': { '1.41': volumeCreate141, '1.51': volumeCreate151 },
   'network-create': { '1.41': networkCreate141, '1.51': networkCreate151 },
+  'service-spec': { '1.41': serviceSpec141, '1.51': serviceSpec151 },
   auth: { '1.41': authConfig, '1.51': authConfig },
 };
 

@@ -65,6 +65,11 @@ const BODIES: { route: string; stem: string; roots: Record<Moby, [packageDir: st
     stem: 'network-create',
     roots: { 'moby-20.10': ['api/types', 'NetworkCreateRequest'], 'moby-28.5': ['api/types/network', 'CreateRequest'] },
   },
+  {
+    route: 'POST /services/create',
+    stem: 'service-spec',
+    roots: { 'moby-20.10': ['api/types/swarm', 'ServiceSpec'], 'moby-28.5': ['api/types/swarm', 'ServiceSpec'] },
+  },
 ];
 
 const camel = (stem: string) => stem.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
@@ -171,7 +176,7 @@ class Generator {
     expr = expr.trim();
     if (expr.startsWith('*')) return `g.ptr(${this.type(expr.slice(1), p, where)})`;
     if (expr.startsWith('[]')) {
-      if (/^\[\](byte|uint8)$/.test(expr)) throw new Error(`generate: ${where} is []byte (base64 in JSON), not modelled`);
+      if (/^\[\](byte|uint8)$/.test(expr)) return 'g.bytes';
       return `g.slice(${this.type(expr.slice(2), p, where)})`;
     }
     const arr = /^\[(\d+)\](.+)$/.exec(expr);

@@ -112,10 +112,15 @@ function goTypeName(t: GoType): string {
       return 'interface{}';
     case 'strslice':
       return 'strslice.StrSlice';
+    case 'bytes':
+      return '[]uint8';
     default:
       return t.kind;
   }
 }
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BYTE_SLICE: GoType = { kind: 'slice', elem: { kind: 'int', bits: 8, signed: false } };
 
 const INT_LITERAL = /^-?(0|[1-9][0-9]*)$/;
 /** For runs of ASCII bytes only (windows-1252, the WHATWG meaning of latin1, agrees with ASCII there). */
@@ -174,6 +179,7 @@ class Decoder {
         const s = this.string();
         if (t.kind === 'string' || t.kind === 'any') return s;
         if (t.kind === 'strslice') return new GoSlice([s], 1);
+        if (t.kind === 'bytes') return this.base64(s, path);
         return this.mismatch('string', t, path);
       }
       case 0x74:
@@ -186,7 +192,7 @@ class Decoder {
       case 0x6e:
         this.literal('null');
         // Go sets what can be nil to nil and leaves everything else as it was.
-        return t.kind === 'slice' || t.kind === 'map' || t.kind === 'any' || t.kind === 'strslice' ? null : cur;
+        return t.kind === 'slice' || t.kind === 'map' || t.kind === 'any' || t.kind === 'strslice' || t.kind === 'bytes' ? null : cur;
       default:
         if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) return this.number(t, path);
         return this.syntax('where a value was expected');
@@ -336,6 +342,7 @@ class Decoder {
   array(t: GoType, cur: GoValue, path: Path | undefined): GoValue {
     if (t.kind === 'any') return this.anyValue(path);
     if (t.kind === 'strslice') return this.strslice(path);
+    if (t.kind === 'bytes') return this.array(BYTE_SLICE, cur, path);
     if (t.kind !== 'slice' && t.kind !== 'array') this.mismatch('array', t, path);
     this.enter(path);
     const empty = this.b[this.i] === 0x5d;
@@ -366,6 +373,17 @@ class Decoder {
     } while (this.more(0x5d));
     s.len = n;
     return s;
+  }
+
+  /**
+   * base64.StdEncoding.Decode, as encoding/json decodes a string into []byte: padding required,
+   * `\r` and `\n` skipped anywhere, anything else outside the alphabet an error.
+   */
+  base64(s: string, path: Path | undefined): GoSlice {
+    const text = s.replace(/[\r\n]/g, '');
+    if (!BASE64.test(text)) this.fail('illegal base64 data in a []byte field', path);
+    const items = [...Buffer.from(text, 'base64')].map((b) => BigInt(b));
+    return new GoSlice(items, items.length);
   }
 
   close(): void {

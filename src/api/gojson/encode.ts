@@ -48,6 +48,9 @@ function write(out: string[], v: GoValue, t: GoType): void {
       out.push(']');
       return;
     }
+    case 'bytes':
+      out.push(v === null ? 'null' : `"${Buffer.from((v as GoSlice).items.map(Number)).toString('base64')}"`);
+      return;
     case 'array':
       out.push('[');
       (v as GoValue[]).forEach((e, k) => {
@@ -131,6 +134,7 @@ function isEmpty(v: GoValue, t: GoType): boolean {
       return v === null;
     case 'slice':
     case 'strslice':
+    case 'bytes':
       return v === null || (v as GoSlice).len === 0;
     case 'map':
       return v === null || (v as GoMap).size === 0;

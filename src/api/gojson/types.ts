@@ -17,7 +17,9 @@ export type GoType =
   /** interface{}: numbers become float64, objects map[string]interface{}. */
   | { kind: 'any' }
   /** moby's strslice.StrSlice: its UnmarshalJSON takes a string or an array of strings. */
-  | { kind: 'strslice' };
+  | { kind: 'strslice' }
+  /** []byte: a base64 string in JSON (an array of numbers decodes too). */
+  | { kind: 'bytes' };
 
 export interface StructType {
   kind: 'struct';
@@ -51,9 +53,10 @@ export const float64: GoType = { kind: 'float', bits: 64 };
 export const float32: GoType = { kind: 'float', bits: 32 };
 export const any: GoType = { kind: 'any' };
 export const strslice: GoType = { kind: 'strslice' };
+export const bytes: GoType = { kind: 'bytes' };
 
 /** Kinds whose Go zero value is nil: a pointer to one would need a second level of nil. */
-const NILLABLE = new Set<GoType['kind']>(['ptr', 'slice', 'map', 'any', 'strslice']);
+const NILLABLE = new Set<GoType['kind']>(['ptr', 'slice', 'map', 'any', 'strslice', 'bytes']);
 
 export function ptr(elem: GoType): GoType {
   if (NILLABLE.has(elem.kind)) throw new Error(`gojson: a pointer to a ${elem.kind} is not supported`);

@@ -24,6 +24,11 @@ export interface CheckedBody {
 export interface HostFacts {
   /** Never mountable, resolved: ALWAYS_PROTECTED, dockerd's socket and data-root. */
   protectedPaths: readonly string[];
+  /**
+   * Resolves a network as the daemon does (`GET /networks/{target}`); undefined when it has no
+   * such network. Absent without a daemon (`policy explain`): then only names are judged.
+   */
+  network?: (target: string) => Promise<{ id: string; name: string; driver: string } | undefined>;
 }
 
 /** Go's strings.SplitN(s, sep, n). */
@@ -67,18 +72,24 @@ function checkNamespaces(hc: Obj, rules: ContainerRules): BodyRefusal | undefine
   return undefined;
 }
 
-function checkCapabilities(hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
-  const any = rules.capabilities.has('ALL');
-  const added = list(hc.CapAdd);
+/** Capabilities added (`HostConfig.CapAdd`, a service's `CapabilityAdd`), at field `at`. */
+export function checkCapAdd(added: unknown[], at: string, rules: ContainerRules): BodyRefusal | undefined {
+  if (rules.capabilities.has('ALL')) return undefined;
   for (let i = 0; i < added.length; i++) {
     const cap = normalizeCapability(str(added[i]));
-    if (!any && !rules.capabilities.has(cap)) {
+    if (!rules.capabilities.has(cap)) {
       const allowed = rules.capabilities.size ? [...rules.capabilities].join(', ') : 'none';
-      return refuse('DW_BODY_CAPABILITY', `HostConfig.CapAdd[${i}]`, `capability ${cap === 'ALL' ? 'ALL (every capability)' : cap} is not allowed for this role (allowed: ${allowed})`);
+      return refuse('DW_BODY_CAPABILITY', `${at}[${i}]`, `capability ${cap === 'ALL' ? 'ALL (every capability)' : cap} is not allowed for this role (allowed: ${allowed})`);
     }
   }
+  return undefined;
+}
+
+function checkCapabilities(hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
+  const added = checkCapAdd(list(hc.CapAdd), 'HostConfig.CapAdd', rules);
+  if (added) return added;
   // API 1.40-1.42: a list that replaces the default set outright.
-  if (hc.Capabilities !== undefined && hc.Capabilities !== null && !any) {
+  if (hc.Capabilities !== undefined && hc.Capabilities !== null && !rules.capabilities.has('ALL')) {
     return refuse('DW_BODY_CAPABILITY', 'HostConfig.Capabilities', 'HostConfig.Capabilities replaces the default capability set; it is not allowed for this role (use CapAdd)');
   }
   return undefined;
@@ -112,10 +123,28 @@ function checkSecurityOpts(hc: Obj, rules: ContainerRules): BodyRefusal | undefi
 /** `com.docker.network.endpoint.sysctls`: per-interface sysctls (API 1.46+), `name=value,…`. */
 const ENDPOINT_SYSCTLS = 'com.docker.network.endpoint.sysctls';
 
-function checkSysctls(body: Obj, hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
-  for (const name of keys(hc.Sysctls)) {
-    if (!rules.sysctl(name)) return refuse('DW_BODY_SYSCTL', `HostConfig.Sysctls.${name}`, `sysctl ${name} is not allowed for this role`);
+/** Sysctls by name (`HostConfig.Sysctls`, a service's `Sysctls`), at field `at`. */
+export function checkSysctlNames(sysctls: unknown, at: string, rules: ContainerRules): BodyRefusal | undefined {
+  for (const name of keys(sysctls)) {
+    if (!rules.sysctl(name)) return refuse('DW_BODY_SYSCTL', `${at}.${name}`, `sysctl ${name} is not allowed for this role`);
   }
+  return undefined;
+}
+
+/** A network endpoint's driver options: the per-interface sysctls in them (API 1.46+). */
+export function checkEndpointSysctls(driverOpts: unknown, at: string, net: string, rules: ContainerRules): BodyRefusal | undefined {
+  const v = isObj(driverOpts) ? driverOpts[ENDPOINT_SYSCTLS] : undefined;
+  if (v === undefined) return undefined;
+  for (const kv of str(v).split(',')) {
+    const name = kv.split('=')[0]!.trim();
+    if (!rules.sysctl(name)) return refuse('DW_BODY_SYSCTL', at, `sysctl ${name} (on network ${net}) is not allowed for this role`);
+  }
+  return undefined;
+}
+
+function checkSysctls(body: Obj, hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
+  const named = checkSysctlNames(hc.Sysctls, 'HostConfig.Sysctls', rules);
+  if (named) return named;
   const endpoints = isObj(body.NetworkingConfig) ? body.NetworkingConfig.EndpointsConfig : undefined;
   for (const net of keys(endpoints)) {
     const ep = (endpoints as Obj)[net];
@@ -123,15 +152,8 @@ function checkSysctls(body: Obj, hc: Obj, rules: ContainerRules): BodyRefusal | 
     if (net === 'host' && !rules.hostNamespaces.has('network')) {
       return refuse('DW_BODY_NAMESPACE', `NetworkingConfig.EndpointsConfig.host`, "the host's network namespace is not allowed for this role");
     }
-    const opts = isObj(ep.DriverOpts) ? ep.DriverOpts : {};
-    const v = opts[ENDPOINT_SYSCTLS];
-    if (v === undefined) continue;
-    for (const kv of str(v).split(',')) {
-      const name = kv.split('=')[0]!.trim();
-      if (!rules.sysctl(name)) {
-        return refuse('DW_BODY_SYSCTL', `NetworkingConfig.EndpointsConfig.${net}.DriverOpts`, `sysctl ${name} (on network ${net}) is not allowed for this role`);
-      }
-    }
+    const r = checkEndpointSysctls(ep.DriverOpts, `NetworkingConfig.EndpointsConfig.${net}.DriverOpts`, net, rules);
+    if (r) return r;
   }
   return undefined;
 }
@@ -205,12 +227,14 @@ function checkVolumeDriver(
   return driver === 'local' && isObj(options) ? checkLocalVolumeOptions(options, optionsField, rules, host) : undefined;
 }
 
-/** `HostConfig.Mounts` (mount.Mount), as daemon/volumes validateMountConfig accepts them. */
-function checkMounts(hc: Obj, rules: ContainerRules, host: HostFacts, mutations: string[]): BodyRefusal | undefined {
-  const mounts = list(hc.Mounts);
+/**
+ * `mount.Mount`s (`HostConfig.Mounts`, a service's `ContainerSpec.Mounts`) at field `at`, as
+ * daemon/volumes validateMountConfig accepts them; `volumeDriver` is the container's default.
+ */
+export function checkMountList(mounts: unknown[], at: string, volumeDriver: string, rules: ContainerRules, host: HostFacts, mutations: string[]): BodyRefusal | undefined {
   for (let i = 0; i < mounts.length; i++) {
     const m = mounts[i];
-    const field = `HostConfig.Mounts[${i}]`;
+    const field = `${at}[${i}]`;
     if (!isObj(m)) continue;
     const type = str(m.Type);
     if (type === 'bind') {
@@ -231,7 +255,7 @@ function checkMounts(hc: Obj, rules: ContainerRules, host: HostFacts, mutations:
       const dc = isObj(vo.DriverConfig) ? vo.DriverConfig : undefined;
       if (dc) {
         const at = `${field}.VolumeOptions.DriverConfig`;
-        const r = checkVolumeDriver(str(dc.Name) || str(hc.VolumeDriver), dc.Options, [`${at}.Name`, `${at}.Options`], rules, host);
+        const r = checkVolumeDriver(str(dc.Name) || volumeDriver, dc.Options, [`${at}.Name`, `${at}.Options`], rules, host);
         if (r) return r;
       }
     } else if (type === 'image') {
@@ -277,17 +301,27 @@ function checkResources(res: Obj, rules: ContainerRules, prefix: string): BodyRe
   if (rules.maxPids !== undefined && num(res.PidsLimit) > rules.maxPids) {
     return refuse('DW_BODY_LIMIT', `${prefix}PidsLimit`, `pids limit ${num(res.PidsLimit)} is above the role's bound of ${rules.maxPids}`);
   }
-  const ulimits = list(res.Ulimits);
+  return checkUlimits(list(res.Ulimits), `${prefix}Ulimits`, rules);
+}
+
+/** `units.Ulimit`s (`Resources.Ulimits`, a service's `Ulimits`) at field `at`. */
+export function checkUlimits(ulimits: unknown[], at: string, rules: ContainerRules): BodyRefusal | undefined {
   for (let i = 0; i < ulimits.length; i++) {
     const u = ulimits[i];
     if (!isObj(u)) continue;
     const max = rules.maxUlimits.get(str(u.Name));
-    if (max === undefined) return refuse('DW_BODY_ULIMIT', `${prefix}Ulimits[${i}]`, `ulimit ${JSON.stringify(str(u.Name))} is not allowed for this role`);
+    if (max === undefined) return refuse('DW_BODY_ULIMIT', `${at}[${i}]`, `ulimit ${JSON.stringify(str(u.Name))} is not allowed for this role`);
     if (num(u.Soft) > max || num(u.Hard) > max || num(u.Soft) < 0 || num(u.Hard) < 0) {
-      return refuse('DW_BODY_ULIMIT', `${prefix}Ulimits[${i}]`, `ulimit ${str(u.Name)} above ${max} (or unlimited) is not allowed for this role`);
+      return refuse('DW_BODY_ULIMIT', `${at}[${i}]`, `ulimit ${str(u.Name)} above ${max} (or unlimited) is not allowed for this role`);
     }
   }
   return undefined;
+}
+
+/** A log driver by name (`HostConfig.LogConfig.Type`, a service's `LogDriver.Name`). */
+export function checkLogDriver(name: string, at: string, rules: ContainerRules): BodyRefusal | undefined {
+  if (name === '' || rules.logDrivers.has(name)) return undefined;
+  return refuse('DW_BODY_LOG_DRIVER', at, `log driver ${JSON.stringify(name)} is not allowed for this role (allowed: ${[...rules.logDrivers].join(', ')})`);
 }
 
 function checkHostSettings(hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
@@ -304,9 +338,24 @@ function checkHostSettings(hc: Obj, rules: ContainerRules): BodyRefusal | undefi
   if (rules.maxShmSize !== undefined && num(hc.ShmSize) > rules.maxShmSize) {
     return refuse('DW_BODY_LIMIT', 'HostConfig.ShmSize', `shm size ${num(hc.ShmSize)} is above the role's bound of ${rules.maxShmSize} bytes`);
   }
-  const log = isObj(hc.LogConfig) ? str(hc.LogConfig.Type) : '';
-  if (log !== '' && !rules.logDrivers.has(log)) return refuse('DW_BODY_LOG_DRIVER', 'HostConfig.LogConfig.Type', `log driver ${JSON.stringify(log)} is not allowed for this role (allowed: ${[...rules.logDrivers].join(', ')})`);
-  return undefined;
+  return checkLogDriver(isObj(hc.LogConfig) ? str(hc.LogConfig.Type) : '', 'HostConfig.LogConfig.Type', rules);
+}
+
+/** The enforced capability set: every other one dropped, the defaults the request kept and what it added. */
+export function enforcedCapabilities(drop: unknown[], add: unknown[], defaults: readonly string[]): string[] {
+  const dropped = new Set(drop.map((c) => normalizeCapability(str(c))));
+  const base = dropped.has('ALL') ? [] : defaults.filter((c) => !dropped.has(c));
+  return [...new Set([...base, ...add.map((c) => normalizeCapability(str(c)))])];
+}
+
+/** Log drivers that take rotation options ('' is the daemon's default, json-file). */
+export const ROTATING_LOG_DRIVERS: ReadonlySet<string> = new Set(['', 'json-file', 'local']);
+
+/** Adds the enforced log options the request did not set; says what it set. */
+export function mergeLogOptions(config: Obj, log: Readonly<Record<string, string>>): string | undefined {
+  const set = Object.entries(log).filter(([k]) => config[k] === undefined);
+  for (const [k, v] of set) config[k] = v;
+  return set.length ? set.map(([k, v]) => `${k}=${v}`).join(', ') : undefined;
 }
 
 /** The enforced defaults; each only narrows what the request asked for. */
@@ -319,11 +368,8 @@ function applyDefaults(body: Obj, hc: Obj, rules: ContainerRules, mutations: str
     mutations.push('HostConfig.SecurityOpt: no-new-privileges');
   }
   if (d.capabilities) {
-    const dropped = new Set(list(hc.CapDrop).map((c) => normalizeCapability(str(c))));
-    const base = dropped.has('ALL') ? [] : d.capabilities.filter((c) => !dropped.has(c));
-    const added = list(hc.CapAdd).map((c) => normalizeCapability(str(c)));
+    hc.CapAdd = enforcedCapabilities(list(hc.CapDrop), list(hc.CapAdd), d.capabilities);
     hc.CapDrop = ['ALL'];
-    hc.CapAdd = [...new Set([...base, ...added])];
     mutations.push(`HostConfig.CapDrop: ALL; CapAdd: ${(hc.CapAdd as string[]).join(', ') || 'none'}`);
   }
   if (d.user !== undefined && str(body.User) === '') {
@@ -351,11 +397,9 @@ function applyDefaults(body: Obj, hc: Obj, rules: ContainerRules, mutations: str
   }
   if (d.log) {
     const lc: Obj = isObj(hc.LogConfig) ? hc.LogConfig : (hc.LogConfig = { Type: '', Config: null });
-    if (['', 'json-file', 'local'].includes(str(lc.Type))) {
-      const config: Obj = isObj(lc.Config) ? lc.Config : (lc.Config = {});
-      const set = Object.entries(d.log).filter(([k]) => config[k] === undefined);
-      for (const [k, v] of set) config[k] = v;
-      if (set.length) mutations.push(`HostConfig.LogConfig.Config: ${set.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    if (ROTATING_LOG_DRIVERS.has(str(lc.Type))) {
+      const set = mergeLogOptions(isObj(lc.Config) ? lc.Config : (lc.Config = {}), d.log);
+      if (set) mutations.push(`HostConfig.LogConfig.Config: ${set}`);
     }
   }
 }
@@ -373,7 +417,7 @@ export function checkContainerCreate(body: Obj, rules: ContainerRules, host: Hos
     checkResources(hc, rules, 'HostConfig.') ??
     checkPorts(hc, rules) ??
     checkBinds(hc, rules, host, mutations) ??
-    checkMounts(hc, rules, host, mutations);
+    checkMountList(list(hc.Mounts), 'HostConfig.Mounts', str(hc.VolumeDriver), rules, host, mutations);
   if (refusal) return refusal;
   applyDefaults(body, hc, rules, mutations);
   return { body, mutations };

@@ -130,3 +130,12 @@ export function checkAuth(body: Record<string, unknown>, rules: RoleRules): Body
   if (registryAllowed(host, rules)) return undefined;
   return refuse('DW_BODY_REGISTRY', 'serveraddress', `logging in to registry ${JSON.stringify(host)} is not allowed for this role`);
 }
+
+/**
+ * `POST /services/{id}/update?rollback=previous` (r.URL.Query().Get): dockerd runs the service's
+ * previous spec, whoever wrote it, and ignores the body the gateway checked.
+ */
+export function checkServiceUpdateQuery(params: URLSearchParams): BodyRefusal | undefined {
+  if (params.get('rollback') !== 'previous') return undefined;
+  return refuse('DW_BODY_ROLLBACK', 'rollback', 'a rollback to the previous spec runs a spec the gateway did not check; send the spec to roll back to instead');
+}

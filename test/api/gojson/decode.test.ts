@@ -224,3 +224,19 @@ describe('gojson: Go field flattening', () => {
     assert.match(encode(d.value, Create), /^\{"Image":"busybox","Cmd":null,"Labels":null\}$/);
   });
 });
+
+describe('gojson: []byte as encoding/json reads it (base64.StdEncoding, or an array of numbers)', () => {
+  const T = g.struct('T', [g.field('B', g.bytes, { omitempty: true })]);
+  const roundTrip = (body: string) => encode(decode(Buffer.from(body), T).value, T);
+  const CASES: [string, string, string][] = [
+    ['a padded base64 string', '{"B":"aGk="}', '{"B":"aGk="}'],
+    ['\\r and \\n skipped anywhere', '{"B":"aG\\r\\nk="}', '{"B":"aGk="}'],
+    ['an array of numbers', '{"B":[104,105]}', '{"B":"aGk="}'],
+    ['null: nil, left out by omitempty', '{"B":null}', '{}'],
+    ['the empty string: empty, left out', '{"B":""}', '{}'],
+  ];
+  for (const [name, body, out] of CASES) it(name, () => assert.equal(roundTrip(body), out));
+  for (const bad of ['{"B":"aGk"}', '{"B":"aG k="}', '{"B":"aGk=="}', '{"B":"a-_="}', '{"B":[256]}', '{"B":true}']) {
+    it(`refuses ${bad}`, () => assert.throws(() => decode(Buffer.from(bad), T), GoJsonError));
+  }
+});
