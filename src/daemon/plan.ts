@@ -122,48 +122,53 @@ async function modeFor(path: string, fallback: number): Promise<number> {
 
 const show = (v: unknown) => JSON.stringify(v);
 
-export async function computePlan(opts: PlanOptions): Promise<Plan> {
-  // A mistyped --root would otherwise get a fresh /etc and /var created under it.
-  if (!(await stat(opts.root).catch(() => undefined))?.isDirectory()) {
-    throw new UsageError(`--root ${opts.root} is not a directory`, 'give the directory the target system is mounted or unpacked at');
-  }
-  const listeners = opts.listen.map(parseListen);
+/** What the stages of a plan share: the inputs as read, the configuration being built, and what they report. */
+interface PlanContext {
+  opts: PlanOptions;
+  unit: DockerUnit;
+  /** The daemon.json dockerd reads (on the target). */
+  cfgPath: string;
+  original: DaemonConfig;
+  config: DaemonConfig;
+  /** dockerd's command-line flags, as the unit gives them. */
+  flags: DaemonFlag[];
+  /** dockerd's flags for a daemon.json key. */
+  flagFor: (key: string) => DaemonFlag[];
+  problems: Problem[];
+  changes: Change[];
+  files: FileChange[];
+}
+
+function checkPlanOptions(opts: PlanOptions): void {
   if (opts.usernsRemap !== undefined && !/^(?:default|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?|\d+(?::\d+)?)$/.test(opts.usernsRemap)) {
     throw new UsageError(`--userns-remap ${JSON.stringify(opts.usernsRemap)} is not a user`, "use 'default' (user dockremap), USER or USER:GROUP");
   }
-  const problems: Problem[] = [];
-  const changes: Change[] = [];
-  const files: FileChange[] = [];
-  // --- the unit and its flags
-  const unit = await readDockerUnit(opts.root);
-  const flags = unit.execStart ? dockerdFlags(unit.execStart, unit.env) : [];
-  const flagFor = (key: string) => flags.filter((f) => configKeyOfFlag(f.name) === key);
-  // dockerd reads the file its --config-file names; writing another one would change nothing.
-  const unitConfig = flagFor('config-file')[0]?.value;
-  const cfgPath = opts.configPath ?? unitConfig ?? DAEMON_JSON;
-  if (cfgPath !== (unitConfig ?? DAEMON_JSON)) {
-    problems.push({
-      severity: 'blocking',
-      file: cfgPath,
-      message: `dockerd reads ${unitConfig ?? DAEMON_JSON}${unitConfig ? ' (--config-file on its command line)' : ''}, not ${cfgPath}`,
-      fix: unitConfig ? `leave out --config (dockward uses ${unitConfig})` : `leave out --config, or start dockerd with --config-file ${cfgPath}`,
-    });
-  }
+}
 
-  // --- daemon.json as it is; a symlinked one (kept in a config repository, say) is edited where it points, so the link stays
-  const cfgFile = await resolveAtRoot(opts.root, cfgPath);
-  const beforeBytes = await readMaybe(atRoot(opts.root, cfgFile));
-  const parsed = parseDaemonJson(beforeBytes?.toString('utf8') ?? '');
-  // A new listener is TLS-protected by --tls, or by the tlsverify already in effect with the user's own certificates.
-  const tlsInEffect = parsed.config?.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
-  if (listeners.length && !opts.tls && !opts.insecureTcp && !tlsInEffect) {
-    throw new UsageError(
-      `refusing to listen on ${listeners.map((l) => l.url).join(', ')} without TLS: anyone who reaches a plain TCP Docker port is root on this host`,
-      'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
-    );
-  }
+/** dockerd reads the file its --config-file names; writing another one would change nothing. */
+function configPathProblem(cfgPath: string, unitConfig: string | undefined): Problem | undefined {
+  if (cfgPath === (unitConfig ?? DAEMON_JSON)) return undefined;
+  return {
+    severity: 'blocking',
+    file: cfgPath,
+    message: `dockerd reads ${unitConfig ?? DAEMON_JSON}${unitConfig ? ' (--config-file on its command line)' : ''}, not ${cfgPath}`,
+    fix: unitConfig ? `leave out --config (dockward uses ${unitConfig})` : `leave out --config, or start dockerd with --config-file ${cfgPath}`,
+  };
+}
+
+/** What dockward does about each JSON mistake it repairs. */
+const SYNTAX_FIX: ReadonlyMap<string, string> = new Map([
+  ['duplicate-key', 'dockward writes each key once, with the value dockerd uses (the last): check that it is the one you meant'],
+  ['comment', 'dockward removes them (JSON has no comments: keep notes elsewhere)'],
+  ['bom', 'dockward removes it (save the file as UTF-8 without BOM when editing it)'],
+  ['trailing-comma', 'dockward removes them'],
+]);
+
+/** What is wrong with daemon.json as JSON: one problem per kind, with every line it occurs on (six comments are one thing to fix). */
+function syntaxProblems(text: string | undefined, issues: ReturnType<typeof parseDaemonJson>['issues'], cfgPath: string): Problem[] {
+  const problems: Problem[] = [];
   // An empty file is no configuration to dockward but a decoding error to dockerd, which reads it as JSON.
-  if (beforeBytes && beforeBytes.toString('utf8').replace(/^\ufeff/, '').trim() === '') {
+  if (text !== undefined && text.replace(/^\ufeff/, '').trim() === '') {
     problems.push({
       severity: 'fixed',
       file: cfgPath,
@@ -171,11 +176,8 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       fix: 'dockward writes a complete daemon.json in its place (at least {})',
     });
   }
-  // One problem per kind, with every line it occurs on: six comments are one thing to fix.
-  const kinds = [...new Set(parsed.issues.map((i) => i.kind))];
-  for (const kind of kinds) {
-    const all = parsed.issues.filter((i) => i.kind === kind);
-    const fixable = kind === 'bom' || kind === 'comment' || kind === 'trailing-comma' || kind === 'duplicate-key';
+  for (const kind of new Set(issues.map((i) => i.kind))) {
+    const all = issues.filter((i) => i.kind === kind);
     const lines = all.map((i) => i.line);
     const on = `on line${lines.length > 1 ? 's' : ''} ${lines.join(', ')}`;
     const plural = lines.length > 1 ? 's' : '';
@@ -190,7 +192,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
               ? `${all.map((i) => `${i.message} on line ${i.line}`).join(', ')}`
               : `${all[0]!.message} on line ${lines[0]}`;
     problems.push({
-      severity: fixable ? 'fixed' : 'blocking',
+      severity: SYNTAX_FIX.has(kind) ? 'fixed' : 'blocking',
       file: cfgPath,
       // Go's decoder takes a repeated key without complaint (checked with dockerd 20.10 and 28.5):
       // the file starts, but says two things and only its last value counts.
@@ -198,65 +200,51 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
         kind === 'duplicate-key'
           ? `${what}: ambiguous; dockerd starts with it, uses the last value and ignores the earlier one${plural} without a word`
           : `${what}: dockerd reads strict JSON and refuses to start`,
-      fix: fixable
-        ? kind === 'duplicate-key'
-          ? 'dockward writes each key once, with the value dockerd uses (the last): check that it is the one you meant'
-          : kind === 'comment'
-            ? 'dockward removes them (JSON has no comments: keep notes elsewhere)'
-            : kind === 'bom'
-              ? 'dockward removes it (save the file as UTF-8 without BOM when editing it)'
-              : 'dockward removes them'
-        : `correct the JSON in ${cfgPath} by hand, then plan again`,
+      fix: SYNTAX_FIX.get(kind) ?? `correct the JSON in ${cfgPath} by hand, then plan again`,
     });
   }
-  const keysOf = opts.dockerd ? `dockerd ${opts.dockerd.version} (${opts.dockerd.path})` : `dockerd ${DOCKERD_20_10.version} and ${DOCKERD_28_5.version} (no dockerd on PATH)`;
-  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false, flags, keysOf };
-  const original = parsed.config;
-  const config: DaemonConfig = structuredClone(original);
-  problems.push(...keyProblems(original, cfgPath, opts.dockerd));
+  return problems;
+}
 
-  if (!unit.fragment) {
-    problems.push({
-      severity: 'warning',
-      message: 'no docker.service unit found: flags dockerd is started with could not be checked',
-      fix: 'make sure whatever starts dockerd passes no flag that daemon.json also sets (-H above all)',
-    });
-  }
-
-  const set = (key: string, value: unknown, why: string, enforce: boolean) => {
-    const flagged = flagFor(key);
-    if (flagged.length && !(key in original)) {
-      const same = flagged.every((f) => f.value === String(value));
-      if (enforce && !same && typeof value !== 'object') {
-        problems.push({
-          severity: 'blocking',
-          file: flagged[0]!.source,
-          message: `--${flagged[0]!.name}=${flagged[0]!.value} on dockerd's command line contradicts ${key}: ${show(value)} (${why})`,
-          fix: `remove --${flagged[0]!.name} from ${flagged[0]!.source}, then plan again`,
-        });
-      } else {
-        changes.push({ file: cfgPath, what: `${key}: left to --${flagged[0]!.name} on the command line`, why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
-      }
-      return;
+/**
+ * Sets a daemon.json key the profile wants: left to a flag that already sets it (a key in both
+ * makes dockerd refuse to start), replaced only where the profile enforces it, else the user's kept.
+ */
+function setKey(ctx: PlanContext, key: string, value: unknown, why: string, enforce: boolean): void {
+  const { config, original, cfgPath, changes } = ctx;
+  const flagged = ctx.flagFor(key);
+  if (flagged.length && !(key in original)) {
+    const same = flagged.every((f) => f.value === String(value));
+    if (enforce && !same && typeof value !== 'object') {
+      ctx.problems.push({
+        severity: 'blocking',
+        file: flagged[0]!.source,
+        message: `--${flagged[0]!.name}=${flagged[0]!.value} on dockerd's command line contradicts ${key}: ${show(value)} (${why})`,
+        fix: `remove --${flagged[0]!.name} from ${flagged[0]!.source}, then plan again`,
+      });
+    } else {
+      changes.push({ file: cfgPath, what: `${key}: left to --${flagged[0]!.name} on the command line`, why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
     }
-    if (!(key in config)) {
+    return;
+  }
+  if (!(key in config)) {
+    config[key] = value;
+    changes.push({ file: cfgPath, what: `add "${key}": ${show(value)}`, why });
+  } else if (!isDeepStrictEqual(config[key], value)) {
+    if (enforce) {
+      changes.push({ file: cfgPath, what: `change "${key}" from ${show(config[key])} to ${show(value)} (your value is replaced: the profile requires it)`, why });
       config[key] = value;
-      changes.push({ file: cfgPath, what: `add "${key}": ${show(value)}`, why });
-    } else if (!isDeepStrictEqual(config[key], value)) {
-      if (enforce) {
-        changes.push({ file: cfgPath, what: `change "${key}" from ${show(config[key])} to ${show(value)} (your value is replaced: the profile requires it)`, why });
-        config[key] = value;
-      } else {
-        changes.push({ file: cfgPath, what: `keep your "${key}": ${show(config[key])}`, why: `the profile would set ${show(value)}: ${why}` });
-      }
+    } else {
+      changes.push({ file: cfgPath, what: `keep your "${key}": ${show(config[key])}`, why: `the profile would set ${show(value)}: ${why}` });
     }
-  };
+  }
+}
 
-  // --- swarm: live-restore is refused on a manager
-  const dataRoot = typeof original['data-root'] === 'string' ? (original['data-root'] as string) : flagFor('data-root')[0]?.value ?? '/var/lib/docker';
+/** The profile's settings; live-restore is left out on a swarm manager, which dockerd refuses with it. */
+async function planProfile(ctx: PlanContext): Promise<void> {
+  const { opts, config, original, cfgPath, changes } = ctx;
+  const dataRoot = typeof original['data-root'] === 'string' ? (original['data-root'] as string) : ctx.flagFor('data-root')[0]?.value ?? '/var/lib/docker';
   const swarm = await detectSwarmManager(opts.root, dataRoot, opts.root === '/' ? opts.socketPath : undefined);
-
-  // --- profile settings
   for (const s of profileSettings(opts.profile)) {
     if (s.key === 'live-restore' && swarm.manager) {
       changes.push({ file: cfgPath, what: 'live-restore left out', why: `this node is a swarm manager (${swarm.evidence}) and dockerd refuses live-restore in swarm mode` });
@@ -264,42 +252,45 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     }
     if (s.key === 'userns-remap') continue;
     if (s.key === 'log-opts') {
-      if (flagFor('log-opts').length) changes.push({ file: cfgPath, what: 'log-opts: left to --log-opt on the command line', why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
-      else planLogRotation(config, original, cfgPath, changes, flagFor('log-driver')[0]?.value);
+      if (ctx.flagFor('log-opts').length) changes.push({ file: cfgPath, what: 'log-opts: left to --log-opt on the command line', why: 'a key given both as a flag and in daemon.json makes dockerd refuse to start' });
+      else planLogRotation(config, original, cfgPath, changes, ctx.flagFor('log-driver')[0]?.value);
       continue;
     }
     if (s.key === 'log-driver' && typeof config['log-driver'] === 'string' && config['log-driver'] !== s.value) {
       changes.push({ file: cfgPath, what: `keep your "log-driver": ${show(config['log-driver'])}`, why: 'your driver is kept; rotation options are added only for the file-based drivers (json-file, local)' });
       continue;
     }
-    set(s.key, s.value, s.why, s.enforce);
+    setKey(ctx, s.key, s.value, s.why, s.enforce);
   }
   if (swarm.manager && original['live-restore'] === true) {
-    problems.push({
+    ctx.problems.push({
       severity: 'blocking',
       file: cfgPath,
       message: `"live-restore": true on a swarm manager (${swarm.evidence}): dockerd refuses to start ("live-restore daemon configuration is incompatible with swarm mode")`,
       fix: `remove "live-restore" from ${cfgPath}`,
     });
   }
+}
 
-  // --- userns-remap and its subordinate ids
+/** userns-remap (the option's, the user's, or the profile's) and its subordinate id ranges. */
+async function planUserns(ctx: PlanContext): Promise<void> {
+  const { opts, config } = ctx;
   const profileRemap = profileSettings(opts.profile).find((s) => s.key === 'userns-remap')?.value as string | undefined;
   const userRemap = typeof config['userns-remap'] === 'string' && config['userns-remap'] ? (config['userns-remap'] as string) : undefined;
   const remap = opts.usernsRemap ?? userRemap ?? profileRemap;
-  if (remap) {
-    const why = USERNS_WHY;
-    if (config['userns-remap'] !== remap) {
-      const had = config['userns-remap'];
-      config['userns-remap'] = remap;
-      changes.push({ file: cfgPath, what: had === undefined ? `add "userns-remap": ${show(remap)}` : `change "userns-remap" from ${show(had)} to ${show(remap)}`, why });
-    }
-    await planSubIds(opts.root, remap, files, changes, problems);
+  if (!remap) return;
+  if (config['userns-remap'] !== remap) {
+    const had = config['userns-remap'];
+    config['userns-remap'] = remap;
+    ctx.changes.push({ file: ctx.cfgPath, what: had === undefined ? `add "userns-remap": ${show(remap)}` : `change "userns-remap" from ${show(had)} to ${show(remap)}`, why: USERNS_WHY });
   }
+  await planSubIds(opts.root, remap, ctx.files, ctx.changes, ctx.problems);
+}
 
-  // --- TLS and listeners
-  if (opts.tls) await planTls(opts, cfgPath, listeners, config, files, changes, problems);
-  const hostFlags = flags.filter((f) => f.name === 'host');
+/** "hosts": the new listeners beside what the unit's -H gave, and what dockerd would refuse or expose. */
+function planHosts(ctx: PlanContext, listeners: Listener[]): void {
+  const { config, cfgPath, unit, problems } = ctx;
+  const hostFlags = ctx.flags.filter((f) => f.name === 'host');
   const hostsBefore = Array.isArray(config.hosts) ? (config.hosts as unknown[]) : undefined;
   if (listeners.length || (hostsBefore && hostFlags.length)) {
     const hosts: unknown[] = [...(hostsBefore ?? [])];
@@ -310,7 +301,7 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
     for (const l of listeners) if (!hosts.includes(l.url)) hosts.push(l.url);
     if (!isDeepStrictEqual(hosts, hostsBefore)) {
       config.hosts = hosts;
-      changes.push({
+      ctx.changes.push({
         file: cfgPath,
         what: `${hostsBefore ? 'change' : 'add'} "hosts": ${show(hosts)}${from}`,
         why: `dockerd listens on these addresses${hosts.includes('fd://') ? '; fd:// keeps the local socket from docker.socket (socket activation)' : ''}`,
@@ -325,10 +316,10 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       fix: 'replace fd:// with unix:///var/run/docker.sock in "hosts" (or -H), or install docker.socket',
     });
   }
-  if (Array.isArray(config.hosts) && hostFlags.length) planHostsDropIn(unit, hostFlags, cfgPath, files, changes, problems);
-  const tlsOn = config.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
+  if (Array.isArray(config.hosts) && hostFlags.length) planHostsDropIn(unit, hostFlags, cfgPath, ctx.files, ctx.changes, problems);
+  const tlsOn = config.tlsverify === true || ctx.flagFor('tlsverify').some((f) => f.value === 'true');
   const plainTcp = [...(Array.isArray(config.hosts) ? config.hosts : []), ...hostFlags.map((f) => f.value)].filter(isTcpHost).filter(() => !tlsOn);
-  if (plainTcp.length && !opts.insecureTcp) {
+  if (plainTcp.length && !ctx.opts.insecureTcp) {
     problems.push({
       severity: 'blocking',
       file: cfgPath,
@@ -336,19 +327,23 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       fix: 'add --tls, or spell out --insecure-tcp if the port is protected otherwise',
     });
   }
+}
 
-  // --- combinations dockerd refuses
-  const iptablesOff = config.iptables === false || flagFor('iptables').some((f) => f.value === 'false');
+/** Combinations of settings dockerd refuses to start with. */
+function refusedCombinations(ctx: PlanContext): Problem[] {
+  const { config, cfgPath } = ctx;
+  const problems: Problem[] = [];
+  const iptablesOff = config.iptables === false || ctx.flagFor('iptables').some((f) => f.value === 'false');
   if (config.icc === false && iptablesOff) {
     problems.push({
       severity: 'blocking',
-      file: config.iptables === false ? cfgPath : flagFor('iptables')[0]?.source,
+      file: config.iptables === false ? cfgPath : ctx.flagFor('iptables')[0]?.source,
       message: 'icc: false with iptables disabled: dockerd refuses to start ("ICC=false uses iptables to function")',
       fix: 'remove "iptables": false (or --iptables=false), or keep icc enabled',
     });
   }
   for (const key of Object.keys(config)) {
-    const flagged = flagFor(key);
+    const flagged = ctx.flagFor(key);
     if (!flagged.length || key === 'hosts') continue;
     problems.push({
       severity: 'blocking',
@@ -357,8 +352,62 @@ export async function computePlan(opts: PlanOptions): Promise<Plan> {
       fix: `remove --${flagged[0]!.name} from ${flagged[0]!.source === '$DOCKER_OPTS' ? 'DOCKER_OPTS in /etc/default/docker' : flagged[0]!.source}, or "${key}" from ${cfgPath}`,
     });
   }
+  return problems;
+}
 
-  const strict = strictText(beforeBytes?.toString('utf8') ?? '', parsed.issues);
+export async function computePlan(opts: PlanOptions): Promise<Plan> {
+  // A mistyped --root would otherwise get a fresh /etc and /var created under it.
+  if (!(await stat(opts.root).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`--root ${opts.root} is not a directory`, 'give the directory the target system is mounted or unpacked at');
+  }
+  const listeners = opts.listen.map(parseListen);
+  checkPlanOptions(opts);
+  const problems: Problem[] = [];
+  const changes: Change[] = [];
+  const files: FileChange[] = [];
+  const unit = await readDockerUnit(opts.root);
+  const flags = unit.execStart ? dockerdFlags(unit.execStart, unit.env) : [];
+  const flagFor = (key: string) => flags.filter((f) => configKeyOfFlag(f.name) === key);
+  const unitConfig = flagFor('config-file')[0]?.value;
+  const cfgPath = opts.configPath ?? unitConfig ?? DAEMON_JSON;
+  const pathProblem = configPathProblem(cfgPath, unitConfig);
+  if (pathProblem) problems.push(pathProblem);
+
+  // daemon.json as it is; a symlinked one (kept in a config repository, say) is edited where it points, so the link stays
+  const cfgFile = await resolveAtRoot(opts.root, cfgPath);
+  const beforeBytes = await readMaybe(atRoot(opts.root, cfgFile));
+  const beforeText = beforeBytes?.toString('utf8');
+  const parsed = parseDaemonJson(beforeText ?? '');
+  // A new listener is TLS-protected by --tls, or by the tlsverify already in effect with the user's own certificates.
+  const tlsInEffect = parsed.config?.tlsverify === true || flagFor('tlsverify').some((f) => f.value === 'true');
+  if (listeners.length && !opts.tls && !opts.insecureTcp && !tlsInEffect) {
+    throw new UsageError(
+      `refusing to listen on ${listeners.map((l) => l.url).join(', ')} without TLS: anyone who reaches a plain TCP Docker port is root on this host`,
+      'add --tls (mutual TLS with the dockward PKI), or spell out --insecure-tcp if the port is protected otherwise',
+    );
+  }
+  problems.push(...syntaxProblems(beforeText, parsed.issues, cfgPath));
+  const keysOf = opts.dockerd ? `dockerd ${opts.dockerd.version} (${opts.dockerd.path})` : `dockerd ${DOCKERD_20_10.version} and ${DOCKERD_28_5.version} (no dockerd on PATH)`;
+  if (!parsed.config) return { root: opts.root, files, changes, problems, config: {}, unitChanged: false, flags, keysOf };
+  const original = parsed.config;
+  const ctx: PlanContext = { opts, unit, cfgPath, original, config: structuredClone(original), flags, flagFor, problems, changes, files };
+  problems.push(...keyProblems(original, cfgPath, opts.dockerd));
+  if (!unit.fragment) {
+    problems.push({
+      severity: 'warning',
+      message: 'no docker.service unit found: flags dockerd is started with could not be checked',
+      fix: 'make sure whatever starts dockerd passes no flag that daemon.json also sets (-H above all)',
+    });
+  }
+
+  await planProfile(ctx);
+  await planUserns(ctx);
+  if (opts.tls) await planTls(opts, cfgPath, listeners, ctx.config, files, changes, problems);
+  planHosts(ctx, listeners);
+  problems.push(...refusedCombinations(ctx));
+
+  const config = ctx.config;
+  const strict = strictText(beforeText ?? '', parsed.issues);
   const after = Buffer.from(renderDaemonJson(strict, strict !== undefined, original, config));
   if (!beforeBytes || !after.equals(beforeBytes)) {
     files.unshift({ path: cfgFile, before: beforeBytes, after, mode: await modeFor(atRoot(opts.root, cfgFile), 0o644) });
