@@ -21,4 +21,11 @@ export default tseslint.config(
   layer(['src/api/*.ts'], '^\\.\\./(?!util/)', 'src/api/ imports only src/util/'),
   layer(['src/api/*/*.ts'], '^\\.\\./\\.\\./(?!util/)', 'src/api/ imports only src/util/'),
   layer(['src/policy/**/*.ts'], '(^|/)gateway/', 'src/policy/ never imports src/gateway/'),
+  // The other parts stand beside the gateway, not on it; nothing below the CLI reaches up into it.
+  layer(
+    ['src/{pki,daemon,client,engine,audit,report,ownership}/**/*.ts'],
+    '(^|/)(gateway|cli)/',
+    'only src/cli/ and src/gateway/ may import src/gateway/, and only src/cli/ imports src/cli/',
+  ),
+  layer(['src/util/**/*.ts'], '^\\.\\./', 'src/util/ stands alone'),
 );
