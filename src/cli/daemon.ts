@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { planCommand, applyCommand, rollbackCommand } from '../daemon/commands.js';
+import { createInterface } from 'node:readline/promises';
+import { planCommand, applyCommand, rollbackCommand, type Output } from '../daemon/commands.js';
 import { DAEMON_JSON } from '../daemon/paths.js';
 import type { PlanOptions } from '../daemon/plan.js';
 
@@ -54,17 +55,31 @@ function toPlanOptions(f: PlanFlags): PlanOptions {
   };
 }
 
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** stdout, and questions on the terminal when there is one. */
+function terminal(): Output {
+  return { out: (t) => process.stdout.write(t), ...(process.stdin.isTTY ? { confirm } : {}) };
+}
+
 export function registerDaemon(program: Command): void {
   const daemon = program.command('daemon').description('harden dockerd: daemon.json, the systemd unit, subordinate ids; plan, apply, roll back');
   planOptions(daemon.command('plan').description('show what apply would change, why, and the problems found')).action(async (f: PlanFlags) => {
-    process.exitCode = await planCommand({ ...toPlanOptions(f), json: f.json });
+    process.exitCode = await planCommand({ ...toPlanOptions(f), json: f.json }, terminal());
   });
   planOptions(daemon.command('apply').description('validate with a throw-away dockerd, back up, and write the plan'))
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--restart', 'restart dockerd afterwards (systemctl)')
     .option('--no-validate', 'write without proving the configuration with a throw-away dockerd')
     .action(async (f: PlanFlags & { yes?: boolean; restart?: boolean; validate: boolean }) => {
-      process.exitCode = await applyCommand({ ...toPlanOptions(f), json: f.json, yes: f.yes, restart: f.restart, validate: f.validate });
+      process.exitCode = await applyCommand({ ...toPlanOptions(f), json: f.json, yes: f.yes, restart: f.restart, validate: f.validate }, terminal());
     });
   daemon
     .command('rollback')
@@ -73,6 +88,6 @@ export function registerDaemon(program: Command): void {
     .option('--force', 'roll back even files changed since apply')
     .option('--json', 'machine-readable output')
     .action(async (f: { root: string; force?: boolean; json?: boolean }) => {
-      process.exitCode = await rollbackCommand({ root: f.root === '/' ? '/' : resolve(f.root), force: f.force, json: f.json });
+      process.exitCode = await rollbackCommand({ root: f.root === '/' ? '/' : resolve(f.root), force: f.force, json: f.json }, terminal());
     });
 }

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline/promises';
 import { DockwardError, UsageError } from '../util/errors.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
 import { renderPlan, planJson, restartCommand } from './render.js';
@@ -7,16 +6,19 @@ import { validateCandidate } from './validate.js';
 import { applyPlan, rollback } from './apply.js';
 import { findDockerd, type Dockerd } from './dockerd.js';
 
-/** What `dockward daemon plan|apply|rollback` do; the CLI file only turns flags into these options. */
+/**
+ * What `dockward daemon plan|apply|rollback` do, and what they print; the CLI turns flags into
+ * these options and gives them its terminal.
+ */
 export interface Output {
   out(text: string): void;
+  /** Asks a yes/no question; absent where nobody can answer (no terminal). */
+  confirm?: (question: string) => Promise<boolean>;
 }
-
-const stdout: Output = { out: (t) => process.stdout.write(t) };
 const blocking = (plan: Plan) => plan.problems.filter((p) => p.severity === 'blocking');
 
 /** Prints the plan; exit code 1 when a problem blocks apply. */
-export async function planCommand(opts: PlanOptions & { json?: boolean }, io: Output = stdout): Promise<number> {
+export async function planCommand(opts: PlanOptions & { json?: boolean }, io: Output): Promise<number> {
   const plan = await computePlan({ ...opts, dockerd: await findDockerd() });
   io.out(opts.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
   return blocking(plan).length ? 1 : 0;
@@ -36,18 +38,10 @@ function requireDockerd(dockerd: Dockerd | undefined): Dockerd {
   return dockerd;
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
-export async function applyCommand(opts: ApplyOptions, io: Output = stdout): Promise<number> {
+export async function applyCommand(opts: ApplyOptions, io: Output): Promise<number> {
   if (opts.restart && opts.root !== '/') throw new UsageError('--restart works only on this system (--root /)', 'restart the daemon on the target system');
-  if (!opts.yes && !process.stdin.isTTY) throw new UsageError('apply changes files and there is no terminal to confirm on', 'review `dockward daemon plan`, then pass --yes');
+  const confirm = io.confirm;
+  if (!opts.yes && !confirm) throw new UsageError('apply changes files and there is no terminal to confirm on', 'review `dockward daemon plan`, then pass --yes');
   const dockerd = await findDockerd();
   const plan = await computePlan({ ...opts, dockerd });
   const log = (t: string) => {
@@ -74,7 +68,7 @@ export async function applyCommand(opts: ApplyOptions, io: Output = stdout): Pro
   } else {
     log('\nNot validated (--no-validate): dockerd has not seen this configuration.\n');
   }
-  if (!opts.yes && !(await confirm('Write these changes? [y/N] '))) throw new DockwardError('nothing written', 'answer y, or pass --yes');
+  if (!opts.yes && !(await confirm!('Write these changes? [y/N] '))) throw new DockwardError('nothing written', 'answer y, or pass --yes');
   const { backupDir } = await applyPlan(plan);
   const restart = restartCommand(plan);
   let restarted = false;
@@ -92,7 +86,7 @@ export async function applyCommand(opts: ApplyOptions, io: Output = stdout): Pro
   return 0;
 }
 
-export async function rollbackCommand(opts: { root: string; force?: boolean; json?: boolean }, io: Output = stdout): Promise<number> {
+export async function rollbackCommand(opts: { root: string; force?: boolean; json?: boolean }, io: Output): Promise<number> {
   const res = await rollback(opts.root, { force: opts.force });
   const restart = restartCommand({ unitChanged: [...res.restored, ...res.removed].some((p) => p.includes('/systemd/')) });
   if (opts.json) {
