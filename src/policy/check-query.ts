@@ -1,7 +1,7 @@
 /** The query stage of a decision: the parameters of a query route, judged by the role's rules. */
 import type { QueryCheck } from './authorize.js';
 import type { BodyRefusal } from './constraints/container.js';
-import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery } from './constraints/query.js';
+import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery } from './constraints/query.js';
 
 /** `target` is the canonical forward target: what is checked is what dockerd reads. */
 export function checkQuery(check: QueryCheck, target: string): BodyRefusal | undefined {
@@ -14,5 +14,7 @@ export function checkQuery(check: QueryCheck, target: string): BodyRefusal | und
       return checkImageCreateQuery(params, check.rules);
     case 'service-update':
       return checkServiceUpdateQuery(params);
+    case 'plugin-privileges':
+      return checkPluginRemoteQuery(params, check.rules);
   }
 }

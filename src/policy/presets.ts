@@ -16,7 +16,8 @@
  *   remove, ...) but not exec: running commands inside existing containers is `exec`.
  * - `ci-runner` is what a CI job does (containers, exec, images, classic builds, volumes,
  *   networks): with a constrained role's default body checks, none of it reaches the host.
- * - `plugins` is root on the host (a plugin is a privileged container); only give it to admins.
+ * - `plugins` is root on the host (a plugin is a privileged container): under a constrained role
+ *   installing, upgrading, creating and configuring plugins is refused (UNCONSTRAINABLE_ROUTES).
  * - `all` is every route, dockerd's debug endpoints included.
  */
 import { ROUTES, ROUTES_BY_NAME, type Route } from '../api/routes.js';

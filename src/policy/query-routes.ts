@@ -1,11 +1,13 @@
 /** The routes whose query parameters change what they do, and which check reads them. */
-export type QueryKind = 'build' | 'image-create' | 'service-update';
+export type QueryKind = 'build' | 'image-create' | 'service-update' | 'plugin-privileges';
 
 export const QUERY_ROUTES: ReadonlyMap<string, QueryKind> = new Map<string, QueryKind>([
   ['POST /build', 'build'],
   ['POST /images/create', 'image-create'],
   // `rollback=previous` runs the service's previous spec instead of the body the gateway checked.
   ['POST /services/{id}/update', 'service-update'],
+  // The daemon fetches the plugin's config from the registry `remote` names.
+  ['GET /plugins/privileges', 'plugin-privileges'],
 ]);
 
 /** BuildKit's own API (HTTP/2 after an upgrade): nothing in it can be checked by an HTTP gateway. */
@@ -15,16 +17,22 @@ export const BUILDKIT_ROUTES: ReadonlySet<string> = new Set(['POST /session', 'P
 export const PING_ROUTES: ReadonlySet<string> = new Set(['GET /_ping', 'HEAD /_ping']);
 
 const CHECKPOINTS = 'checkpoints name host directories the daemon writes and deletes';
+const PLUGINS = 'a plugin runs as root with the privileges, host mounts and devices it asks for, which the gateway does not hold to container rules';
 
 /**
  * Routes no constrained role is granted, whatever its allow list says, with the reason: what they
  * do reaches past anything the gateway can check. Checkpoints (experimental dockerd) take a host
  * directory (`dir`, CheckpointDir); joining a swarm hands this node to that swarm's managers,
- * which then run any container on it.
+ * which then run any container on it; installing, upgrading or configuring a plugin gives it whatever
+ * it asks for.
  */
 export const UNCONSTRAINABLE_ROUTES: ReadonlyMap<string, string> = new Map([
   ['GET /containers/{id}/checkpoints', CHECKPOINTS],
   ['POST /containers/{id}/checkpoints', CHECKPOINTS],
   ['DELETE /containers/{id}/checkpoints/{checkpoint}', CHECKPOINTS],
   ['POST /swarm/join', "joining a swarm lets that swarm's managers run any container on this node"],
+  ['POST /plugins/pull', PLUGINS],
+  ['POST /plugins/{name}/upgrade', PLUGINS],
+  ['POST /plugins/create', PLUGINS],
+  ['POST /plugins/{name}/set', PLUGINS],
 ]);

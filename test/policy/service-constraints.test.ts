@@ -7,6 +7,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, checkQuery, inspectBody, parsePolicy, type Identity, type Verdict } from '../../src/policy/index.js';
 import type { HostFacts } from '../../src/policy/constraints/container.js';
+import { QUERY_ROUTES, UNCONSTRAINABLE_ROUTES } from '../../src/policy/query-routes.js';
+import { BODY_ROUTES } from '../../src/api/bodies/canonical.js';
+import { ROUTES } from '../../src/api/routes.js';
 
 const who = (cn: string): Identity => ({ name: cn, cn, ou: [], sans: [], listener: 'tcp://127.0.0.1:2376' });
 
@@ -194,5 +197,34 @@ describe('service routes', () => {
     assert.equal(v.kind, 'deny');
     if (v.kind === 'deny') assert.match(v.message, /managers run any container/);
     assert.equal(authorize(policy, who('ops'), 'POST', '/v1.51/swarm/init').kind, 'allow');
+  });
+});
+
+describe('routes the policy treats specially', () => {
+  it('name real routes (a misspelt key would silently grant nothing special)', () => {
+    const names = new Set(ROUTES.map((r) => r.name));
+    for (const key of [...UNCONSTRAINABLE_ROUTES.keys(), ...QUERY_ROUTES.keys(), ...BODY_ROUTES.keys()]) assert.ok(names.has(key), key);
+  });
+
+  it('installing, upgrading, creating or configuring a plugin is refused to a constrained role; its registry is checked', () => {
+    const p = parsePolicy(POLICY.replace('allow: [preset:swarm]\n    images', 'allow: [preset:swarm, preset:plugins]\n    images'), 'p.yaml');
+    for (const [method, target] of [
+      ['POST', '/v1.51/plugins/pull?remote=vieux/sshfs'],
+      ['POST', '/v1.51/plugins/sshfs/upgrade?remote=vieux/sshfs'],
+      ['POST', '/v1.51/plugins/create?name=x'],
+      ['POST', '/v1.51/plugins/sshfs/set'],
+    ]) {
+      const v = authorize(p, who('ops'), method!, target!);
+      assert.equal(v.kind, 'deny', target);
+      if (v.kind === 'deny') assert.match(v.message, /a plugin runs as root/);
+    }
+    assert.equal(authorize(p, who('ops'), 'POST', '/v1.51/plugins/sshfs/disable').kind, 'allow');
+    const privileges = (remote: string) => {
+      const v = allowed(authorize(p, who('ops'), 'GET', `/v1.51/plugins/privileges?remote=${encodeURIComponent(remote)}`));
+      return checkQuery(v.query!, v.forwardTarget)?.code;
+    };
+    assert.equal(privileges('registry.example.com/x:1'), undefined);
+    assert.equal(privileges('127.0.0.1:2375/x'), 'DW_BODY_REGISTRY');
+    assert.equal(privileges('evil.example.net/x'), 'DW_BODY_REGISTRY');
   });
 });

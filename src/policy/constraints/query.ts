@@ -139,3 +139,10 @@ export function checkServiceUpdateQuery(params: URLSearchParams): BodyRefusal | 
   if (params.get('rollback') !== 'previous') return undefined;
   return refuse('DW_BODY_ROLLBACK', 'rollback', 'a rollback to the previous spec runs a spec the gateway did not check; send the spec to roll back to instead');
 }
+
+/** `GET /plugins/privileges?remote=` (r.FormValue): the registry the daemon fetches a plugin's config from. */
+export function checkPluginRemoteQuery(params: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
+  const remote = params.get('remote') ?? '';
+  if (registryAllowed(registryOf(remote), rules)) return undefined;
+  return refuse('DW_BODY_REGISTRY', 'remote', `fetching a plugin from registry ${registryOf(remote)} is not allowed for this role`);
+}
