@@ -48,11 +48,26 @@ interface FileConfig {
   timeouts?: { handshakeSeconds?: number; headersSeconds?: number; requestSeconds?: number; keepAliveSeconds?: number };
   maxConnections?: number;
   maxHandshakesPerAddress?: number;
+  maxConnectionsPerIdentity?: number;
+  maxConnectionsPerCertificate?: number;
+  maxStreamsPerIdentity?: number;
+  maxStreamsPerCertificate?: number;
 }
+
+/** Limits given as plain counts in the file, with the same name as in ServerLimits. */
+const COUNT_LIMITS = [
+  'maxConnections',
+  'maxHandshakesPerAddress',
+  'maxConnectionsPerIdentity',
+  'maxConnectionsPerCertificate',
+  'maxStreamsPerIdentity',
+  'maxStreamsPerCertificate',
+] as const;
 
 const path = { type: 'string', minLength: 1 } as const;
 const seconds = { type: 'integer', minimum: 1, maximum: 86400 } as const;
 const id = { type: 'integer', minimum: 0, maximum: 4294967294 } as const;
+const count = { type: 'integer', minimum: 1, maximum: 100000 } as const;
 
 export const GATEWAY_CONFIG_SCHEMA = {
   type: 'object',
@@ -88,8 +103,7 @@ export const GATEWAY_CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { handshakeSeconds: seconds, headersSeconds: seconds, requestSeconds: seconds, keepAliveSeconds: seconds },
     },
-    maxConnections: { type: 'integer', minimum: 1, maximum: 100000 },
-    maxHandshakesPerAddress: { type: 'integer', minimum: 1, maximum: 100000 },
+    ...Object.fromEntries(COUNT_LIMITS.map((k) => [k, count])),
   },
 } as const;
 
@@ -203,8 +217,7 @@ export async function resolveGatewayOptions(flags: GatewayFlags): Promise<Gatewa
       ...(t.headersSeconds ? { headersTimeoutMs: t.headersSeconds * 1000 } : {}),
       ...(t.requestSeconds ? { requestTimeoutMs: t.requestSeconds * 1000 } : {}),
       ...(t.keepAliveSeconds ? { keepAliveTimeoutMs: t.keepAliveSeconds * 1000 } : {}),
-      ...(cfg.maxConnections ? { maxConnections: cfg.maxConnections } : {}),
-      ...(cfg.maxHandshakesPerAddress ? { maxHandshakesPerAddress: cfg.maxHandshakesPerAddress } : {}),
+      ...Object.fromEntries(COUNT_LIMITS.filter((k) => cfg[k]).map((k) => [k, cfg[k]])),
     },
   };
 }

@@ -227,10 +227,20 @@ describe('gateway config file limits', () => {
       await writeFile(
         cfg,
         'dockerSocket: /run/docker.sock\nlisteners:\n  - unix: gw.sock\n    identity: ci\n' +
-          'timeouts: { handshakeSeconds: 5, keepAliveSeconds: 7 }\nmaxConnections: 300\nmaxHandshakesPerAddress: 16\n',
+          'timeouts: { handshakeSeconds: 5, keepAliveSeconds: 7 }\nmaxConnections: 300\nmaxHandshakesPerAddress: 16\n' +
+          'maxConnectionsPerIdentity: 40\nmaxConnectionsPerCertificate: 20\nmaxStreamsPerIdentity: 10\nmaxStreamsPerCertificate: 5\n',
       );
       const opts = await resolveGatewayOptions({ config: cfg });
-      assert.deepEqual(opts.limits, { handshakeTimeoutMs: 5000, keepAliveTimeoutMs: 7000, maxConnections: 300, maxHandshakesPerAddress: 16 });
+      assert.deepEqual(opts.limits, {
+        handshakeTimeoutMs: 5000,
+        keepAliveTimeoutMs: 7000,
+        maxConnections: 300,
+        maxHandshakesPerAddress: 16,
+        maxConnectionsPerIdentity: 40,
+        maxConnectionsPerCertificate: 20,
+        maxStreamsPerIdentity: 10,
+        maxStreamsPerCertificate: 5,
+      });
       await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxHandshakesPerAddress: 0\n');
       await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:4: "maxHandshakesPerAddress" must be >= 1/);
     } finally {
