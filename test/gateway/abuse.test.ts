@@ -5,18 +5,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
-import { loadPolicyFile } from '../../src/policy/index.js';
-import { startGateway, type Gateway } from '../../src/gateway/server.js';
-import type { ServerLimits } from '../../src/gateway/listeners.js';
-import type { AuditRecord } from '../../src/gateway/audit-log.js';
-import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import { FULL_LINES } from '../../src/gateway/refusal-log.js';
 import { engineSkipReason, runDocker } from '../harness/engine.js';
-import { clientTls, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
+import { clientTls, readAuditFile, startGatewayFixture, startTcpGateway, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -26,24 +20,6 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
     f = await startGatewayFixture();
   });
   after(async () => f?.stop());
-
-  async function gatewayWith(auditLog: string, limits: Partial<ServerLimits> = {}): Promise<Gateway> {
-    return startGateway({
-      upstreamSocket: f.engine.socketPath,
-      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
-      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
-      auditLog,
-      limits,
-      log: () => undefined,
-    });
-  }
-
-  async function readAudit(file: string): Promise<AuditRecord[]> {
-    return (await readFile(file, 'utf8'))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as AuditRecord);
-  }
 
   /** Connects as `opts` and sends `request`; resolves with the socket and the first bytes of the answer. */
   function ask(opts: tls.ConnectionOptions, request: string): Promise<{ socket: tls.TLSSocket; answer: string }> {
@@ -88,7 +64,7 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
 
   it("keeps one identity's connections and streams to its share, naming the limit, and the admin gets in", async () => {
     const auditFile = join(f.dir, 'fair-share-audit.log');
-    const gw = await gatewayWith(auditFile, { maxConnections: 40, maxConnectionsPerIdentity: 12, maxStreamsPerIdentity: 6 });
+    const gw = await startTcpGateway(f, auditFile, { maxConnections: 40, maxConnectionsPerIdentity: 12, maxStreamsPerIdentity: 6 });
     const port = gw.listeners[0]!.port!;
     const reader = { ...(await clientTls(f, 'reader')), port };
     const held: tls.TLSSocket[] = [];
@@ -125,7 +101,7 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
       for (const s of held) s.destroy();
       await gw.close(100);
     }
-    const lines = await readAudit(auditFile);
+    const lines = await readAuditFile(auditFile);
     const streams = lines.filter((x) => x.status === 429);
     assert.ok(streams.length >= 1 && streams.every((x) => x.code === 'DW_LIMIT_STREAMS' && x.identity === 'reader' && /maxStreamsPerIdentity/.test(x.error ?? '')), JSON.stringify(streams));
     const connections = lines.filter((x) => x.decision === 'refused' && /maxConnectionsPerIdentity/.test(x.error ?? ''));
@@ -136,7 +112,7 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
   it('sheds the silent sockets of an address, not the address: with hundreds of them open, the admin there still gets in', async () => {
     const auditFile = join(f.dir, 'lockout-audit.log');
     // Long enough that only shedding, not the deadline, can make room.
-    const gw = await gatewayWith(auditFile, { handshakeTimeoutMs: 60_000 });
+    const gw = await startTcpGateway(f, auditFile, { handshakeTimeoutMs: 60_000 });
     const port = gw.listeners[0]!.port!;
     const sockets: net.Socket[] = [];
     try {
@@ -146,7 +122,7 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
       for (const s of sockets) s.destroy();
       await gw.close(100);
     }
-    const lines = await readAudit(auditFile);
+    const lines = await readAuditFile(auditFile);
     const shed = lines.filter((x) => /^(\d+ more refusals? of the same kind from 127\.0\.0\.1 in the last \d+ s: )?shed to make room/.test(x.error ?? ''));
     assert.ok(shed.length >= 1, JSON.stringify(lines.slice(0, 20)));
     // Every shed socket is accounted for, in a handful of lines.
@@ -156,7 +132,7 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
 
   it('aggregates repeated refusals from one source into counted lines, and says each kind in full once', async () => {
     const auditFile = join(f.dir, 'aggregate-audit.log');
-    const gw = await gatewayWith(auditFile);
+    const gw = await startTcpGateway(f, auditFile);
     const port = gw.listeners[0]!.port!;
     const { cert: _c, key: _k, ...noCert } = { ...(await clientTls(f, 'admin')), port };
     const n = 200;
@@ -170,7 +146,7 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
     } finally {
       await gw.close(100);
     }
-    const lines = await readAudit(auditFile);
+    const lines = await readAuditFile(auditFile);
     const refused = lines.filter((x) => x.decision === 'refused' && /no client certificate/.test(x.error ?? ''));
     assert.equal(refused[0]!.error, 'no client certificate');
     assert.match(refused[0]!.remote, /^127\.0\.0\.1:\d+$/);

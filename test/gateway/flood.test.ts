@@ -16,7 +16,7 @@ import type { AuditRecord } from '../../src/gateway/audit-log.js';
 import { FULL_LINES, MAX_REFUSAL_KEYS } from '../../src/gateway/refusal-log.js';
 import { DOCKWARD_BIN } from '../harness/cli.js';
 import { engineSkipReason, runDocker } from '../harness/engine.js';
-import { clientTls, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
+import { clientTls, readAuditFile, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -166,10 +166,7 @@ describe('the gateway under a flood', { skip, timeout: 300_000 }, () => {
     gw.kill('SIGTERM');
     await new Promise((r) => gw.once('exit', r));
     const size = (await stat(auditFile())).size;
-    const lines = (await readFile(auditFile(), 'utf8'))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as AuditRecord);
+    const lines = await readAuditFile(auditFile());
     const diag = `${seconds.toFixed(1)} s, peak RSS ${peakRss.toFixed(0)} MB, ${lines.length} lines, ${size} bytes, reader answers ${JSON.stringify([...answers.reader])}, no-cert 403s ${answers.noCert}`;
     process.stderr.write(`flood: ${diag}\n`);
     assert.ok(size < MAX_AUDIT_BYTES, diag);

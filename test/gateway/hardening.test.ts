@@ -16,11 +16,11 @@ import http from 'node:http';
 import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
-import { startGateway, type Gateway } from '../../src/gateway/server.js';
+import { startGateway } from '../../src/gateway/server.js';
 import type { ServerLimits } from '../../src/gateway/listeners.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import { engineSkipReason, runDocker, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, startGatewayFixture, startTcpGateway, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -40,17 +40,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     return previous;
   }
 
-  /** A gateway of its own on a TCP port, with the fixture's PKI and policy, for limits the fixture's gateway does not have. */
-  async function tcpGateway(auditLog: string, limits: Partial<ServerLimits>, log: (line: string) => void = () => undefined): Promise<Gateway> {
-    return startGateway({
-      upstreamSocket: f.engine.socketPath,
-      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
-      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
-      auditLog,
-      limits,
-      log,
-    });
-  }
+  const tcpGateway = (auditLog: string, limits: Partial<ServerLimits>, log?: (line: string) => void) => startTcpGateway(f, auditLog, limits, log);
 
   /** A TCP connection that never starts its TLS handshake. */
   function silentConnection(port: number): net.Socket {
