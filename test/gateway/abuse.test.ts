@@ -130,6 +130,27 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
     assert.ok(lines.length < 40, `${lines.length} lines: ${JSON.stringify(lines.slice(0, 20))}`);
   });
 
+  it('audits a connection Node drops past maxConnections', async () => {
+    const auditFile = join(f.dir, 'drop-audit.log');
+    const gw = await startTcpGateway(f, auditFile, { maxConnections: 3 });
+    const port = gw.listeners[0]!.port!;
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) sockets.push(await silent(port));
+      const over = await silent(port);
+      sockets.push(over);
+      await until('the connection over maxConnections to be closed', () => over.destroyed || over.readableEnded, 5000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await gw.close(100);
+    }
+    const lines = await readAuditFile(auditFile);
+    assert.ok(
+      lines.some((x) => x.decision === 'refused' && x.error === 'the gateway holds maxConnections (3) connections' && /^127\.0\.0\.1:\d+$/.test(x.remote)),
+      JSON.stringify(lines),
+    );
+  });
+
   it('aggregates repeated refusals from one source into counted lines, and says each kind in full once', async () => {
     const auditFile = join(f.dir, 'aggregate-audit.log');
     const gw = await startTcpGateway(f, auditFile);
