@@ -10,7 +10,7 @@ import { resolvePkiDir } from '../pki/index.js';
 import { parseYamlConfig, type YamlConfig } from '../util/yaml-config.js';
 import { UsageError } from '../util/errors.js';
 import type { ListenerSpec } from './listeners.js';
-import type { GatewayOptions } from './server.js';
+import { DEFAULT_LIMITS, type GatewayOptions } from './server.js';
 import { tlsFilesFromPki, type TlsFiles } from './tls-context.js';
 import type { AcceptEncodingMode } from './wire.js';
 
@@ -143,6 +143,14 @@ async function readConfig(file: string): Promise<{ cfg: FileConfig; listeners: L
   }
   const parsed: YamlConfig<FileConfig> = parseYamlConfig<FileConfig>(text, GATEWAY_CONFIG_SCHEMA, file);
   const cfg = parsed.value;
+  // Fair share follows a smaller maxConnections down, and never reaches it.
+  const total = cfg.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+  cfg.maxConnectionsPerIdentity ??= cfg.maxConnections && Math.max(1, Math.floor(cfg.maxConnections / 4));
+  cfg.maxConnectionsPerCertificate ??= cfg.maxConnections && Math.max(1, Math.floor(cfg.maxConnections / 8));
+  const perIdentity = cfg.maxConnectionsPerIdentity ?? DEFAULT_LIMITS.maxConnectionsPerIdentity;
+  if (total > 1 && perIdentity >= total) {
+    parsed.fail(['maxConnectionsPerIdentity'], `"maxConnectionsPerIdentity" must be below maxConnections (${total}), or one identity can take every connection`);
+  }
   const base = dirname(resolve(file));
   const rel = (p: string) => resolve(base, p);
   for (const k of ['dockerSocket', 'policy'] as const) if (cfg[k]) cfg[k] = rel(cfg[k]);

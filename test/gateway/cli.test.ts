@@ -241,6 +241,11 @@ describe('gateway config file limits', () => {
         maxStreamsPerIdentity: 10,
         maxStreamsPerCertificate: 5,
       });
+      // A smaller maxConnections takes the fair share down with it; a share of all of it is refused.
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxConnections: 100\n');
+      assert.deepEqual((await resolveGatewayOptions({ config: cfg })).limits, { maxConnections: 100, maxConnectionsPerIdentity: 25, maxConnectionsPerCertificate: 12 });
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxConnections: 100\nmaxConnectionsPerIdentity: 100\n');
+      await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:5: .*maxConnectionsPerIdentity.* must be below maxConnections \(100\), or one identity can take every connection/);
       await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxHandshakesPerAddress: 0\n');
       await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:4: "maxHandshakesPerAddress" must be >= 1/);
     } finally {
