@@ -65,23 +65,26 @@ export class FairShare {
 
   constructor(private readonly limits: FairShareLimits) {}
 
-  /** A new authenticated connection of `id`. */
-  openConnection(id: Identity): Share {
-    return this.claim(this.connections, id, 'connections', 'DW_LIMIT_CONNECTIONS', this.limits.maxConnectionsPerIdentity, this.limits.maxConnectionsPerCertificate);
+  /**
+   * A new authenticated connection of `id`, which is the policy identity `identity` (counted
+   * under its certificate's CN when no policy identity matches: every request is refused then).
+   */
+  openConnection(id: Identity, identity: string | null): Share {
+    return this.claim(this.connections, id, identity ?? id.name, 'connections', 'DW_LIMIT_CONNECTIONS', this.limits.maxConnectionsPerIdentity, this.limits.maxConnectionsPerCertificate);
   }
 
-  /** An authorized request of `id` on `route` (a route template) about to be forwarded. */
-  startStream(id: Identity, route: string): Share {
-    if (!STREAM_ROUTES.has(route)) return NOTHING_HELD;
-    return this.claim(this.streams, id, 'streams (events, logs, stats, wait, attach, exec, BuildKit sessions)', 'DW_LIMIT_STREAMS', this.limits.maxStreamsPerIdentity, this.limits.maxStreamsPerCertificate);
+  /** A request of `id` that the policy allowed as `verdict.identity` on `verdict.route`, about to be forwarded. */
+  startStream(id: Identity, verdict: { identity: string; route: string }): Share {
+    if (!STREAM_ROUTES.has(verdict.route)) return NOTHING_HELD;
+    return this.claim(this.streams, id, verdict.identity, 'streams (events, logs, stats, wait, attach, exec, BuildKit sessions)', 'DW_LIMIT_STREAMS', this.limits.maxStreamsPerIdentity, this.limits.maxStreamsPerCertificate);
   }
 
-  private claim(counter: Counter, id: Identity, what: string, code: 'DW_LIMIT_CONNECTIONS' | 'DW_LIMIT_STREAMS', perIdentity: number, perCertificate: number): Share {
-    const idKey = `identity:${id.name}`;
+  private claim(counter: Counter, id: Identity, identity: string, what: string, code: 'DW_LIMIT_CONNECTIONS' | 'DW_LIMIT_STREAMS', perIdentity: number, perCertificate: number): Share {
+    const idKey = `identity:${identity}`;
     const certKey = id.serial === undefined ? undefined : `certificate:${id.serial}`;
     const setting = code === 'DW_LIMIT_CONNECTIONS' ? 'Connections' : 'Streams';
     if (counter.count(idKey) >= perIdentity) {
-      return { code, cn: id.cn ?? null, serial: id.serial ?? null, refused: `identity ${JSON.stringify(id.name)} already holds ${perIdentity} ${what}, its limit (max${setting}PerIdentity); end some, or ask the operator to raise it` };
+      return { code, cn: id.cn ?? null, serial: id.serial ?? null, refused: `identity ${JSON.stringify(identity)} already holds ${perIdentity} ${what}, its limit (max${setting}PerIdentity); end some, or ask the operator to raise it` };
     }
     if (certKey && counter.count(certKey) >= perCertificate) {
       return { code, cn: id.cn ?? null, serial: id.serial ?? null, refused: `the certificate with serial ${id.serial} already holds ${perCertificate} ${what}, its limit (max${setting}PerCertificate); end some, or ask the operator to raise it` };

@@ -114,7 +114,7 @@ function upgrade(
   if (length > ctx.maxBodyBytes) {
     return refuse(413, `dockward: the body of an Upgrade request is limited to ${ctx.maxBodyBytes} bytes`, { decision: 'bad', ...fields });
   }
-  const share = ctx.fairShare.startStream(id!, verdict.route);
+  const share = ctx.fairShare.startStream(id!, verdict);
   if ('refused' in share) return refuse(429, `dockward: ${share.refused}`, { decision: 'deny', ...fields, rule: null, code: share.code, error: share.refused });
   socket.once('close', share.release);
   // Authorized: a client that waits for the invitation gets it now, not the body timeout.

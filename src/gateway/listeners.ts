@@ -9,7 +9,7 @@ import net from 'node:net';
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { Identity } from '../policy/index.js';
+import { policyIdentityName, type Identity } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
 import { auditRecord, identityOf, refusedOf, setIdentity, setRefused, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { handleRequest } from './proxy.js';
@@ -164,7 +164,7 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     const handshakeDone = handshakes.release(socket);
     const id = judgeClient(socket, name, reloader);
     if ('reason' in id) return refuseClient(ctx, socket, name, id, limits.handshakeTimeoutMs, handshakeDone);
-    const share = ctx.fairShare.openConnection(id);
+    const share = ctx.fairShare.openConnection(id, policyIdentityName(ctx.policy, id));
     if ('refused' in share) {
       const refused = { reason: share.refused, message: `dockward: ${share.refused}`, cn: share.cn, serial: share.serial };
       return refuseClient(ctx, socket, name, refused, limits.handshakeTimeoutMs, handshakeDone);

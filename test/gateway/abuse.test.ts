@@ -109,6 +109,28 @@ describe('the gateway under abuse', { skip, timeout: 300_000 }, () => {
     assert.ok(lines.some((x) => x.identity === 'admin' && x.decision === 'allow' && x.path?.endsWith('/containers/json')), 'no audit line of the admin');
   });
 
+  it("keeps one certificate's connections to its share, naming the certificate", async () => {
+    const auditFile = join(f.dir, 'cert-share-audit.log');
+    const gw = await startTcpGateway(f, auditFile, { maxConnectionsPerCertificate: 3 });
+    const admin = { ...(await clientTls(f, 'admin')), port: gw.listeners[0]!.port! };
+    const held: tls.TLSSocket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = await ask(admin, 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n');
+        held.push(s.socket);
+        assert.match(s.answer, /^HTTP\/1.1 200 /, s.answer);
+      }
+      const over = await ask(admin, 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n');
+      held.push(over.socket);
+      assert.match(over.answer, /^HTTP\/1.1 403 [^]*the certificate with serial [0-9a-f]+ already holds 3 connections[^]*maxConnectionsPerCertificate/, over.answer);
+    } finally {
+      for (const s of held) s.destroy();
+      await gw.close(100);
+    }
+    const lines = await readAuditFile(auditFile);
+    assert.ok(lines.some((x) => x.decision === 'refused' && x.cn === 'admin' && /maxConnectionsPerCertificate/.test(x.error ?? '')), JSON.stringify(lines));
+  });
+
   it('sheds the silent sockets of an address, not the address: with hundreds of them open, the admin there still gets in', async () => {
     const auditFile = join(f.dir, 'lockout-audit.log');
     // Long enough that only shedding, not the deadline, can make room.
