@@ -88,12 +88,22 @@ export function auditRecord(
   fields: Partial<AuditRecord> & { decision: Decision },
 ): AuditRecord {
   const refused = id ? undefined : refusedOf(socket);
-  return {
-    time: new Date(Date.now() - (performance.now() - startedAt)).toISOString(),
+  return addressRecord(remoteOf(socket, listener), listener, startedAt, {
     identity: id?.name ?? null,
     cn: id?.cn ?? refused?.cn ?? null,
     serial: id?.serial ?? refused?.serial ?? null,
-    remote: remoteOf(socket, listener),
+    ...fields,
+  });
+}
+
+/** The audit record of a connection known only by its client's address (`remote`). */
+export function addressRecord(remote: string, listener: string, startedAt: number, fields: Partial<AuditRecord> & { decision: Decision }): AuditRecord {
+  return {
+    time: new Date(Date.now() - (performance.now() - startedAt)).toISOString(),
+    identity: null,
+    cn: null,
+    serial: null,
+    remote,
     listener,
     method: null,
     route: null,

@@ -11,12 +11,12 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { policyIdentityName, type Identity } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
-import { auditRecord, identityOf, refusedOf, setIdentity, setRefused, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { addressRecord, auditRecord, identityOf, refusedOf, setIdentity, setRefused, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { handleRequest } from './proxy.js';
 import { handleUpgrade } from './hijack.js';
 import { loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
 import { judgeClient, type RefusedClient } from './client-certificate.js';
-import { auditPath, type AuditRecord } from './audit-log.js';
+import { auditPath } from './audit-log.js';
 import type { FairShareLimits } from './fair-share.js';
 import { limitHandshakes } from './handshake-limits.js';
 import { rawError } from './wire.js';
@@ -193,7 +193,8 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
   });
   // Past maxConnections Node closes a new connection before anyone sees it.
   server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
-    ctx.refusals.write(droppedRecord(name, data, `the gateway holds maxConnections (${limits.maxConnections}) connections`));
+    const remote = data?.remoteAddress ? `${data.remoteAddress}:${data.remotePort}` : name;
+    ctx.refusals.write(addressRecord(remote, name, performance.now(), { decision: 'refused', error: `the gateway holds maxConnections (${limits.maxConnections}) connections` }));
   });
   wire(ctx, server, name, limits);
   reloader.watch();
@@ -222,29 +223,6 @@ function refuseClient(ctx: GatewayContext, socket: TLSSocket, name: string, r: R
     clearTimeout(timer);
     handshakeDone();
   });
-}
-
-/** The line of a connection closed before any socket of ours saw it. */
-function droppedRecord(listener: string, peer: { remoteAddress?: string; remotePort?: number } | undefined, why: string): AuditRecord {
-  const host = peer?.remoteAddress;
-  return {
-    time: new Date().toISOString(),
-    identity: null,
-    cn: null,
-    serial: null,
-    remote: host ? `${host}:${peer.remotePort}` : listener,
-    listener,
-    method: null,
-    route: null,
-    path: null,
-    decision: 'refused',
-    rule: null,
-    status: null,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationMs: 0,
-    error: why,
-  };
 }
 
 function bind(server: net.Server, listen: () => void, name: string): Promise<void> {

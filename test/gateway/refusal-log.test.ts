@@ -4,27 +4,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, type AuditRecord } from '../../src/gateway/audit-log.js';
+import { addressRecord } from '../../src/gateway/context.js';
 import { FULL_LINES, MAX_KINDS_PER_SOURCE, MAX_REFUSAL_KEYS, RefusalLog } from '../../src/gateway/refusal-log.js';
 
 function refused(remote: string, error: string, cn: string | null = null): AuditRecord {
-  return {
-    time: new Date().toISOString(),
-    identity: null,
-    cn,
-    serial: cn && `5e${cn.length}`,
-    remote,
-    listener: 'tcp://127.0.0.1:2376',
-    method: null,
-    route: null,
-    path: null,
-    decision: 'refused',
-    rule: null,
-    status: null,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationMs: 0,
-    error,
-  };
+  return addressRecord(remote, 'tcp://127.0.0.1:2376', performance.now(), { decision: 'refused', error, cn, serial: cn && `5e${cn.length}` });
 }
 
 /** Feeds `records` through a RefusalLog, one interval per inner array; returns the lines written. */
