@@ -49,6 +49,8 @@ export interface AuditRecord {
   mutations?: string[];
   /** Audit-only: why the body would have been refused. */
   wouldDeny?: string;
+  /** A summary of refused connections (RefusalLog): how many more like the one named. */
+  repeated?: number;
 }
 
 /** A reader this far behind (a stalled pipe) counts as a failed log: requests are refused until it catches up. */

@@ -39,6 +39,13 @@ const UNTRUSTED = new Set([
   'CERT_UNTRUSTED',
 ]);
 
+/** RFC 5280 bounds a CN at 64 characters and a serial at 20 octets (40 hex digits). */
+const MAX_NAME_CHARS = 128;
+
+function bounded(text: string | null): string | null {
+  return text !== null && text.length > MAX_NAME_CHARS ? `${text.slice(0, MAX_NAME_CHARS)}…` : text;
+}
+
 function firstOf(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -83,7 +90,8 @@ export function judgeClient(socket: TLSSocket, listener: string, crl: CrlStatus)
     const named = `your client certificate (${cn === null ? 'without CN' : `CN "${cn}"`}, serial ${serial ?? 'unknown'})`;
     // A problem of the gateway's own (its CRL) is the operator's to fix, not the client's.
     const message = problem.startsWith('the client certificate') ? `${problem.replace('the client certificate', named)}; ${ASK_FOR_ONE}` : `refused: ${problem}`;
-    return { reason: problem, message: `dockward: ${message}`, cn, serial };
+    // A certificate of an unknown CA says what its maker likes: bounded, so its refusal line is too.
+    return { reason: problem, message: `dockward: ${message}`, cn: bounded(cn), serial: bounded(serial) };
   }
   const ou = cert.subject.OU === undefined ? [] : Array.isArray(cert.subject.OU) ? cert.subject.OU : [cert.subject.OU];
   return { name: cn!, cn: cn!, ou, sans: cert.subjectaltname ? cert.subjectaltname.split(', ') : [], serial: serial ?? undefined, listener };

@@ -10,7 +10,7 @@ import { resolvePkiDir } from '../pki/index.js';
 import { parseYamlConfig, type YamlConfig } from '../util/yaml-config.js';
 import { UsageError } from '../util/errors.js';
 import type { ListenerSpec } from './listeners.js';
-import type { GatewayOptions } from './server.js';
+import { DEFAULT_LIMITS, type GatewayOptions } from './server.js';
 import { tlsFilesFromPki, type TlsFiles } from './tls-context.js';
 import type { AcceptEncodingMode } from './wire.js';
 
@@ -48,11 +48,26 @@ interface FileConfig {
   timeouts?: { handshakeSeconds?: number; headersSeconds?: number; requestSeconds?: number; keepAliveSeconds?: number };
   maxConnections?: number;
   maxHandshakesPerAddress?: number;
+  maxConnectionsPerIdentity?: number;
+  maxConnectionsPerCertificate?: number;
+  maxStreamsPerIdentity?: number;
+  maxStreamsPerCertificate?: number;
 }
+
+/** Limits given as plain counts in the file, with the same name as in ServerLimits. */
+const COUNT_LIMITS = [
+  'maxConnections',
+  'maxHandshakesPerAddress',
+  'maxConnectionsPerIdentity',
+  'maxConnectionsPerCertificate',
+  'maxStreamsPerIdentity',
+  'maxStreamsPerCertificate',
+] as const;
 
 const path = { type: 'string', minLength: 1 } as const;
 const seconds = { type: 'integer', minimum: 1, maximum: 86400 } as const;
 const id = { type: 'integer', minimum: 0, maximum: 4294967294 } as const;
+const count = { type: 'integer', minimum: 1, maximum: 100000 } as const;
 
 export const GATEWAY_CONFIG_SCHEMA = {
   type: 'object',
@@ -88,8 +103,7 @@ export const GATEWAY_CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { handshakeSeconds: seconds, headersSeconds: seconds, requestSeconds: seconds, keepAliveSeconds: seconds },
     },
-    maxConnections: { type: 'integer', minimum: 1, maximum: 100000 },
-    maxHandshakesPerAddress: { type: 'integer', minimum: 1, maximum: 100000 },
+    ...Object.fromEntries(COUNT_LIMITS.map((k) => [k, count])),
   },
 } as const;
 
@@ -129,6 +143,14 @@ async function readConfig(file: string): Promise<{ cfg: FileConfig; listeners: L
   }
   const parsed: YamlConfig<FileConfig> = parseYamlConfig<FileConfig>(text, GATEWAY_CONFIG_SCHEMA, file);
   const cfg = parsed.value;
+  // Fair share follows a smaller maxConnections down, and never reaches it.
+  const total = cfg.maxConnections ?? DEFAULT_LIMITS.maxConnections;
+  cfg.maxConnectionsPerIdentity ??= cfg.maxConnections && Math.max(1, Math.floor(cfg.maxConnections / 4));
+  cfg.maxConnectionsPerCertificate ??= cfg.maxConnections && Math.max(1, Math.floor(cfg.maxConnections / 8));
+  const perIdentity = cfg.maxConnectionsPerIdentity ?? DEFAULT_LIMITS.maxConnectionsPerIdentity;
+  if (total > 1 && perIdentity >= total) {
+    parsed.fail(['maxConnectionsPerIdentity'], `"maxConnectionsPerIdentity" must be below maxConnections (${total}), or one identity can take every connection`);
+  }
   const base = dirname(resolve(file));
   const rel = (p: string) => resolve(base, p);
   for (const k of ['dockerSocket', 'policy'] as const) if (cfg[k]) cfg[k] = rel(cfg[k]);
@@ -203,8 +225,7 @@ export async function resolveGatewayOptions(flags: GatewayFlags): Promise<Gatewa
       ...(t.headersSeconds ? { headersTimeoutMs: t.headersSeconds * 1000 } : {}),
       ...(t.requestSeconds ? { requestTimeoutMs: t.requestSeconds * 1000 } : {}),
       ...(t.keepAliveSeconds ? { keepAliveTimeoutMs: t.keepAliveSeconds * 1000 } : {}),
-      ...(cfg.maxConnections ? { maxConnections: cfg.maxConnections } : {}),
-      ...(cfg.maxHandshakesPerAddress ? { maxHandshakesPerAddress: cfg.maxHandshakesPerAddress } : {}),
+      ...Object.fromEntries(COUNT_LIMITS.filter((k) => cfg[k]).map((k) => [k, cfg[k]])),
     },
   };
 }

@@ -5,6 +5,8 @@ import type { HostFacts, Identity, Policy } from '../policy/index.js';
 import type { AuditLog, AuditRecord, Decision } from './audit-log.js';
 import type { AcceptEncodingMode } from './wire.js';
 import type { RefusedClient } from './client-certificate.js';
+import type { FairShare } from './fair-share.js';
+import type { RefusalLog } from './refusal-log.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -24,6 +26,10 @@ export interface GatewayContext {
   log(line: string): void;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */
   tunnels: Set<Duplex>;
+  /** Connections and streams per identity and certificate. */
+  fairShare: FairShare;
+  /** Where refused connections are audited, repeats aggregated. */
+  refusals: RefusalLog;
 }
 
 /**
@@ -82,12 +88,22 @@ export function auditRecord(
   fields: Partial<AuditRecord> & { decision: Decision },
 ): AuditRecord {
   const refused = id ? undefined : refusedOf(socket);
-  return {
-    time: new Date(Date.now() - (performance.now() - startedAt)).toISOString(),
+  return addressRecord(remoteOf(socket, listener), listener, startedAt, {
     identity: id?.name ?? null,
     cn: id?.cn ?? refused?.cn ?? null,
     serial: id?.serial ?? refused?.serial ?? null,
-    remote: remoteOf(socket, listener),
+    ...fields,
+  });
+}
+
+/** The audit record of a connection known only by its client's address (`remote`). */
+export function addressRecord(remote: string, listener: string, startedAt: number, fields: Partial<AuditRecord> & { decision: Decision }): AuditRecord {
+  return {
+    time: new Date(Date.now() - (performance.now() - startedAt)).toISOString(),
+    identity: null,
+    cn: null,
+    serial: null,
+    remote,
     listener,
     method: null,
     route: null,

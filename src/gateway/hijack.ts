@@ -114,6 +114,9 @@ function upgrade(
   if (length > ctx.maxBodyBytes) {
     return refuse(413, `dockward: the body of an Upgrade request is limited to ${ctx.maxBodyBytes} bytes`, { decision: 'bad', ...fields });
   }
+  const share = ctx.fairShare.startStream(id!, verdict);
+  if ('refused' in share) return refuse(429, `dockward: ${share.refused}`, { decision: 'deny', ...fields, rule: null, code: share.code, error: share.refused });
+  socket.once('close', share.release);
   // Authorized: a client that waits for the invitation gets it now, not the body timeout.
   if (length > 0 && expectsContinue(req)) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
   void (async () => {

@@ -6,16 +6,19 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
-import type { Identity } from '../policy/index.js';
+import type { Duplex } from 'node:stream';
+import { policyIdentityName, type Identity } from '../policy/index.js';
 import { DockwardError } from '../util/errors.js';
-import { auditRecord, identityOf, setIdentity, setRefused, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { addressRecord, auditRecord, identityOf, refusedOf, setIdentity, setRefused, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { handleRequest } from './proxy.js';
 import { handleUpgrade } from './hijack.js';
 import { loadTlsMaterial, TlsReloader, TLS_SERVER_OPTIONS, type TlsFiles } from './tls-context.js';
 import { judgeClient, type RefusedClient } from './client-certificate.js';
+import { auditPath } from './audit-log.js';
+import type { FairShareLimits } from './fair-share.js';
+import { limitHandshakes } from './handshake-limits.js';
 import { rawError } from './wire.js';
 
 export interface TcpListenerSpec {
@@ -36,7 +39,7 @@ export interface UnixListenerSpec {
 
 export type ListenerSpec = TcpListenerSpec | UnixListenerSpec;
 
-export interface ServerLimits {
+export interface ServerLimits extends FairShareLimits {
   /** Whole request head must arrive within this (slowloris). */
   headersTimeoutMs: number;
   /** Head and body of an ordinary request must arrive within this; responses are not limited. */
@@ -51,8 +54,9 @@ export interface ServerLimits {
   handshakeTimeoutMs: number;
   maxConnections: number;
   /**
-   * Connections from one client address still in their TLS handshake. Without it one host could
-   * hold every slot for handshakeTimeoutMs by opening connections and saying nothing, again and again.
+   * Connections from one client address still in their TLS handshake; past it the oldest is shed
+   * (handshake-limits.ts). Without it one host could hold every slot for handshakeTimeoutMs by
+   * opening connections and saying nothing, again and again.
    */
   maxHandshakesPerAddress: number;
 }
@@ -92,19 +96,37 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
   server.on('checkExpectation', (req, res) => handleRequest(ctx, name, req, res));
   server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, name, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket) => {
-    const pending = (socket as typeof socket & { _httpMessage?: unknown })._httpMessage;
+    const pending = (socket as typeof socket & { _httpMessage?: http.ServerResponse })._httpMessage;
     // No identity yet means the TLS handshake never completed (a handshake timeout, a refused
     // certificate with the client still connected): there is no channel to answer on, and an
     // HTTP error written into it would wait for a handshake that never comes, holding the
     // connection slot and blocking shutdown. The 'tlsClientError' listener audits it.
-    if (!identityOf(socket) || err.code === 'ECONNRESET' || !socket.writable || pending) {
+    if (!identityOf(socket) || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const why = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'the request did not arrive in time' : (err.reason ?? err.code ?? 'malformed request');
-    rawError(socket, status, `dockward: refused a malformed HTTP request: ${why}`);
-    ctx.audit.write(auditRecord(socket, identityOf(socket), name, performance.now(), { decision: 'bad', status, error: why }));
+    // Behind a pipelined request whose answer is still going out there is no answering: the
+    // connection is closed, and the malformed request still gets its line.
+    // An error inside the body of the request in flight (a broken chunk, its timeout) is that
+    // exchange's, and audited by it; one after its end is a pipelined request of its own.
+    if (pending && !pending.req.complete) {
+      socket.destroy();
+      return;
+    }
+    const answered = socket.writable && !pending;
+    if (answered) rawError(socket, status, `dockward: refused a malformed HTTP request: ${why}`);
+    else socket.destroy();
+    ctx.audit.write(auditRecord(socket, identityOf(socket), name, performance.now(), { decision: 'bad', status: answered ? status : null, error: why }));
+  });
+  // Node closes a CONNECT without a word when nobody listens for it; the gateway is no proxy.
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    const refused = refusedOf(socket);
+    if (refused) return rawError(socket, 403, refused.message);
+    const id = identityOf(socket);
+    rawError(socket, 405, 'dockward: CONNECT is refused (this is a Docker API gateway, not a proxy)');
+    ctx.audit.write(auditRecord(socket, id, name, performance.now(), { method: 'CONNECT', path: auditPath(req.url), decision: id ? 'bad' : 'refused', status: 405 }));
   });
 }
 
@@ -132,16 +154,23 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     }
     if (ended) ctx.log(`${name}: closed ${ended} connection(s) of revoked certificates`);
   };
-  const handshakeOf = limitHandshakes(ctx, server, name, limits.maxHandshakesPerAddress);
+  const handshakes = limitHandshakes(server, {
+    maxPerAddress: limits.maxHandshakesPerAddress,
+    timeoutMs: limits.handshakeTimeoutMs,
+    recentRefusals: (client) => ctx.refusals.recentFrom(client),
+  });
   server.on('secureConnection', (socket: TLSSocket) => {
     socket.disableRenegotiation();
-    const handshakeDone = handshakeOf(socket);
+    const handshakeDone = handshakes.release(socket);
     const id = judgeClient(socket, name, reloader);
-    if ('reason' in id) {
-      refuseClient(ctx, socket, name, id, limits.handshakeTimeoutMs, handshakeDone);
-      return;
+    if ('reason' in id) return refuseClient(ctx, socket, name, id, limits.handshakeTimeoutMs, handshakeDone);
+    const share = ctx.fairShare.openConnection(id, policyIdentityName(ctx.policy, id));
+    if ('refused' in share) {
+      const refused = { reason: share.refused, message: `dockward: ${share.refused}`, cn: share.cn, serial: share.serial };
+      return refuseClient(ctx, socket, name, refused, limits.handshakeTimeoutMs, handshakeDone);
     }
     handshakeDone();
+    socket.once('close', share.release);
     live.add(socket);
     socket.once('close', () => live.delete(socket));
     // Half-open: a client that half-closes after stdin (`echo hi | docker exec -i c cat`) must
@@ -155,10 +184,17 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
     setIdentity(socket, id);
   });
   // What fails inside the handshake itself: a client that hangs up or times out, speaks no TLS
-  // or an old version (certificates are judged once it is done).
+  // or an old version, or one the gateway shed (certificates are judged once it is done).
   server.on('tlsClientError', (err: NodeJS.ErrnoException & { reason?: string }, socket) => {
-    const why = err.code === 'ECONNRESET' ? 'the client closed the connection during the TLS handshake' : `TLS: ${err.reason ?? err.message}`;
-    ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: why }));
+    const why =
+      handshakes.droppedWhy(socket) ??
+      (err.code === 'ECONNRESET' ? 'the client closed the connection during the TLS handshake' : `TLS: ${err.reason ?? err.message}`);
+    ctx.refusals.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: why }));
+  });
+  // Past maxConnections Node closes a new connection before anyone sees it.
+  server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+    const remote = data?.remoteAddress ? `${data.remoteAddress}:${data.remotePort}` : name;
+    ctx.refusals.write(addressRecord(remote, name, performance.now(), { decision: 'refused', error: `the gateway holds maxConnections (${limits.maxConnections}) connections` }));
   });
   wire(ctx, server, name, limits);
   reloader.watch();
@@ -173,73 +209,20 @@ async function listenTcp(ctx: GatewayContext, spec: TcpListenerSpec, limits: Ser
 }
 
 /**
- * A client refused for its certificate is audited once, here, and then answered with the reason
- * whatever it asks (screen()), one request per connection. It is no more authenticated than a
- * client still in its handshake: it keeps its place among its address's handshakes under way,
- * and has as long as a handshake to ask before it is dropped.
+ * A client refused for its certificate (or over its fair share) is audited once, here, and then
+ * answered with the reason whatever it asks (screen()), one request per connection. It is no more
+ * authenticated than a client still in its handshake: it keeps its place among its address's
+ * handshakes under way (and may be shed like one), and has as long as a handshake to ask before
+ * it is dropped.
  */
 function refuseClient(ctx: GatewayContext, socket: TLSSocket, name: string, r: RefusedClient, deadlineMs: number, handshakeDone: () => void): void {
   setRefused(socket, r);
-  ctx.audit.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: r.reason }));
+  ctx.refusals.write(auditRecord(socket, undefined, name, performance.now(), { decision: 'refused', error: r.reason }));
   const timer = setTimeout(() => socket.destroy(), deadlineMs).unref();
   socket.once('close', () => {
     clearTimeout(timer);
     handshakeDone();
   });
-}
-
-/**
- * Who counts as one client for the handshake cap: an IPv4 address (also when IPv4-mapped), or an
- * IPv6 /64, since a single host usually has a whole /64 to pick source addresses from.
- */
-export function clientGroup(address: string): string {
-  if (!ipaddr.isValid(address)) return address;
-  const ip = ipaddr.process(address);
-  return ip.kind() === 'ipv6' ? `${(ip as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64` : ip.toString();
-}
-
-/**
- * Refuses a connection whose client (see clientGroup) already has `max` handshakes under way.
- * Returns, for a socket whose handshake is done, what gives its place back: the caller calls it
- * once the client is authenticated. A failed or abandoned handshake gives it back when its
- * socket closes.
- */
-function limitHandshakes(ctx: GatewayContext, server: https.Server, name: string, max: number): (secured: TLSSocket) => () => void {
-  const perClient = new Map<string, number>();
-  // By address and port: the TLS socket is not the raw socket 'connection' saw.
-  const pending = new Map<string, () => void>();
-  const key = (s: net.Socket) => `${s.remoteAddress}|${s.remotePort}`;
-  // The TLS server starts each handshake in its own 'connection' listener: taken over here, so a
-  // refused connection never reaches TLS (which would report it a second time, as a hang-up).
-  const startTls = server.listeners('connection') as ((raw: net.Socket) => void)[];
-  server.removeAllListeners('connection');
-  server.on('connection', (raw: net.Socket) => {
-    // Reset before Node saw it: nobody left to serve, and no address to count it under.
-    if (raw.remoteAddress === undefined) {
-      raw.destroy();
-      return;
-    }
-    const client = clientGroup(raw.remoteAddress);
-    const n = perClient.get(client) ?? 0;
-    if (n >= max) {
-      ctx.audit.write(auditRecord(raw, undefined, name, performance.now(), { decision: 'refused', error: `more than ${max} TLS handshakes under way from this address` }));
-      raw.destroy();
-      return;
-    }
-    perClient.set(client, n + 1);
-    const k = key(raw);
-    const done = () => {
-      if (pending.get(k) !== done) return;
-      pending.delete(k);
-      const left = perClient.get(client)! - 1;
-      if (left) perClient.set(client, left);
-      else perClient.delete(client);
-    };
-    pending.set(k, done);
-    raw.once('close', done);
-    for (const listener of startTls) listener.call(server, raw);
-  });
-  return (secured) => pending.get(key(secured)) ?? (() => undefined);
 }
 
 function bind(server: net.Server, listen: () => void, name: string): Promise<void> {

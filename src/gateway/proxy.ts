@@ -109,6 +109,13 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
       auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
     );
   }
+  const share = ctx.fairShare.startStream(id!, verdict);
+  if ('refused' in share) {
+    return refuseExchange(ctx, req, res, true, 429, `dockward: ${share.refused}`, () =>
+      auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: 'deny', status: 429, ...verdictFields(verdict), rule: null, code: share.code, error: share.refused }),
+    );
+  }
+  whenClosed(res, share.release);
   let queryWouldDeny: string | undefined;
   if (verdict.query) {
     const refusal = checkQuery(verdict.query, verdict.forwardTarget);

@@ -14,6 +14,8 @@ import { ALWAYS_PROTECTED, loadPolicyFile, resolveHostPath, withApiVersion, type
 import { DockwardError } from '../util/errors.js';
 import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { FairShare } from './fair-share.js';
+import { RefusalLog } from './refusal-log.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
 
@@ -53,6 +55,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   handshakeTimeoutMs: 10_000,
   maxConnections: 1024,
   maxHandshakesPerAddress: 64,
+  // A quarter of maxConnections: no identity can take more than that of the others' share.
+  maxConnectionsPerIdentity: 256,
+  maxConnectionsPerCertificate: 128,
+  maxStreamsPerIdentity: 128,
+  maxStreamsPerCertificate: 64,
 };
 
 /** dockerd must be there before we promise anyone a front door to it. */
@@ -136,6 +143,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     bodyTimeoutMs: limits.headersTimeoutMs,
     log,
     tunnels: new Set(),
+    fairShare: new FairShare(limits),
+    refusals: new RefusalLog(audit),
   };
   const listeners: Listener[] = [];
   try {
@@ -146,6 +155,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await l.close();
     }
     ctx.agent.destroy();
+    ctx.refusals.close();
     await audit.close();
     throw e;
   }
@@ -182,6 +192,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       clearTimeout(timer);
       for (const l of listeners) await l.close();
       ctx.agent.destroy();
+      ctx.refusals.close();
       await audit.close();
     })());
 

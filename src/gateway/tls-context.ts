@@ -11,6 +11,7 @@ import tls, { type SecureContextOptions } from 'node:tls';
 import { DockwardError } from '../util/errors.js';
 import { pkiLayout } from '../pki/index.js';
 import { x509 } from '../pki/x509.js';
+import { crlProblem } from '../pki/crl.js';
 
 export interface TlsFiles {
   ca: string;
@@ -52,8 +53,13 @@ async function readPart(what: string, path: string): Promise<Buffer> {
   }
 }
 
-/** Reads and proves the material: createSecureContext fails on a key/cert mismatch or a bad CRL. */
-export async function loadTlsMaterial(files: TlsFiles): Promise<SecureContextOptions> {
+/**
+ * Reads and proves the material: createSecureContext fails on a key/cert mismatch or a bad CRL,
+ * crlProblem on a CRL of another CA. A reload (`reloading`) also refuses a CRL that is not valid
+ * now, which would replace a good one only to refuse every client; at start there is no good one
+ * to keep, and an expired CRL is refused per client with the reason (expiredCrl).
+ */
+export async function loadTlsMaterial(files: TlsFiles, reloading = false): Promise<SecureContextOptions> {
   const [ca, cert, key, crl] = await Promise.all([
     readPart('CA certificate', files.ca),
     readPart('server certificate', files.cert),
@@ -63,6 +69,8 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<SecureContextOpt
   if (crl && !crl.includes('-----BEGIN X509 CRL-----')) {
     throw new DockwardError(`the CRL ${files.crl} is not a PEM "X509 CRL"`, 'regenerate it with dockward pki crl');
   }
+  const problem = crl && (await crlProblem(crl.toString(), ca.toString(), { current: reloading }));
+  if (problem) throw new DockwardError(`the CRL ${files.crl} is refused: ${problem}`, 'regenerate it with dockward pki crl');
   const options: SecureContextOptions = { ca, cert, key, ...(crl ? { crl } : {}) };
   try {
     tls.createSecureContext(options);
@@ -200,7 +208,7 @@ export class TlsReloader {
   reload(): Promise<void> {
     this.running = this.running.then(async () => {
       try {
-        const material = await loadTlsMaterial(this.files);
+        const material = await loadTlsMaterial(this.files, true);
         this.server.setSecureContext(material);
         ({ expiresAt: this.crlExpiresAt, revoked: this.revoked } = crlFacts(material));
         this.expiryReported = false;

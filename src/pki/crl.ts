@@ -38,3 +38,29 @@ export async function buildCrlPem(issuer: Issuer, inv: Inventory, crlNumber: num
   });
   return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
 }
+
+/**
+ * Why a CRL must not be used with the CA certificates of `caPem` (one or several, as in a
+ * rollover), or undefined. OpenSSL takes any well-formed CRL and only finds out per handshake,
+ * where a CRL of another CA or one out of date refuses every client: so a CRL is proven against
+ * its CA before it replaces the one in use. `current` also requires it valid at `now`
+ * (thisUpdate..nextUpdate); a CRL that expires while in use is the expiry warnings' business.
+ */
+export async function crlProblem(crlPem: string, caPem: string, opts: { current: boolean; now?: Date }): Promise<string | undefined> {
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(crlPem);
+  } catch (e) {
+    return `it is not a readable CRL (${(e as Error).message})`;
+  }
+  const cas = x509.PemConverter.decode(caPem).map((der) => new x509.X509Certificate(der));
+  const issuers = cas.filter((c) => c.subject === crl.issuer);
+  if (!issuers.length) return `it is issued by "${crl.issuer}", not by the CA (${cas.map((c) => `"${c.subject}"`).join(', ')})`;
+  const signed = await Promise.all(issuers.map((c) => crl.verify({ publicKey: c }).catch(() => false)));
+  if (!signed.includes(true)) return `its signature does not verify with the key of the CA "${crl.issuer}" (a CRL of another CA of that name?)`;
+  if (!opts.current) return undefined;
+  const now = opts.now ?? new Date();
+  if (crl.thisUpdate.getTime() > now.getTime()) return `it is not valid before ${crl.thisUpdate.toISOString()} (thisUpdate; check the clocks)`;
+  if (crl.nextUpdate && crl.nextUpdate.getTime() <= now.getTime()) return `it expired on ${crl.nextUpdate.toISOString()} (nextUpdate)`;
+  return undefined;
+}

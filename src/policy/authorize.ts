@@ -116,6 +116,11 @@ function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
   return found;
 }
 
+/** The name of the policy identity a client is (the one its roles come from), or null if none matches. */
+export function policyIdentityName(policy: Policy, id: Identity): string | null {
+  return policyIdentityOf(policy, id)?.name ?? null;
+}
+
 /**
  * An identity no policy entry matches is refused before its request is read any further: a
  * client that may do nothing learns that, not what is wrong with its API version (the docker CLI

@@ -1,5 +1,6 @@
 export {
   authorize,
+  policyIdentityName,
   maxApiVersionOf,
   withApiVersion,
   type Decision,

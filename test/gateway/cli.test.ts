@@ -227,10 +227,25 @@ describe('gateway config file limits', () => {
       await writeFile(
         cfg,
         'dockerSocket: /run/docker.sock\nlisteners:\n  - unix: gw.sock\n    identity: ci\n' +
-          'timeouts: { handshakeSeconds: 5, keepAliveSeconds: 7 }\nmaxConnections: 300\nmaxHandshakesPerAddress: 16\n',
+          'timeouts: { handshakeSeconds: 5, keepAliveSeconds: 7 }\nmaxConnections: 300\nmaxHandshakesPerAddress: 16\n' +
+          'maxConnectionsPerIdentity: 40\nmaxConnectionsPerCertificate: 20\nmaxStreamsPerIdentity: 10\nmaxStreamsPerCertificate: 5\n',
       );
       const opts = await resolveGatewayOptions({ config: cfg });
-      assert.deepEqual(opts.limits, { handshakeTimeoutMs: 5000, keepAliveTimeoutMs: 7000, maxConnections: 300, maxHandshakesPerAddress: 16 });
+      assert.deepEqual(opts.limits, {
+        handshakeTimeoutMs: 5000,
+        keepAliveTimeoutMs: 7000,
+        maxConnections: 300,
+        maxHandshakesPerAddress: 16,
+        maxConnectionsPerIdentity: 40,
+        maxConnectionsPerCertificate: 20,
+        maxStreamsPerIdentity: 10,
+        maxStreamsPerCertificate: 5,
+      });
+      // A smaller maxConnections takes the fair share down with it; a share of all of it is refused.
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxConnections: 100\n');
+      assert.deepEqual((await resolveGatewayOptions({ config: cfg })).limits, { maxConnections: 100, maxConnectionsPerIdentity: 25, maxConnectionsPerCertificate: 12 });
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxConnections: 100\nmaxConnectionsPerIdentity: 100\n');
+      await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:5: .*maxConnectionsPerIdentity.* must be below maxConnections \(100\), or one identity can take every connection/);
       await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxHandshakesPerAddress: 0\n');
       await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:4: "maxHandshakesPerAddress" must be >= 1/);
     } finally {

@@ -12,6 +12,7 @@ import { loadPolicyFile } from '../../src/policy/index.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import type { AuditRecord } from '../../src/gateway/audit-log.js';
+import type { ServerLimits } from '../../src/gateway/listeners.js';
 import { DOCKER_CLI, runDocker, startTestEngine, type DockerResult, type TestEngine } from '../harness/engine.js';
 
 export const TEST_POLICY = `version: 1
@@ -172,11 +173,7 @@ export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: stri
           child.on('error', reject);
         }),
       dockerUnix: (args, opts) => runDocker(['-H', `unix://${unixSocket}`, ...args], opts),
-      audit: async () =>
-        (await readFile(auditPath, 'utf8'))
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as AuditRecord),
+      audit: () => readAuditFile(auditPath),
       stop: async () => {
         await gateway.close(1000);
         await engine.stop();
@@ -188,6 +185,26 @@ export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: stri
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The records of an audit log file. */
+export async function readAuditFile(path: string): Promise<AuditRecord[]> {
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditRecord);
+}
+
+/** A gateway of its own on a TCP port, with the fixture's PKI and policy, for limits the fixture's gateway does not have. */
+export async function startTcpGateway(f: GatewayFixture, auditLog: string, limits: Partial<ServerLimits> = {}, log: (line: string) => void = () => undefined): Promise<Gateway> {
+  return startGateway({
+    upstreamSocket: f.engine.socketPath,
+    listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
+    policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
+    auditLog,
+    limits,
+    log,
+  });
 }
 
 /** Polls `cond` every 100 ms until it holds, or fails naming `what` after `ms`. */

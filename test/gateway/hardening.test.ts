@@ -16,11 +16,11 @@ import http from 'node:http';
 import { issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
 import { buildCrlPem } from '../../src/pki/crl.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
-import { startGateway, type Gateway } from '../../src/gateway/server.js';
+import { startGateway } from '../../src/gateway/server.js';
 import type { ServerLimits } from '../../src/gateway/listeners.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
 import { engineSkipReason, runDocker, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, startGatewayFixture, startTcpGateway, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -40,17 +40,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     return previous;
   }
 
-  /** A gateway of its own on a TCP port, with the fixture's PKI and policy, for limits the fixture's gateway does not have. */
-  async function tcpGateway(auditLog: string, limits: Partial<ServerLimits>): Promise<Gateway> {
-    return startGateway({
-      upstreamSocket: f.engine.socketPath,
-      listeners: [{ kind: 'tcp', host: '127.0.0.1', port: 0, tls: tlsFilesFromPki(f.pki) }],
-      policy: await loadPolicyFile(join(f.dir, 'policy.yaml')),
-      auditLog,
-      limits,
-      log: () => undefined,
-    });
-  }
+  const tcpGateway = (auditLog: string, limits: Partial<ServerLimits>, log?: (line: string) => void) => startTcpGateway(f, auditLog, limits, log);
 
   /** A TCP connection that never starts its TLS handshake. */
   function silentConnection(port: number): net.Socket {
@@ -107,18 +97,25 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
   });
 
   it('says that its CRL has expired instead of hanging up on every client without a reason', async () => {
+    // A reload refuses an expired CRL (the running gateway keeps its good one); a gateway started
+    // on one, or whose CRL runs out while in use, refuses every client and says why.
     const good = await swapInCrlMadeDaysAgo(40, 99);
+    const logs: string[] = [];
+    const auditFile = join(f.dir, 'expired-crl-audit.log');
+    const gw = await tcpGateway(auditFile, {}, (l) => logs.push(l));
     try {
-      await until('the expired CRL to be reported', () => f.logs.some((x) => x.includes('CRL') && x.includes('expired')), 10_000);
-      assert.ok(f.logs.some((x) => x.includes('every client certificate is refused') && x.includes('dockward pki crl')), f.logs.join('\n'));
-      const since = Date.now();
-      const r = await f.docker('admin', ['version']);
+      assert.ok(logs.some((x) => x.includes('CRL') && x.includes('expired') && x.includes('every client certificate is refused') && x.includes('dockward pki crl')), logs.join('\n'));
+      const r = await runDocker(['version'], {
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${gw.listeners[0]!.port!}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: f.clientDir('admin') },
+      });
       assert.notEqual(r.code, 0);
       // The client hears it too, instead of a hang-up.
       assert.match(r.stderr, /Error response from daemon: dockward: refused: the gateway's CRL expired on .*dockward pki crl/, r.stderr);
-      const refused = (await f.audit()).filter((x) => Date.parse(x.time) >= since - 1000 && x.decision === 'refused');
+      await until('the audit line', async () => (await readFile(auditFile, 'utf8')).includes('refused'), 3000);
+      const refused = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { decision: string; error?: string }).filter((x) => x.decision === 'refused');
       assert.ok(refused.length && refused.every((x) => x.error?.includes('CRL') && x.error.includes('expired')), JSON.stringify(refused));
     } finally {
+      await gw.close(100);
       await replaceCrl(good);
       await f.gateway.reload();
     }
@@ -145,6 +142,26 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
         ['admin', 400, 'bad'],
       ],
     );
+  });
+
+  it('audits a CONNECT and a malformed request pipelined behind another, once each', async () => {
+    const admin = await clientTls(f, 'admin');
+    const before = (await f.audit()).length;
+    const connect = await rawExchange(admin, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', 300);
+    assert.match(connect, /^HTTP\/1.1 405 /, connect);
+    await until('the CONNECT line', async () => (await f.audit()).length > before, 3000);
+    // The second request is malformed while the first one's answer is still on its way.
+    await rawExchange(admin, `GET ${f.api}/version HTTP/1.1\r\nHost: x\r\n\r\nGET /_ping HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n`, 300);
+    await until('the pipelined lines', async () => (await f.audit()).length >= before + 3, 3000);
+    await new Promise((r) => setTimeout(r, 300));
+    const recs = (await f.audit()).slice(before);
+    assert.equal(recs.length, 3, JSON.stringify(recs));
+    assert.deepEqual([recs[0]!.identity, recs[0]!.method, recs[0]!.status, recs[0]!.decision], ['admin', 'CONNECT', 405, 'bad']);
+    const bad = recs.slice(1).filter((r) => r.decision === 'bad');
+    assert.equal(bad.length, 1, JSON.stringify(recs));
+    assert.equal(bad[0]!.identity, 'admin');
+    assert.match(bad[0]!.remote, /^127\.0\.0\.1:\d+$/);
+    assert.ok(recs.slice(1).some((r) => r.route !== null && r.path?.endsWith('/version')), JSON.stringify(recs));
   });
 
   it('ends what a certificate opened once it is revoked: keep-alive connections and hijacked streams', async () => {
@@ -269,7 +286,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     }
   });
 
-  it('caps the handshakes under way per client address, so one host cannot hold every slot', async () => {
+  it('caps the handshakes under way per client address by shedding its oldest silent one, so one host cannot hold every slot', async () => {
     const auditFile = join(f.dir, 'per-address-audit.log');
     // Long enough that only the cap, not the timeout, can end the silent connections.
     const gw = await tcpGateway(auditFile, { maxConnections: 64, maxHandshakesPerAddress: 3, handshakeTimeoutMs: 60_000 });
@@ -282,6 +299,7 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
     };
     const admin = { ...(await clientTls(f, 'admin')), port };
     const ping = 'GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    const gone = (c: net.Socket) => c.destroyed || c.readableEnded;
     try {
       // Handshakes that succeed give their place back at once: four authenticated connections,
       // one after the other, all kept open (each answered, so the server side is done too).
@@ -295,41 +313,45 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
           s.once('data', (d: Buffer) => (/^HTTP\/1.1 200/.test(d.toString('latin1')) ? resolve() : reject(new Error(d.toString('latin1')))));
         });
       }
-      for (const s of kept) s.destroy();
       const held = [open(), open(), open()];
       await Promise.all(held.map((c) => new Promise((r) => c.once('connect', r))));
       const fourth = open();
-      await until('the connection over the cap to be closed', () => fourth.destroyed || fourth.readableEnded, 5_000);
+      await new Promise((r) => fourth.once('connect', r));
+      // The oldest silent one makes room; the newcomer is not refused.
+      await until('the oldest silent connection to be shed', () => gone(held[0]!), 5_000);
       await new Promise((r) => setTimeout(r, 200));
-      assert.ok(held.every((c) => !c.destroyed && !c.readableEnded), 'a connection within the cap was dropped');
+      assert.ok(!gone(fourth) && !gone(held[1]!) && !gone(held[2]!), 'a newer connection was dropped instead of the oldest');
+      // Authenticated connections never count: the four kept ones are untouched.
+      assert.ok(kept.every((s) => !s.destroyed), 'an authenticated connection was dropped');
+      for (const s of kept) s.destroy();
+      // A client at the full address gets in (the attacker's oldest socket makes room for it).
+      assert.match(await rawExchange(admin, ping, 1000), /^HTTP\/1.1 200/);
       // Another address is not affected (127.0.0.2 reaches the 127.0.0.1 listener over loopback).
       // tls.connect takes net's connect options too; its type does not list them.
       const fromOther: tls.ConnectionOptions & net.TcpSocketConnectOpts = { ...admin, port, localAddress: '127.0.0.2' };
       const other = await rawExchange(fromOther, ping, 1000);
       assert.match(other, /^HTTP\/1.1 200/, other);
-      // Handshakes that end give their place back.
-      for (const c of held) c.destroy();
-      await until('a client from the capped address to get in again', async () => /^HTTP\/1.1 200/.test(await rawExchange(admin, ping, 1000).catch(() => '')), 5_000);
-      const refused = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { decision: string; error?: string; remote: string });
-      assert.ok(
-        refused.some((r) => r.decision === 'refused' && r.error === 'more than 3 TLS handshakes under way from this address' && r.remote.startsWith('127.0.0.1:')),
-        JSON.stringify(refused),
-      );
-      // Each refusal is audited once: a refused connection never reaches TLS to hang up there too.
-      const hangUps = refused.filter((r) => r.error === 'the client closed the connection during the TLS handshake').length;
-      assert.ok(hangUps <= held.length, JSON.stringify(refused));
     } finally {
       for (const c of silent) c.destroy();
       await gw.close(100);
     }
+    const lines = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { decision: string; error?: string; remote: string });
+    assert.ok(
+      lines.some((r) => r.decision === 'refused' && r.error === 'shed to make room: the oldest silent of 3 TLS handshakes under way from this address' && r.remote.startsWith('127.0.0.1:')),
+      JSON.stringify(lines),
+    );
+    // Each shed connection is audited once: never a second time as a hang-up.
+    const hangUps = lines.filter((r) => r.error === 'the client closed the connection during the TLS handshake').length;
+    assert.ok(hangUps <= silent.length, JSON.stringify(lines));
   });
 
-  it('holds a client refused for its certificate no longer than a handshake, and counts it as one', async () => {
+  it('holds a client refused for its certificate no longer than a handshake, and sheds it like one', async () => {
     const auditFile = join(f.dir, 'refused-hold-audit.log');
     const gw = await tcpGateway(auditFile, { maxHandshakesPerAddress: 2, handshakeTimeoutMs: 1500 });
     const port = gw.listeners[0]!.port!;
     const { cert: _cert, key: _key, ...noCert } = { ...(await clientTls(f, 'admin')), port };
     const held: tls.TLSSocket[] = [];
+    let third: net.Socket | undefined;
     try {
       // Handshakes done, refused (no certificate), and silent: they keep their address's places.
       for (let i = 0; i < 2; i++) {
@@ -338,17 +360,19 @@ describe('gateway failure modes', { skip, timeout: 300_000 }, () => {
         held.push(s);
         await new Promise<void>((r) => s.once('secureConnect', () => r()));
       }
-      const third = silentConnection(port);
-      await until('the connection over the cap to be closed', () => third.destroyed || third.readableEnded, 1000);
-      // ... until the gateway drops them, a handshake's time later.
+      third = silentConnection(port);
+      // ... the oldest makes room for a newcomer ...
+      await until('the oldest refused client to be shed', () => held[0]!.destroyed || held[0]!.readableEnded, 1000);
+      // ... and the rest is dropped a handshake's time later.
       await until('the refused clients to be dropped', () => held.every((s) => s.destroyed || s.readableEnded), 5000);
-      const lines = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { error?: string });
-      assert.equal(lines.filter((x) => x.error === 'no client certificate').length, 2, JSON.stringify(lines));
-      assert.ok(lines.some((x) => x.error === 'more than 2 TLS handshakes under way from this address'), JSON.stringify(lines));
     } finally {
       for (const s of held) s.destroy();
+      third?.destroy();
       await gw.close(100);
     }
+    const lines = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { error?: string; repeated?: number });
+    // Both refusals are there, the second counted in its summary.
+    assert.equal(lines.filter((x) => x.error?.endsWith('no client certificate')).reduce((n, x) => n + (x.repeated ?? 1), 0), 2, JSON.stringify(lines));
   });
 
   it('frees the slot of a connection closed before its TLS handshake', async () => {

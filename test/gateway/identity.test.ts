@@ -9,7 +9,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initCa, issueClient, pkiLayout, revoke } from '../../src/pki/index.js';
+import { initCa, issueClient, loadIssuer, pkiLayout, revoke } from '../../src/pki/index.js';
+import { buildCrlPem } from '../../src/pki/crl.js';
 import { OID_SERVER_AUTH } from '../../src/pki/index.js';
 import { normalSerial } from '../../src/gateway/tls-context.js';
 import { runDoctor } from '../../src/client/doctor.js';
@@ -135,7 +136,9 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
     assert.match(found.message, /revoked on .*keyCompromise/);
 
     const before = (await f.audit()).length;
-    const opts = await clientTls(f, 'revokee');
+    // From an address of its own: refusals repeated from one source are counted after a few
+    // lines in full (RefusalLog), and the CLI and doctor above were refused from 127.0.0.1.
+    const opts: import('node:tls').ConnectionOptions & { localAddress: string } = { ...(await clientTls(f, 'revokee')), localAddress: '127.0.0.3' };
     const requests = [
       'GET /v1.41/containers/json HTTP/1.1\r\nHost: x\r\n\r\n',
       // The hijack path too: no 101, no stream.
@@ -155,7 +158,7 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
       assert.equal(x.decision, 'refused');
       assert.equal(x.cn, 'revokee');
       assert.equal(normalSerial(x.serial ?? ''), normalSerial(serial));
-      assert.match(x.remote, /^127\.0\.0\.1:\d+$/);
+      assert.match(x.remote, /^127\.0\.0\.3:\d+$/);
       assert.notEqual(x.remote, `127.0.0.1:${f.port}`);
       assert.match(x.error ?? '', /revoked on .*keyCompromise/);
     }
@@ -206,6 +209,37 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
     await writeFile(tmp, good);
     await rename(tmp, crl);
     await f.gateway.reload();
+  });
+
+  it('refuses a reloaded CRL of another CA, or one not valid now, keeping the last good one', async () => {
+    const crl = pkiLayout(f.pki).crl;
+    const good = await readFile(crl);
+    const other = join(f.dir, 'crl-other-ca');
+    await initCa({ dir: other, ...quiet });
+    const issuer = await loadIssuer(pkiLayout(f.pki), { dir: f.pki, ...quiet });
+    const noneRevoked = { certs: [] } as unknown as Parameters<typeof buildCrlPem>[1];
+    const cases: [string, string | Buffer, RegExp][] = [
+      ['another CA', await readFile(pkiLayout(other).crl), /the CRL .* is refused: (it is issued by|its signature does not verify)/],
+      ['expired', await buildCrlPem(issuer, noneRevoked, 990, new Date(Date.now() - 40 * 86_400_000)), /the CRL .* is refused: it expired on /],
+      ['not yet valid', await buildCrlPem(issuer, noneRevoked, 991, new Date(Date.now() + 2 * 86_400_000)), /the CRL .* is refused: it is not valid before /],
+    ];
+    try {
+      for (const [what, pem, why] of cases) {
+        const failures = f.logs.filter((l) => l.includes('reload failed')).length;
+        await writeFile(`${crl}.tmp`, pem);
+        await rename(`${crl}.tmp`, crl);
+        await f.gateway.reload();
+        const failed = f.logs.filter((l) => l.includes('reload failed')).slice(failures);
+        assert.ok(failed.some((l) => why.test(l)), `${what}: ${f.logs.join('\n')}`);
+        // The last good CRL is in use: the admin gets in, the revoked victim does not.
+        assert.equal((await f.docker('admin', ['ps'])).code, 0, what);
+        assert.notEqual((await f.docker('victim', ['ps'])).code, 0, what);
+      }
+    } finally {
+      await writeFile(`${crl}.tmp`, good);
+      await rename(`${crl}.tmp`, crl);
+      await f.gateway.reload();
+    }
   });
 
   it('takes the identity from the certificate only, never from headers', async () => {

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, startGatewayFixture, until, type GatewayFixture } from './fixture.js';
 import { forwardRequestHeaders } from '../../src/gateway/wire.js';
-import { clientGroup } from '../../src/gateway/listeners.js';
+import { clientGroup } from '../../src/gateway/client-group.js';
 
 const skip = engineSkipReason();
 
