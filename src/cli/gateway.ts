@@ -17,7 +17,7 @@ export async function serveUntilSignal(gw: Gateway): Promise<void> {
 }
 
 export function gatewayListenerLines(gw: Gateway): string[] {
-  return gw.listeners.map((l) => `dockward gateway: listening on ${l.name === `unix://${l.address}` ? l.name : `tcp://${l.address}`} (Docker API ${gw.apiVersion})`);
+  return gw.listeners.map((l) => `dockward gateway: listening on ${l.name.startsWith('tcp://') ? `tcp://${l.address}` : l.name} (Docker API ${gw.apiVersion})`);
 }
 
 export function registerGateway(program: Command): void {

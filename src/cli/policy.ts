@@ -5,6 +5,7 @@ import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import { UsageError } from '../util/errors.js';
+import { readSocketProxyEnv, socketProxyPolicyYaml } from '../socket-proxy/env.js';
 import { collect, printJson, withJson } from './options.js';
 
 interface ExplainFlags {
@@ -132,5 +133,13 @@ Examples:
     .description('print the built-in default policy (a starting point for your own)')
     .action(() => {
       process.stdout.write(DEFAULT_POLICY_YAML);
+    });
+
+  policy
+    .command('from-env')
+    .description("print the policy equivalent to docker-socket-proxy's environment (CONTAINERS=1, POST=0, …), as `dockward socket-proxy` serves it")
+    .addHelpText('after', '\nExample:\n  CONTAINERS=1 EVENTS=1 dockward policy from-env > policy.yaml   # then: dockward gateway --policy policy.yaml …\n')
+    .action(() => {
+      process.stdout.write(socketProxyPolicyYaml(readSocketProxyEnv(process.env)));
     });
 }
