@@ -18,6 +18,7 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockwardError } from '../util/errors.js';
+import type { BodyFeatures } from '../policy/index.js';
 
 export type Decision = 'allow' | 'deny' | 'bad' | 'error' | 'refused';
 
@@ -49,6 +50,8 @@ export interface AuditRecord {
   mutations?: string[];
   /** Audit-only: why the body would have been refused. */
   wouldDeny?: string;
+  /** Audit-only: what the body asked for in the rules' terms (policy/body-features.ts), for `policy suggest`. */
+  features?: BodyFeatures;
 }
 
 /** A reader this far behind (a stalled pipe) counts as a failed log: requests are refused until it catches up. */

@@ -3,7 +3,7 @@
  * stream both bodies (never buffered), write the audit line when the exchange is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../policy/index.js';
+import { authorize, checkQuery, inspectBody, type BodyFeatures, type Identity, type Verdict } from '../policy/index.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
@@ -172,7 +172,7 @@ function inspectThenForward(ctx: GatewayContext, listener: string, req: Incoming
       const who = `identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with this body`;
       return refuse(outcome.status, `${who}: ${outcome.message}`, { code: outcome.code, field: outcome.field, bytesIn: raw.length });
     }
-    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny });
+    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny, features: outcome.features });
   });
 }
 
@@ -182,6 +182,7 @@ interface Replacement {
   body: Buffer;
   mutations: string[];
   wouldDeny?: string;
+  features?: BodyFeatures;
 }
 
 function forward(
@@ -257,6 +258,7 @@ function forward(
         ...(error ? { error } : {}),
         ...(replacement?.mutations.length ? { mutations: replacement.mutations } : {}),
         ...(wouldDeny ? { wouldDeny } : {}),
+        ...(replacement?.features ? { features: replacement.features } : {}),
       }),
     );
   });
