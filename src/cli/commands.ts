@@ -17,6 +17,7 @@ const PARTS: Record<string, () => Promise<Register>> = {
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   policy: async () => (await import('./policy.js')).registerPolicy,
   'socket-proxy': async () => (await import('./socket-proxy.js')).registerSocketProxy,
+  container: async () => (await import('./container.js')).registerContainer,
 };
 
 /**

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { startGateway } from '../gateway/server.js';
-import { socketProxyOptions } from '../socket-proxy/options.js';
+import { socketProxyOptions, type SocketProxyFlags } from '../socket-proxy/options.js';
 import { gatewayListenerLines, serveUntilSignal } from './gateway.js';
 
 export function registerSocketProxy(program: Command): void {
@@ -24,11 +24,14 @@ export function registerSocketProxy(program: Command): void {
         '',
       ].join('\n'),
     )
-    .action(async (flags: { listen?: string; dockerSocket?: string; auditLog?: string }) => {
-      const setup = socketProxyOptions(flags, process.env);
-      for (const w of setup.warnings) process.stderr.write(`dockward socket-proxy: warning: ${w}\n`);
-      const gw = await startGateway(setup.options);
-      for (const line of gatewayListenerLines(gw)) process.stderr.write(`${line}\n`);
-      await serveUntilSignal(gw);
-    });
+    .action(runSocketProxy);
+}
+
+/** `dockward socket-proxy` until a signal stops it (also the container image's default with its variables set). */
+export async function runSocketProxy(flags: SocketProxyFlags): Promise<void> {
+  const setup = socketProxyOptions(flags, process.env);
+  for (const w of setup.warnings) process.stderr.write(`dockward socket-proxy: warning: ${w}\n`);
+  const gw = await startGateway(setup.options);
+  for (const line of gatewayListenerLines(gw)) process.stderr.write(`${line}\n`);
+  await serveUntilSignal(gw);
 }

@@ -8,6 +8,7 @@
 import type { BodyKind } from '../api/bodies/canonical.js';
 import { isObj, keys, list, str, type Obj } from './constraints/plain.js';
 import { normalizeCapability } from './constraints/rules.js';
+import { NAMESPACE_MODES } from './constraints/container.js';
 
 export interface BodyFeatures {
   privileged?: true;
@@ -28,15 +29,6 @@ const MAX_ITEMS = 32;
 const MAX_TEXT = 256;
 
 const bounded = (items: string[]): string[] => [...new Set(items.map((s) => s.slice(0, MAX_TEXT)))].slice(0, MAX_ITEMS);
-
-const NAMESPACE_FIELDS: [string, string][] = [
-  ['NetworkMode', 'network'],
-  ['PidMode', 'pid'],
-  ['IpcMode', 'ipc'],
-  ['UTSMode', 'uts'],
-  ['UsernsMode', 'userns'],
-  ['CgroupnsMode', 'cgroupns'],
-];
 
 /** The host paths of `HostConfig.Binds` (`/src:/dst[:opts]`) and bind `Mounts`. */
 function bindMounts(hc: Obj): { path: string; readOnly: boolean }[] {
@@ -60,8 +52,8 @@ function containerFeatures(body: Obj): BodyFeatures {
   if (hc.Privileged === true) f.privileged = true;
   const caps = bounded(list(hc.CapAdd).map((c) => normalizeCapability(str(c))));
   if (caps.length) f.capabilities = caps;
-  const modes = NAMESPACE_FIELDS.map(([field, ns]) => [str(hc[field]), ns] as const);
-  const host = modes.filter(([v]) => v === 'host').map(([, ns]) => ns);
+  const modes = NAMESPACE_MODES.map(([field, ns]) => [str(hc[field]), ns] as const);
+  const host = modes.flatMap(([v, ns]) => (v === 'host' && ns ? [ns] : []));
   if (host.length) f.hostNamespaces = host;
   if (modes.some(([v]) => v.startsWith('container:'))) f.shareNamespaces = true;
   const binds = bindMounts(hc);

@@ -144,3 +144,8 @@ export function socketProxyPolicyYaml(cfg: SocketProxyConfig): string {
   if (cfg.switches.SESSION || cfg.switches.GRPC) lines.push('    build: { buildkit: true }   # SESSION or GRPC on: BuildKit\'s own API, opaque to any proxy');
   return lines.join('\n') + '\n';
 }
+
+/** Whether a container was started the docker-socket-proxy way (any switch or SOCKET_PATH set). */
+export function usesSocketProxyEnv(env: NodeJS.ProcessEnv): boolean {
+  return [...SWITCHES, 'SOCKET_PATH'].some((name) => env[name] !== undefined);
+}

@@ -36,6 +36,27 @@ async function importClientImage(): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
+type Logs = { stdout: string; stderr: string };
+
+/**
+ * Runs the dockward image detached as NAME with the engine's socket mounted (and its group), and
+ * waits until its logs satisfy `ready`; fails with the logs if the container stops first.
+ */
+async function startDockward(name: string, args: string[], ready: (logs: Logs) => boolean): Promise<Logs> {
+  const gid = (await stat(engine.socketPath)).gid;
+  const started = await engine.docker(['run', '-d', '--name', name, '--group-add', String(gid), '-v', `${engine.socketPath}:/var/run/docker.sock`, ...args]);
+  assert.equal(started.code, 0, started.stderr);
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const logs = await engine.docker(['logs', name]);
+    if (ready(logs)) return logs;
+    const running = await engine.docker(['inspect', '-f', '{{.State.Running}}', name]);
+    assert.equal(running.stdout.trim(), 'true', `${name} stopped: ${logs.stderr}`);
+    assert.ok(Date.now() < end, `${name} not ready after 60 s: ${logs.stderr}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 before(async () => {
   if (skip) return;
   engine = await startTestEngine();
@@ -65,23 +86,11 @@ test('a container whose only Docker access is a dockward socket runs docker ps a
 
   const policy = join(dir, 'policy.yaml');
   await writeFile(policy, 'version: 1\nidentities:\n  - name: app\n    match: { listener: app }\n    roles: [app]\nroles:\n  app:\n    allow: [preset:containers]\n');
-  const gid = (await stat(engine.socketPath)).gid;
-  const started = await engine.docker([
-    'run', '-d', '--name', 'dw-gateway', '--network', 'none', '--group-add', String(gid),
-    '-v', `${engine.socketPath}:/var/run/docker.sock`, '-v', 'dw-sockets:/run/dockward', '-v', `${policy}:/policy.yaml:ro`,
-    IMAGE, 'gateway', '--unix', '/run/dockward/app.sock', '--identity', 'app', '--policy', '/policy.yaml', '--audit-log', '-',
-  ]);
-  assert.equal(started.code, 0, started.stderr);
-  const end = Date.now() + 60_000;
-  let logs = { code: 0, stdout: '', stderr: '' };
-  while (Date.now() < end) {
-    logs = await engine.docker(['logs', 'dw-gateway']);
-    if (logs.stderr.includes('listening on unix:///run/dockward/app.sock')) break;
-    const running = await engine.docker(['inspect', '-f', '{{.State.Running}}', 'dw-gateway']);
-    assert.equal(running.stdout.trim(), 'true', `the gateway container stopped: ${logs.stderr}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.match(logs.stderr, /listening on unix:\/\/\/run\/dockward\/app\.sock/);
+  await startDockward(
+    'dw-gateway',
+    ['--network', 'none', '-v', 'dw-sockets:/run/dockward', '-v', `${policy}:/policy.yaml:ro`, IMAGE, 'gateway', '--unix', '/run/dockward/app.sock', '--identity', 'app', '--policy', '/policy.yaml', '--audit-log', '-'],
+    (l) => l.stderr.includes('listening on unix:///run/dockward/app.sock'),
+  );
   assert.equal((await engine.docker(['inspect', '-f', '{{.Config.User}}', 'dw-gateway'])).stdout.trim(), '10001:10001');
   const volume = (await engine.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'dw-sockets'])).stdout.trim();
   assert.equal((await stat(join(volume, 'app.sock'))).uid, 10001, 'the socket was not created by the non-root gateway');
@@ -101,20 +110,10 @@ test('a container whose only Docker access is a dockward socket runs docker ps a
 
 test("the README's docker run line: up in the container, the admin bundle copied out reaches it over mTLS", { skip, timeout: 300_000 }, async () => {
   const port = await freePort();
-  const gid = (await stat(engine.socketPath)).gid;
-  const started = await engine.docker([
-    'run', '-d', '--name', 'dw-up', '--network', 'host', '--group-add', String(gid),
-    '-v', `${engine.socketPath}:/var/run/docker.sock`, '-v', 'dw-etc:/etc/dockward',
-    IMAGE, 'up', '--listen', `127.0.0.1:${port}`, '--audit-log', '-',
-  ]);
-  assert.equal(started.code, 0, started.stderr);
   try {
-    const end = Date.now() + 60_000;
-    let logs = { code: 0, stdout: '', stderr: '' };
-    while (Date.now() < end && !logs.stdout.includes('DOCKER_CERT_PATH')) {
-      await new Promise((r) => setTimeout(r, 250));
-      logs = await engine.docker(['logs', 'dw-up']);
-    }
+    const logs = await startDockward('dw-up', ['--network', 'host', '-v', 'dw-etc:/etc/dockward', IMAGE, 'up', '--listen', `127.0.0.1:${port}`, '--audit-log', '-'], (l) =>
+      l.stdout.includes('DOCKER_CERT_PATH'),
+    );
     assert.match(logs.stdout, new RegExp(`export DOCKER_HOST=tcp://127\\.0\\.0\\.1:${port}\\n`), logs.stderr);
     assert.match(logs.stdout, /export DOCKER_CERT_PATH=\/etc\/dockward\/pki\/clients\/admin/);
     const bundle = join(dir, 'admin');
@@ -127,5 +126,24 @@ test("the README's docker run line: up in the container, the admin bundle copied
     assert.match(v.stdout, /^1\.\d+$/m);
   } finally {
     await engine.docker(['rm', '-f', 'dw-up']);
+  }
+});
+
+test("with docker-socket-proxy's variables the image is a socket proxy on :2375, bodies checked", { skip, timeout: 300_000 }, async () => {
+  try {
+    const logs = await startDockward('dw-sp', ['--network', 'none', '-e', 'CONTAINERS=1', '-e', 'POST=1', IMAGE], (l) => l.stderr.includes('listening on'));
+    assert.match(logs.stderr, /listening on http:\/\/\[::\]:2375/);
+    // A client in the proxy's network namespace, as a compose service would reach it by name.
+    const client = (args: string[]) => engine.docker(['run', '--rm', '--network', 'container:dw-sp', CLIENT, '-H', 'tcp://127.0.0.1:2375', ...args]);
+    const ps = await client(['ps', '--format', '{{.Names}}']);
+    assert.equal(ps.code, 0, ps.stderr);
+    assert.match(ps.stdout, /dw-sp/);
+    const privileged = await client(['create', '--privileged', TEST_IMAGE]);
+    assert.notEqual(privileged.code, 0);
+    assert.match(privileged.stderr, /identity "socket-proxy" may not POST \/containers\/create with this body: .*DW_BODY_PRIVILEGED/);
+    const images = await client(['images']);
+    assert.notEqual(images.code, 0, 'IMAGES is off');
+  } finally {
+    await engine.docker(['rm', '-f', 'dw-sp']);
   }
 });
