@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, freePort, runDocker, startTestEngine, TEST_IMAGE, DOCKER_CLI, type TestEngine } from '../harness/engine.js';
-import { DOCKWARD_BIN } from '../harness/cli.js';
+import { DOCKWARD_BIN, dockward } from '../harness/cli.js';
 import { runProcess } from '../harness/process.js';
 import { haproxyBool, readSocketProxyEnv, socketProxyPolicyYaml } from '../../src/socket-proxy/env.js';
 import { socketProxyOptions } from '../../src/socket-proxy/options.js';
@@ -36,6 +36,26 @@ test('defaults are the image\'s: EVENTS, PING and VERSION on; ALLOW_* need POST;
   assert.match(socketProxyPolicyYaml(readSocketProxyEnv({ PING: '0' })), /deny: \["HEAD \/_ping", "GET \/_ping"\]/);
   assert.throws(() => readSocketProxyEnv({ LOG_LEVEL: 'verbose' }), /LOG_LEVEL="verbose" is not a level/);
   assert.throws(() => readSocketProxyEnv({ SOCKET_PATH: 'docker:2375' }), /SOCKET_PATH="docker:2375" is not an absolute socket path/);
+});
+
+test('policy from-env prints a policy file that policy check and policy explain accept, deciding as HAProxy would', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-from-env-'));
+  try {
+    const env = { PATH: process.env.PATH ?? '', CONTAINERS: '1', EVENTS: '1', POST: '0', LOG_LEVEL: undefined };
+    const printed = await dockward(['policy', 'from-env'], { env });
+    assert.equal(printed.code, 0, printed.stderr);
+    const file = join(dir, 'policy.yaml');
+    await writeFile(file, printed.stdout);
+    const check = await dockward(['policy', 'check', file]);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const explain = (method: string, target: string) => dockward(['policy', 'explain', '--policy', file, '--identity', 'socket-proxy', method, target]);
+    assert.equal((await explain('GET', '/v1.41/containers/json')).code, 0);
+    assert.equal((await explain('GET', '/v1.41/events')).code, 0);
+    assert.equal((await explain('POST', '/v1.41/containers/create')).code, 1);
+    assert.equal((await explain('GET', '/v1.41/images/json')).code, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('on a host it listens on loopback unless told, and warns for any other address', () => {
