@@ -12,6 +12,8 @@ export interface UpFlags {
   pki?: string;
   auditLog?: string;
   passphraseFile?: string;
+  context?: string;
+  force?: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -25,7 +27,9 @@ export function registerUp(program: Command): void {
         '--audit-log <file>',
         'append the audit log to FILE, - for stdout (default: $XDG_STATE_HOME/dockward/audit.log, else /var/log/dockward/audit.log as root, ~/.local/state/dockward/audit.log otherwise)',
       )
-      .option('--passphrase-file <file>', 'CA passphrase from FILE (else $DOCKWARD_CA_PASSPHRASE, else a prompt on a terminal)'),
+      .option('--passphrase-file <file>', 'CA passphrase from FILE (else $DOCKWARD_CA_PASSPHRASE, else a prompt on a terminal)')
+      .option('--context <name>', 'also write a docker CLI context NAME for the admin bundle (rewritten on every start to follow the address)')
+      .option('--force', 'with --context: replace a context of that name that up did not write'),
   ).action(runUp);
 }
 
@@ -38,6 +42,7 @@ export async function runUp(flags: UpFlags): Promise<void> {
     dockerSocket: flags.dockerSocket ?? defaultDockerSocket(),
     auditLog: flags.auditLog,
     passphrase: (creatingCa) => resolvePassphrase({ file: flags.passphraseFile, confirm: creatingCa }),
+    ...(flags.context ? { context: { name: flags.context, force: flags.force } } : {}),
   });
   for (const c of res.changes) process.stderr.write(`dockward up: ${c}\n`);
   for (const line of gatewayListenerLines(res.gateway)) process.stderr.write(`${line}\n`);

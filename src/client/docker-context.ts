@@ -130,6 +130,16 @@ export async function currentContextName(configDir?: string): Promise<string | u
   }
 }
 
+/** A context's description, or undefined when there is no such context (or it has none). */
+export async function dockerContextDescription(name: string, configDir?: string): Promise<string | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(join(contextDirs(name, configDir).meta, 'meta.json'), 'utf8')) as { Metadata?: { Description?: unknown } };
+    return typeof meta.Metadata?.Description === 'string' ? meta.Metadata.Description : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function readDockerContext(name: string, configDir?: string): Promise<DockerContextEndpoint> {
   const dirs = contextDirs(name, configDir);
   const file = join(dirs.meta, 'meta.json');
