@@ -29,6 +29,7 @@ declare -A apt_for=(
   [chattr]=e2fsprogs     # the interrupted-write test makes a file immutable
   [docker-registry]=docker-registry [htpasswd]=apache2-utils
   [dpkg-deb]=dpkg [apt-get]=apt
+  [systemd-analyze]=systemd   # the gateway's unit is checked with systemd-analyze verify
 )
 
 missing_commands() {

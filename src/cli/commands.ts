@@ -16,6 +16,8 @@ const PARTS: Record<string, () => Promise<Register>> = {
   connect: async () => (await import('./connect.js')).registerConnect,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   policy: async () => (await import('./policy.js')).registerPolicy,
+  'socket-proxy': async () => (await import('./socket-proxy.js')).registerSocketProxy,
+  container: async () => (await import('./container.js')).registerContainer,
 };
 
 /**

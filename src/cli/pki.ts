@@ -24,6 +24,7 @@ import { isEncryptedKeyPem } from '../pki/key-encryption.js';
 import { resolvePassphrase, NEW_PASSPHRASE_ENV, PASSPHRASE_ENV } from './passphrase.js';
 import { verifyCertificate, formatVerifyReport } from '../pki/verify.js';
 import { checkDockerContext, writeDockerContext } from '../client/docker-context.js';
+import { writeClientBundle } from '../adopt/client-bundle.js';
 import { collect, durationOption, intOption, printJson, withJson, withPkiDir } from './options.js';
 import { DockwardError, UsageError } from '../util/errors.js';
 
@@ -142,6 +143,33 @@ export function registerPki(program: Command): void {
         report(o, r, () => `${describe(r)}\n  use:   source ${r.files.env}${contextLine}`);
       },
     );
+
+  withJson(withPkiDir(pki.command('bundle')))
+    .description('pack a client bundle into one .tar.gz (mode 0600): ca.pem, cert.pem, key.pem (0400), docker.env and a docker context archive')
+    .argument('<name>', 'the client identity (issued with `dockward pki client NAME`)')
+    .option('--output <file>', 'the archive to write (default: ./NAME.tar.gz)')
+    .option('--context <name>', 'name of the docker context in the archive (default: NAME)')
+    .option('--docker-host <url>', 'DOCKER_HOST for docker.env and the context (default: as for `pki client`)')
+    .option('--force', 'overwrite an existing archive')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  dockward pki bundle ci --output /tmp/ci.tar.gz',
+        '  # on the client: tar xzf ci.tar.gz && cd ci && . ./docker.env && docker version',
+        '  # or:            dockward connect tcp://HOST:2376 --bundle ci --context docker1',
+        '',
+      ].join('\n'),
+    )
+    .action(async (name: string, o: Common & { output?: string; context?: string; dockerHost?: string; force?: boolean }) => {
+      const r = await writeClientBundle({ pkiDir: resolvePkiDir(o.pki), name, output: o.output, context: o.context, dockerHost: o.dockerHost, force: o.force });
+      if (o.json) return printJson(r);
+      process.stdout.write(
+        `${r.output}: bundle of "${r.name}" (serial ${r.serial}, valid until ${r.notAfter}) for ${r.dockerHost}\n` +
+          `  unpack: tar xzf ${r.output}   (a credential: keep it 0600, delete it once unpacked)\n`,
+      );
+    });
 
   withJson(withPkiDir(pki.command('list')))
     .description('every issued certificate, with its status')

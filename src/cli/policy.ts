@@ -5,6 +5,9 @@ import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import { UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { suggestPolicy } from '../policy/suggest.js';
+import { readSocketProxyEnv, socketProxyPolicyYaml } from '../socket-proxy/env.js';
 import { collect, printJson, withJson } from './options.js';
 
 interface ExplainFlags {
@@ -132,5 +135,44 @@ Examples:
     .description('print the built-in default policy (a starting point for your own)')
     .action(() => {
       process.stdout.write(DEFAULT_POLICY_YAML);
+    });
+
+  policy
+    .command('suggest')
+    .description('write the smallest policy that allows exactly what an identity did under an audit-only role, from the audit log')
+    .requiredOption('--audit-log <file>', "the gateway's audit log")
+    .requiredOption('--identity <name>', 'the identity whose requests to learn from')
+    .option('--output <file>', 'write the policy to FILE (default: stdout)')
+    .option('--force', 'overwrite --output if it exists')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  # policy.yaml: identity ci with a role { audit-only: true }; run the CI job through the gateway, then:',
+        '  dockward policy suggest --audit-log /var/log/dockward/audit.log --identity ci --output ci-policy.yaml',
+        '  dockward policy check ci-policy.yaml',
+        '',
+      ].join('\n'),
+    )
+    .action(async (o: { auditLog: string; identity: string; output?: string; force?: boolean }) => {
+      let text: string;
+      try {
+        text = await readFile(o.auditLog, 'utf8');
+      } catch (e) {
+        throw new UsageError(`cannot read the audit log ${o.auditLog}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'pass the file the gateway writes with --audit-log');
+      }
+      const s = suggestPolicy(text, o.identity, o.auditLog);
+      if (!o.output) return void process.stdout.write(s.yaml);
+      await writeFileAtomic(o.output, s.yaml, 0o644, { force: o.force });
+      process.stderr.write(`${o.output}: ${s.routes} routes from ${s.requests} requests of "${o.identity}"\n`);
+    });
+
+  policy
+    .command('from-env')
+    .description("print the policy equivalent to docker-socket-proxy's environment (CONTAINERS=1, POST=0, …), as `dockward socket-proxy` serves it")
+    .addHelpText('after', '\nExample:\n  CONTAINERS=1 EVENTS=1 dockward policy from-env > policy.yaml   # then: dockward gateway --policy policy.yaml …\n')
+    .action(() => {
+      process.stdout.write(socketProxyPolicyYaml(readSocketProxyEnv(process.env)));
     });
 }

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureDir, writeFilesAtomic } from '../util/atomic-write.js';
 import { DockwardError, UsageError } from '../util/errors.js';
+import { tarArchive } from '../util/tar.js';
 
 export interface DockerContextOptions {
   name: string;
@@ -57,15 +58,35 @@ export async function checkDockerContext(o: Pick<DockerContextOptions, 'name' | 
   }
 }
 
-export async function writeDockerContext(o: DockerContextOptions): Promise<DockerContextResult> {
-  await checkDockerContext(o);
-  const dirs = contextDirs(o.name, o.configDir);
-  const metaFile = join(dirs.meta, 'meta.json');
-  const meta = {
+function contextMeta(o: Pick<DockerContextOptions, 'name' | 'host' | 'description'>) {
+  return {
     Name: o.name,
     Metadata: o.description ? { Description: o.description } : {},
     Endpoints: { docker: { Host: o.host, SkipTLSVerify: false } },
   };
+}
+
+/**
+ * The context as `docker context export` writes it (meta.json, tls/docker/*.pem in a plain tar),
+ * so `docker context import NAME FILE` on another machine recreates it.
+ */
+export async function dockerContextArchive(o: Omit<DockerContextOptions, 'configDir' | 'force'>): Promise<Buffer> {
+  await checkDockerContext({ ...o, force: true });
+  return tarArchive([
+    { name: 'meta.json', mode: 0o644, data: JSON.stringify(contextMeta(o)) },
+    { name: 'tls', mode: 0o700, dir: true },
+    { name: 'tls/docker', mode: 0o700, dir: true },
+    { name: 'tls/docker/ca.pem', mode: 0o600, data: o.caPem },
+    { name: 'tls/docker/cert.pem', mode: 0o600, data: o.certPem },
+    { name: 'tls/docker/key.pem', mode: 0o600, data: o.keyPem },
+  ]);
+}
+
+export async function writeDockerContext(o: DockerContextOptions): Promise<DockerContextResult> {
+  await checkDockerContext(o);
+  const dirs = contextDirs(o.name, o.configDir);
+  const metaFile = join(dirs.meta, 'meta.json');
+  const meta = contextMeta(o);
   const tlsDocker = join(dirs.tls, 'docker');
   // Same modes as the CLI: metadata readable, TLS material (the key above all) owner-only.
   await ensureDir(dirs.meta, 0o755);
@@ -106,6 +127,16 @@ export async function currentContextName(configDir?: string): Promise<string | u
     return typeof name === 'string' && name ? name : undefined;
   } catch {
     throw new DockwardError(`${file} is not valid JSON`, 'fix or remove it; the docker CLI cannot read it either');
+  }
+}
+
+/** A context's description, or undefined when there is no such context (or it has none). */
+export async function dockerContextDescription(name: string, configDir?: string): Promise<string | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(join(contextDirs(name, configDir).meta, 'meta.json'), 'utf8')) as { Metadata?: { Description?: unknown } };
+    return typeof meta.Metadata?.Description === 'string' ? meta.Metadata.Description : undefined;
+  } catch {
+    return undefined;
   }
 }
 

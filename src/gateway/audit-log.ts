@@ -18,6 +18,7 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockwardError } from '../util/errors.js';
+import type { BodyFeatures } from '../policy/index.js';
 
 export type Decision = 'allow' | 'deny' | 'bad' | 'error' | 'refused';
 
@@ -51,6 +52,8 @@ export interface AuditRecord {
   wouldDeny?: string;
   /** A summary of refused connections (RefusalLog): how many more like the one named. */
   repeated?: number;
+  /** Audit-only: what the body asked for in the rules' terms (policy/body-features.ts), for `policy suggest`. */
+  features?: BodyFeatures;
 }
 
 /** A reader this far behind (a stalled pipe) counts as a failed log: requests are refused until it catches up. */

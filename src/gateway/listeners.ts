@@ -37,7 +37,18 @@ export interface UnixListenerSpec {
   gid?: number;
 }
 
-export type ListenerSpec = TcpListenerSpec | UnixListenerSpec;
+/**
+ * Plain HTTP on TCP with a fixed identity: docker-socket-proxy's front door (`dockward
+ * socket-proxy`), for a container network or loopback where nothing else can reach it.
+ */
+export interface PlainTcpListenerSpec {
+  kind: 'plain';
+  host: string;
+  port: number;
+  identity: string;
+}
+
+export type ListenerSpec = TcpListenerSpec | UnixListenerSpec | PlainTcpListenerSpec;
 
 export interface ServerLimits extends FairShareLimits {
   /** Whole request head must arrive within this (slowloris). */
@@ -72,7 +83,8 @@ export interface Listener {
 }
 
 export function listenerName(spec: ListenerSpec): string {
-  return spec.kind === 'tcp' ? `tcp://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}` : `unix://${spec.path}`;
+  if (spec.kind === 'unix') return `unix://${spec.path}`;
+  return `${spec.kind === 'tcp' ? 'tcp' : 'http'}://${spec.host.includes(':') ? `[${spec.host}]` : spec.host}:${spec.port}`;
 }
 
 /**
@@ -292,6 +304,18 @@ async function listenUnix(ctx: GatewayContext, spec: UnixListenerSpec, limits: S
   };
 }
 
+async function listenPlain(ctx: GatewayContext, spec: PlainTcpListenerSpec, limits: ServerLimits): Promise<Listener> {
+  const server = http.createServer({ ...HTTP_SERVER_OPTIONS, noDelay: true });
+  await bind(server, () => server.listen(spec.port, spec.host), listenerName(spec));
+  const addr = server.address() as net.AddressInfo;
+  const name = listenerName({ ...spec, port: addr.port });
+  const identity: Identity = { name: spec.identity, ou: [], sans: [], listener: name };
+  server.on('connection', (socket: net.Socket) => setIdentity(socket, identity));
+  wire(ctx, server, name, limits);
+  return { name, address: `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`, port: addr.port, server, close: async () => undefined };
+}
+
 export function openListener(ctx: GatewayContext, spec: ListenerSpec, limits: ServerLimits): Promise<Listener> {
-  return spec.kind === 'tcp' ? listenTcp(ctx, spec, limits) : listenUnix(ctx, spec, limits);
+  if (spec.kind === 'tcp') return listenTcp(ctx, spec, limits);
+  return spec.kind === 'unix' ? listenUnix(ctx, spec, limits) : listenPlain(ctx, spec, limits);
 }

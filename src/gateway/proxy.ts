@@ -3,7 +3,7 @@
  * stream both bodies (never buffered), write the audit line when the exchange is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../policy/index.js';
+import { authorize, checkQuery, inspectBody, type BodyFeatures, type Identity, type Verdict } from '../policy/index.js';
 import { targetApiVersion } from '../api/versions.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
@@ -183,7 +183,7 @@ function inspectThenForward(ctx: GatewayContext, listener: string, req: Incoming
       return refuse(outcome.status, `${who}: ${outcome.message}`, { code: outcome.code, field: outcome.field, bytesIn: raw.length });
     }
     const wouldDeny = [queryWouldDeny, outcome.wouldDeny].filter(Boolean).join('; ') || undefined;
-    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny });
+    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny, features: outcome.features });
   });
 }
 
@@ -193,6 +193,7 @@ interface Replacement {
   body: Buffer;
   mutations: string[];
   wouldDeny?: string;
+  features?: BodyFeatures;
 }
 
 function forward(
@@ -268,6 +269,7 @@ function forward(
         ...(error ? { error } : {}),
         ...(replacement?.mutations.length ? { mutations: replacement.mutations } : {}),
         ...(wouldDeny ? { wouldDeny } : {}),
+        ...(replacement?.features ? { features: replacement.features } : {}),
       }),
     );
   });

@@ -4,6 +4,7 @@
  * it is bound points the admin bundle (and later `pki client` bundles) at the address it got.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { ensureDir } from '../util/atomic-write.js';
 import { startGateway, upstreamVersion, type Gateway } from './server.js';
 import { tlsFilesFromPki } from './tls-context.js';
 import { parseListenAddress } from './config.js';
+import { checkDockerContext, dockerContextDescription, writeDockerContext } from '../client/docker-context.js';
 
 export interface UpOptions {
   pkiDir: string;
@@ -25,6 +27,8 @@ export interface UpOptions {
   /** Asked only when something must be signed; `creatingCa` when the passphrase is a new one. */
   passphrase?: (creatingCa: boolean) => Promise<string | undefined>;
   log?: (line: string) => void;
+  /** Also a docker CLI context NAME for the admin bundle, following the bound address on every start. */
+  context?: { name: string; force?: boolean };
 }
 
 export interface UpResult {
@@ -110,6 +114,12 @@ async function pointAdminAt(dir: string, dockerHost: string, passphrase: string 
 
 export async function up(o: UpOptions): Promise<UpResult> {
   const addr = parseListenAddress(o.listen);
+  // The context is up's own when an earlier start wrote it for this PKI; anyone else's is replaced only on force.
+  const contextMark = `dockward up: admin of ${o.pkiDir}`;
+  if (o.context) {
+    const ours = (await dockerContextDescription(o.context.name)) === contextMark;
+    await checkDockerContext({ name: o.context.name, host: `tcp://${hostPart(addr.host)}:${addr.port}`, force: o.context.force || ours });
+  }
   // Before touching the PKI: without a daemon there is nothing to put a door in front of.
   await upstreamVersion(o.dockerSocket);
   const auditLog = o.auditLog ?? defaultAuditLog();
@@ -127,6 +137,12 @@ export async function up(o: UpOptions): Promise<UpResult> {
   let changes: string[];
   try {
     changes = [...created, ...(await pointAdminAt(o.pkiDir, dockerHost, passphrase))];
+    if (o.context) {
+      const bundle = pkiLayout(o.pkiDir).clientDir(ADMIN_CLIENT);
+      const [caPem, certPem, keyPem] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(bundle, f), 'utf8')));
+      await writeDockerContext({ name: o.context.name, host: dockerHost, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, description: contextMark, force: true });
+      changes.push(`wrote the docker context "${o.context.name}" (docker --context ${o.context.name} …)`);
+    }
   } catch (e) {
     await gateway.close(0);
     throw e;

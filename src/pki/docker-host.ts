@@ -16,13 +16,23 @@ const DOCKER_HOST_LINE = /^(?:export DOCKER_HOST=.*|# DOCKER_HOST: .*)$/m;
 
 const shellQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 
-export function dockerEnv(certPath: string, name: string, notAfter: Date, dockerHost: string | undefined): string {
+/**
+ * `certPath` is a directory, or `{ shell }`: an expression the shell expands when the file is
+ * sourced (an archived bundle does not know where it will be unpacked).
+ */
+export function dockerEnv(
+  certPath: string | { shell: string },
+  name: string,
+  notAfter: Date,
+  dockerHost: string | undefined,
+  usage = ['# use: source docker.env && docker version'],
+): string {
   return [
     `# dockward client bundle for "${name}", valid until ${notAfter.toISOString()}`,
-    '# use: source docker.env && docker version',
+    ...usage,
     dockerHost ? `export DOCKER_HOST=${shellQuote(dockerHost)}` : '# DOCKER_HOST: no server certificate yet; set it to tcp://HOST:2376',
     'export DOCKER_TLS_VERIFY=1',
-    `export DOCKER_CERT_PATH=${shellQuote(certPath)}`,
+    `export DOCKER_CERT_PATH=${typeof certPath === 'string' ? shellQuote(certPath) : certPath.shell}`,
     '',
   ].join('\n');
 }

@@ -10,6 +10,7 @@ import { checkAuth } from './constraints/query.js';
 import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
 import { checkNetworkCreate } from './constraints/network.js';
 import { checkServiceSpec, serviceNetworkTargets, type ResolvedNetworks } from './constraints/service.js';
+import { bodyFeatures, type BodyFeatures } from './body-features.js';
 
 export type BodyOutcome =
   | {
@@ -19,6 +20,8 @@ export type BodyOutcome =
       mutations: string[];
       /** Audit-only: the refusal the body would have got. */
       wouldDeny?: string;
+      /** Audit-only: what the body asks for in the rules' terms, for `policy suggest`. */
+      features?: BodyFeatures;
     }
   | { kind: 'refuse'; status: 400 | 403; code: BodyCode; field: string; message: string };
 
@@ -78,13 +81,15 @@ export async function inspectBody(check: BodyCheck, raw: Buffer, contentType: st
     return { kind: 'refuse', status: 400, code: 'DW_BODY_INVALID', field: e.field, message: e.message };
   }
   const original = check.auditOnly ? structuredClone(body) : undefined;
+  const features = original && bodyFeatures(check.kind, original);
+  const learnt = features ? { features } : {};
   const networks = check.kind === 'service-spec' ? await resolveNetworks(body, ctx.host) : undefined;
   const verdict = judge(check, body, ctx, networks);
   if ('code' in verdict) {
     const message = `${verdict.field ? `${verdict.field}: ` : ''}${verdict.message} (${verdict.code}, role ${check.role})`;
-    if (original) return { kind: 'forward', body: serializeBody(original), mutations: [], wouldDeny: message };
+    if (original) return { kind: 'forward', body: serializeBody(original), mutations: [], wouldDeny: message, ...learnt };
     return { kind: 'refuse', status: 403, code: verdict.code, field: verdict.field, message };
   }
-  if (original) return { kind: 'forward', body: serializeBody(original), mutations: verdict.mutations.map((m) => `would apply ${m}`) };
+  if (original) return { kind: 'forward', body: serializeBody(original), mutations: verdict.mutations.map((m) => `would apply ${m}`), ...learnt };
   return { kind: 'forward', body: serializeBody(verdict.body), mutations: verdict.mutations };
 }

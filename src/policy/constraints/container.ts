@@ -50,17 +50,19 @@ function tightening(opt: string): boolean {
 
 const PROPAGATING = new Set(['shared', 'rshared']);
 
+/** HostConfig's namespace modes: "host" (where a namespace is named) or "container:<id>". */
+export const NAMESPACE_MODES: readonly (readonly [string, Namespace | undefined])[] = [
+  ['NetworkMode', 'network'],
+  ['PidMode', 'pid'],
+  ['IpcMode', 'ipc'],
+  ['UTSMode', 'uts'],
+  ['UsernsMode', 'userns'],
+  ['CgroupnsMode', 'cgroupns'],
+  ['Cgroup', undefined],
+];
+
 function checkNamespaces(hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
-  const modes: [string, Namespace | undefined][] = [
-    ['NetworkMode', 'network'],
-    ['PidMode', 'pid'],
-    ['IpcMode', 'ipc'],
-    ['UTSMode', 'uts'],
-    ['UsernsMode', 'userns'],
-    ['CgroupnsMode', 'cgroupns'],
-    ['Cgroup', undefined],
-  ];
-  for (const [field, ns] of modes) {
+  for (const [field, ns] of NAMESPACE_MODES) {
     const v = str(hc[field]);
     if (v === 'host' && ns && !rules.hostNamespaces.has(ns)) {
       return refuse('DW_BODY_NAMESPACE', `HostConfig.${field}`, `the host's ${ns} namespace (${field} "host") is not allowed for this role`);
