@@ -29,6 +29,7 @@ declare -A apt_for=(
   [chattr]=e2fsprogs     # the interrupted-write test makes a file immutable
   [docker-registry]=docker-registry [htpasswd]=apache2-utils
   [dpkg-deb]=dpkg [apt-get]=apt
+  [chromium]=chromium     # the audit's HTML report is rendered in headless Chromium
 )
 
 missing_commands() {
