@@ -16,6 +16,7 @@ const PARTS: Record<string, () => Promise<Register>> = {
   connect: async () => (await import('./connect.js')).registerConnect,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   policy: async () => (await import('./policy.js')).registerPolicy,
+  audit: async () => (await import('./audit.js')).registerAudit,
 };
 
 /**
