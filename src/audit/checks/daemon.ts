@@ -52,11 +52,14 @@ async function tcpListeners(ctx: CheckContext, out: Findings): Promise<void> {
     if (reported.has(address)) continue;
     const severity = loopbackOnly(address) ? 'high' : 'critical';
     const evidence = [`hosts: ${address} (${hosts!.source})`, `tlsverify: ${show(verify?.value ?? false)}${verify ? ` (${verify.source})` : ' (not set)'}`];
-    if (verify?.value === true) continue;
-    if (tls?.value === true) {
-      out.add('DW-DAEMON-TLS-002', { subject: address, severity, message: `${address} serves TLS without verifying clients: anyone who reaches it is root`, evidence, file: hosts!.source === h.configPath ? h.configPath : undefined });
-    } else {
-      out.add('DW-DAEMON-TLS-001', { subject: address, severity, message: `${address} is a TCP listener without TLS: anyone who reaches it is root`, evidence, file: hosts!.source === h.configPath ? h.configPath : undefined });
+    const file = hosts!.source === h.configPath ? h.configPath : undefined;
+    // dockerd turns TLS on for --tls or any --tlsverify (even =false), and then verifies clients
+    // unless tlsverify is explicitly false (checked with 20.10 and 28.5: `--tls --tlscacert` alone
+    // refuses a client without a certificate).
+    if (tls?.value !== true && verify === undefined) {
+      out.add('DW-DAEMON-TLS-001', { subject: address, severity, file, message: `${address} is a TCP listener without TLS: anyone who reaches it is root`, evidence });
+    } else if (verify?.value === false) {
+      out.add('DW-DAEMON-TLS-002', { subject: address, severity, file, message: `${address} serves TLS without verifying clients: anyone who reaches it is root`, evidence });
     }
   }
 }

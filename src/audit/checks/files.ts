@@ -41,8 +41,8 @@ function configFiles(h: HostFacts, out: Findings): void {
 
 async function tlsMaterial(ctx: CheckContext, out: Findings): Promise<void> {
   const h = ctx.host!;
-  const on = (k: string) => setting(h, k)?.value === true;
-  if (!on('tls') && !on('tlsverify')) return;
+  // TLS is on with --tls or any --tlsverify, as dockerd reads them.
+  if (setting(h, 'tls')?.value !== true && setting(h, 'tlsverify') === undefined) return;
   // dockerd's defaults when only --tlsverify is given: ~/.docker of the user it runs as (root).
   const path = (k: string, name: string) => {
     const s = setting(h, k);
