@@ -44,15 +44,22 @@ async function tcpListeners(ctx: CheckContext, out: Findings): Promise<void> {
   }
   const h = ctx.host;
   if (!h) return;
-  const hosts = setting(h, 'hosts');
   const tls = setting(h, 'tls');
   const verify = setting(h, 'tlsverify');
-  for (const addr of list(hosts?.value).filter(isTcpHost)) {
+  // Both places: with "hosts" in the file and -H on the command line dockerd does not start, and
+  // whichever is fixed, the other's listener is what will run.
+  const listeners = [
+    ...h.flags.filter((f) => f.name === 'host').map((f) => ({ addr: f.value, source: h.flagsFrom })),
+    ...list(h.parsed?.config?.hosts).map((addr) => ({ addr, source: h.configPath })),
+  ];
+  for (const { addr, source } of listeners) {
+    if (!isTcpHost(addr)) continue;
     const address = addr.startsWith('tcp://') ? addr : `tcp://${addr}`;
     if (reported.has(address)) continue;
+    reported.add(address);
     const severity = loopbackOnly(address) ? 'high' : 'critical';
-    const evidence = [`hosts: ${address} (${hosts!.source})`, `tlsverify: ${show(verify?.value ?? false)}${verify ? ` (${verify.source})` : ' (not set)'}`];
-    const file = hosts!.source === h.configPath ? h.configPath : undefined;
+    const evidence = [`hosts: ${address} (${source})`, `tlsverify: ${show(verify?.value ?? false)}${verify ? ` (${verify.source})` : ' (not set)'}`];
+    const file = source === h.configPath ? h.configPath : undefined;
     // dockerd turns TLS on for --tls or any --tlsverify (even =false), and then verifies clients
     // unless tlsverify is explicitly false (checked with 20.10 and 28.5: `--tls --tlscacert` alone
     // refuses a client without a certificate).
