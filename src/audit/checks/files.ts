@@ -13,6 +13,11 @@ const DAY = 86_400_000;
 /** A certificate this close to its end is a finding: dockerd needs a restart to load a new one. */
 export const EXPIRY_WARNING_DAYS = 30;
 
+/** Days until a certificate's notAfter (negative once expired). */
+export function daysLeft(x: X509Certificate, now: Date): number {
+  return (new Date(x.validTo).getTime() - now.getTime()) / DAY;
+}
+
 function owner(h: HostFacts, f: FileFacts): string {
   return `mode ${octal(f.mode)}, uid ${f.uid}, group ${h.groups.get(f.gid) ?? f.gid}`;
 }
@@ -65,7 +70,7 @@ async function tlsMaterial(ctx: CheckContext, out: Findings): Promise<void> {
 
 function certificate(ctx: CheckContext, out: Findings, x: X509Certificate, file: string, what: string): void {
   const subject = `${file} (${x.subject.replace(/\n/g, ', ')})`;
-  const left = (new Date(x.validTo).getTime() - ctx.now.getTime()) / DAY;
+  const left = daysLeft(x, ctx.now);
   if (left < EXPIRY_WARNING_DAYS) {
     out.add('DW-TLS-EXPIRY-001', { subject, file, severity: left < 0 ? 'high' : 'medium', message: left < 0 ? `the ${what} expired on ${x.validTo}: every client refuses it` : `the ${what} expires in ${Math.floor(left)} days (${x.validTo})`, evidence: [`${file}: notAfter ${x.validTo}`] });
   }

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readAtRoot } from '../host-facts.js';
 import type { CheckContext, Findings } from '../context.js';
+import { daysLeft } from './files.js';
 
 /** Swarm and its networks: overlays from the API, the node certificate from the host. */
 const DAY = 86_400_000;
@@ -24,7 +25,7 @@ export async function swarmChecks(ctx: CheckContext, out: Findings): Promise<voi
   const pem = await readAtRoot(h, file).catch(() => undefined);
   if (!pem) return;
   const x = new X509Certificate(pem);
-  const left = (new Date(x.validTo).getTime() - ctx.now.getTime()) / DAY;
+  const left = daysLeft(x, ctx.now);
   // Swarm renews node certificates itself, well before the end: one this close has stopped renewing.
   if (left < 7) out.add('DW-SWARM-NODECERT-001', { subject: file, file, severity: left < 0 ? 'critical' : 'high', message: left < 0 ? `the node certificate expired on ${x.validTo}` : `the node certificate expires in ${Math.floor(left)} days`, evidence: [`${file}: notAfter ${x.validTo}`] });
 }
