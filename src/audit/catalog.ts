@@ -93,6 +93,8 @@ const CHECKS: Check[] = [
     remediation: 'publish on one address: -p 127.0.0.1:PORT:PORT (or the interface that must serve it)' },
   { id: 'DW-CTR-ENV-001', category: 'container', severity: 'medium', cis: '4.10', title: 'Secret-looking environment variable',
     remediation: 'pass secrets as files (docker secrets, a read-only mount), not environment variables: `docker inspect` shows them to anyone with API access' },
+  { id: 'DW-IMG-ROOT-001', category: 'container', severity: 'low', cis: '4.1', title: 'Image runs as root by default',
+    remediation: 'add a USER instruction to the Dockerfile; containers then run as that user unless they ask for another' },
   // --- swarm and networks
   { id: 'DW-NET-OVERLAY-001', category: 'network', severity: 'medium', cis: '7.3', title: 'Overlay network without encryption',
     remediation: 'recreate it with `docker network create --opt encrypted --driver overlay …`' },

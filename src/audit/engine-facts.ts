@@ -13,6 +13,8 @@ export interface EngineFacts {
   version: Record<string, unknown> & { Version?: string; ApiVersion?: string; Os?: string };
   info: Info;
   containers: ContainerInspect[];
+  /** Every image, inspected: what a container gets when it does not choose its own user. */
+  images: ImageInspect[];
   networks: NetworkSummary[];
   /** `GET /swarm` on a manager. */
   swarm?: SwarmSpec;
@@ -55,6 +57,12 @@ export interface ContainerInspect {
   Mounts?: { Type?: string; Source?: string; Destination?: string; RW?: boolean }[];
 }
 
+export interface ImageInspect {
+  Id: string;
+  RepoTags?: string[] | null;
+  Config?: { User?: string } | null;
+}
+
 export interface NetworkSummary {
   Name: string;
   Driver: string;
@@ -79,33 +87,40 @@ export async function collectEngineFacts(t: AuditTarget, onProgress?: (done: num
         : new http.Agent({ keepAlive: true, maxSockets: INSPECT_CONCURRENCY });
   const get = <T>(path: string) => engineJson<T>(ep, 'GET', path, undefined, agent);
   try {
-    const [version, info, list, networks] = await Promise.all([
+    const [version, info, list, imageList, networks] = await Promise.all([
       get<EngineFacts['version']>('/version'),
       get<Info>('/info'),
       get<{ Id: string }[]>('/containers/json?all=1'),
+      get<{ Id: string }[]>('/images/json'),
       get<NetworkSummary[]>('/networks'),
     ]);
     const swarm = info.Swarm?.ControlAvailable ? await get<SwarmSpec>('/swarm') : undefined;
-    const containers: ContainerInspect[] = [];
-    let next = 0;
     let done = 0;
     onProgress?.(0, list.length);
-    const worker = async () => {
-      while (next < list.length) {
-        const { Id } = list[next++]!;
-        try {
-          containers.push(await get<ContainerInspect>(`/containers/${Id}/json`));
-        } catch (e) {
-          // Removed between the list and its inspect: nothing left to audit.
-          if (!/: 404 /.test((e as Error).message)) throw e;
-        }
-        onProgress?.(++done, list.length);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(INSPECT_CONCURRENCY, list.length) }, worker));
+    const containers = await inspectAll(list, (id) => get<ContainerInspect>(`/containers/${id}/json`), () => onProgress?.(++done, list.length));
+    const images = await inspectAll(imageList, (id) => get<ImageInspect>(`/images/${id}/json`));
     containers.sort((a, b) => a.Name.localeCompare(b.Name));
-    return { version, info, containers, networks, swarm };
+    return { version, info, containers, images, networks, swarm };
   } finally {
     agent.destroy();
   }
+}
+
+/** Inspects each listed object, INSPECT_CONCURRENCY at a time; one removed since the list is left out. */
+async function inspectAll<T>(list: { Id: string }[], inspect: (id: string) => Promise<T>, onEach?: () => void): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < list.length) {
+      const { Id } = list[next++]!;
+      try {
+        out.push(await inspect(Id));
+      } catch (e) {
+        if (!/: 404 /.test((e as Error).message)) throw e;
+      }
+      onEach?.();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(INSPECT_CONCURRENCY, list.length) }, worker));
+  return out;
 }

@@ -36,6 +36,9 @@ describe('dockward audit of an insecure daemon', { skip }, () => {
     assert.equal(running.code, 0, running.stderr);
     const stopped = await engine.docker(['run', '--network', 'none', '-e', `DB_PASSWORD=${SECRET}`, '--name', 'stopped', TEST_IMAGE, 'true']);
     assert.equal(stopped.code, 0, stopped.stderr);
+    // An image with a USER: its containers do not run as root by default.
+    const nonroot = await engine.docker(['commit', '--change', 'USER 1000', 'stopped', 'dockward-test/nonroot:1']);
+    assert.equal(nonroot.code, 0, nonroot.stderr);
   });
   after(async () => {
     await engine?.stop();
@@ -61,6 +64,7 @@ describe('dockward audit of an insecure daemon', { skip }, () => {
       ['DW-DAEMON-TLS-001', `tcp://127.0.0.1:${port}`, 'high'],
       ['DW-DAEMON-USERNS-001', 'daemon', 'medium'],
       ['DW-DAEMON-LOG-001', 'daemon', 'medium'],
+      ['DW-IMG-ROOT-001', `image ${TEST_IMAGE}`, 'low'],
     ];
     for (const [check, subject, severity] of expect) {
       const f = find(report, check, subject);
@@ -72,6 +76,7 @@ describe('dockward audit of an insecure daemon', { skip }, () => {
     assert.match(find(report, 'DW-CTR-SOCKET-001', 'container priv')!.message, /read-only/);
     // Values of environment variables are never printed, in any format.
     assert.doesNotMatch(res.stdout, new RegExp(SECRET));
+    assert.ok(!report.findings.some((f) => f.subject === 'image dockward-test/nonroot:1'));
     // Nothing was skipped: this is the local host.
     assert.deepEqual(report.skipped, []);
   });

@@ -16,6 +16,7 @@ const sensitive = (src: string) => SENSITIVE_DIRS.includes(src) || SENSITIVE_TRE
 const DANGEROUS_CAPS = new Set(['ALL', 'SYS_ADMIN', 'SYS_MODULE', 'SYS_PTRACE', 'SYS_RAWIO', 'SYS_BOOT', 'SYS_TIME', 'NET_ADMIN', 'DAC_READ_SEARCH', 'BPF', 'PERFMON', 'SYSLOG', 'MAC_ADMIN', 'MAC_OVERRIDE', 'LINUX_IMMUTABLE', 'SYS_RESOURCE']);
 const SECRET_NAME = /(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH)($|_)/i;
 
+const isRoot = (user: string | undefined) => !user || /^(root|0)(:|$)/.test(user);
 const capName = (c: string) => c.toUpperCase().replace(/^CAP_/, '');
 const nameOf = (c: ContainerInspect) => c.Name.replace(/^\//, '');
 
@@ -52,7 +53,7 @@ function container(c: ContainerInspect, daemonNnp: boolean, out: Findings): void
   for (const [mode, id, field] of ns) if (mode === 'host') out.add(id, { subject, message: `shares the host's ${field.replace(/Mode$/, '').toLowerCase()} namespace`, evidence: ev(`HostConfig.${field}: host`) });
   if (hc.Devices?.length) out.add('DW-CTR-DEVICE-001', { subject, message: `host devices ${hc.Devices.map((d) => d.PathOnHost).join(', ')}`, evidence: ev(`HostConfig.Devices: ${hc.Devices.map((d) => `${d.PathOnHost}:${d.PathInContainer}`).join(', ')}`) });
   const user = c.Config?.User ?? '';
-  if (user === '' || /^(root|0)(:|$)/.test(user)) out.add('DW-CTR-ROOT-001', { subject, message: 'runs as root', evidence: ev(`Config.User: ${JSON.stringify(user)}`) });
+  if (isRoot(user)) out.add('DW-CTR-ROOT-001', { subject, message: 'runs as root', evidence: ev(`Config.User: ${JSON.stringify(user)}`) });
   if (!daemonNnp && !secOpts.some((o) => /^no-new-privileges(?:$|[=:]true$)/.test(o))) out.add('DW-CTR-NNP-001', { subject, message: 'processes may gain privileges through setuid binaries', evidence: ev(`HostConfig.SecurityOpt: ${secOpts.join(', ') || '(none)'}`) });
   if (!hc.ReadonlyRootfs) out.add('DW-CTR-ROFS-001', { subject, message: 'root filesystem is writable', evidence: ev('HostConfig.ReadonlyRootfs: false') });
   if (!hc.Memory) out.add('DW-CTR-MEMORY-001', { subject, message: 'no memory limit', evidence: ev('HostConfig.Memory: 0') });
@@ -70,4 +71,9 @@ export function containerChecks(ctx: CheckContext, out: Findings): void {
   // The daemon-wide default applies to every container, though no container's inspect shows it.
   const daemonNnp = !!ctx.host && setting(ctx.host, 'no-new-privileges')?.value === true;
   for (const c of ctx.engine.containers) container(c, daemonNnp, out);
+  for (const i of ctx.engine.images) {
+    if (!isRoot(i.Config?.User)) continue;
+    const name = i.RepoTags?.find((t) => t !== '<none>:<none>') ?? i.Id.replace(/^sha256:/, '').slice(0, 12);
+    out.add('DW-IMG-ROOT-001', { subject: `image ${name}`, message: 'has no USER: its containers run as root unless they set --user', evidence: [`${name} ${i.Id.replace(/^sha256:/, '').slice(0, 12)}: Config.User ${JSON.stringify(i.Config?.User ?? '')}`] });
+  }
 }
