@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { UsageError } from '../util/errors.js';
 import { allChecks, HOST_ONLY } from './catalog.js';
 import { Findings, type CheckContext, type CheckFn } from './context.js';
 import { collectEngineFacts } from './engine-facts.js';
@@ -45,6 +47,10 @@ async function auditOne(t: AuditTarget, o: AuditOptions, now: Date): Promise<{ r
 
 /** Audits every target at once (a fleet) into one report. */
 export async function runAudit(o: AuditOptions): Promise<Report> {
+  // A mistyped --root would read as a host with no configuration at all: findings that are not true.
+  if (!(await stat(o.root).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`--root ${o.root} is not a directory`, "give the directory the Docker host's filesystem is mounted or unpacked at");
+  }
   const now = o.now ?? new Date();
   const all = await Promise.all(o.targets.map((t) => auditOne(t, o, now)));
   let findings = all.flatMap((a) => a.findings);

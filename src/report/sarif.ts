@@ -1,14 +1,22 @@
 import type { Log, Result, ReportingDescriptor } from 'sarif';
-import type { Report, Severity } from './finding.js';
+import type { Finding, Report, Severity } from './finding.js';
 
 /**
  * SARIF 2.1.0, for code scanning: every check is a rule (its id is the ruleId), every finding a
- * result. A finding about a file on the host points at it; the others name the daemon and the
- * object as a logical location. Accepted findings carry a suppression, as SARIF says.
+ * result, located at the host file it is about or at its daemon and object. Accepted findings
+ * carry a suppression, as SARIF says.
  */
 const LEVEL: Record<Severity, Result.level> = { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' };
 /** GitHub code scanning reads `security-severity` (0–10) to rank security results. */
 const SCORE: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.0' };
+
+/**
+ * Code scanning needs a physical location on every result: the host file a finding is about,
+ * else a relative reference naming the daemon and the object (as image scanners name an image).
+ */
+function artifactUri(f: Finding): string {
+  return f.file ? `file://${encodeURI(f.file)}` : `${encodeURIComponent(f.target)}/${encodeURIComponent(f.subject)}`;
+}
 
 export function renderSarif(r: Report): string {
   const rules: ReportingDescriptor[] = r.checks.map((c) => ({
@@ -27,7 +35,7 @@ export function renderSarif(r: Report): string {
     message: { text: `${f.subject}: ${f.message}` },
     locations: [
       {
-        ...(f.file ? { physicalLocation: { artifactLocation: { uri: `file://${encodeURI(f.file)}` } } } : {}),
+        physicalLocation: { artifactLocation: { uri: artifactUri(f) } },
         logicalLocations: [{ name: f.subject, fullyQualifiedName: `${f.target}/${f.subject}`, kind: 'resource' }],
       },
     ],
