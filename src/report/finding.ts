@@ -66,6 +66,11 @@ export interface Report {
   summary: Record<Severity, number> & { accepted: number };
 }
 
+/** `1 container`, `3 containers`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** Counts by severity of the findings not accepted by a baseline. */
 export function summarize(findings: Finding[]): Report['summary'] {
   const s = { critical: 0, high: 0, medium: 0, low: 0, info: 0, accepted: 0 };

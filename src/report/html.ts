@@ -1,4 +1,4 @@
-import { SEVERITIES, type Report, type Severity } from './finding.js';
+import { count, SEVERITIES, type Report, type Severity } from './finding.js';
 import { summaryLine } from './table.js';
 
 /**
@@ -25,10 +25,12 @@ export function renderHtml(r: Report): string {
   const checks = new Map(r.checks.map((c) => [c.id, c]));
   const targets = r.targets.map((t) => {
     const mine = r.findings.filter((f) => f.target === t.target);
-    const head = t.engine ? `dockerd ${esc(t.engine.version)} (API ${esc(t.engine.apiVersion)}), ${t.containers} containers, via ${t.transport}` : `<strong>not audited:</strong> ${esc(t.error ?? '')}`;
+    const head = t.engine ? `dockerd ${esc(t.engine.version)} (API ${esc(t.engine.apiVersion)}), ${count(t.containers ?? 0, 'container')}, via ${t.transport}` : `<strong>not audited:</strong> ${esc(t.error ?? '')}`;
     const items = mine.map((f) => {
       const c = checks.get(f.check);
-      return `<details class="f ${f.severity}${f.accepted ? ' accepted' : ''}"><summary><span class="sev" style="background:${COLOUR[f.severity]}">${f.severity}</span> <code>${esc(f.check)}</code> ${esc(f.subject)}: ${esc(f.message)}${f.accepted ? ' <em>(accepted)</em>' : ''}</summary>
+      // The worst are open: their evidence and fix are what a reader came for.
+      const open = !f.accepted && (f.severity === 'critical' || f.severity === 'high') ? ' open' : '';
+      return `<details class="f ${f.severity}${f.accepted ? ' accepted' : ''}"${open}><summary><span class="sev" style="background:${COLOUR[f.severity]}">${f.severity}</span> <code>${esc(f.check)}</code> ${esc(f.subject)}: ${esc(f.message)}${f.accepted ? ' <em>(accepted)</em>' : ''}</summary>
 <p class="title">${esc(c?.title ?? '')}${c?.cis ? ` · CIS Docker Benchmark 1.6.0 ${esc(c.cis)}` : ''}</p>
 <ul>${f.evidence.map((e) => `<li><code>${esc(e)}</code></li>`).join('')}</ul>
 <p class="fix">Fix: ${withCode(c?.remediation ?? '')}</p></details>`;

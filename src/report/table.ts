@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { styleText } from 'node:util';
-import { SEVERITIES, type Report, type Severity } from './finding.js';
+import { count, SEVERITIES, type Report, type Severity } from './finding.js';
 
 /** The terminal report: one table per target, worst first, then what was skipped and a summary line. */
 const COLOUR: Record<Severity, Parameters<typeof styleText>[0]> = { critical: ['bold', 'red'], high: 'red', medium: 'yellow', low: 'cyan', info: 'gray' };
@@ -9,14 +9,14 @@ export function summaryLine(r: Report): string {
   const s = r.summary;
   const counts = SEVERITIES.map((sev) => `${s[sev]} ${sev}`).join(', ');
   const containers = r.targets.reduce((n, t) => n + (t.containers ?? 0), 0);
-  return `${r.findings.length - s.accepted} findings (${counts})${s.accepted ? `, ${s.accepted} accepted by the baseline` : ''} on ${r.targets.length} daemon${r.targets.length === 1 ? '' : 's'}, ${containers} containers`;
+  return `${count(r.findings.length - s.accepted, 'finding')} (${counts})${s.accepted ? `, ${s.accepted} accepted by the baseline` : ''} on ${count(r.targets.length, 'daemon')}, ${count(containers, 'container')}`;
 }
 
 export function renderTable(r: Report, colour: boolean): string {
   const paint = (sev: Severity, text: string) => (colour ? styleText(COLOUR[sev], text) : text);
   const lines: string[] = [];
   for (const t of r.targets) {
-    const engine = t.engine ? `dockerd ${t.engine.version} (API ${t.engine.apiVersion}) ${t.engine.name}, ${t.containers} containers, via ${t.transport}` : t.error;
+    const engine = t.engine ? `dockerd ${t.engine.version} (API ${t.engine.apiVersion}) ${t.engine.name}, ${count(t.containers ?? 0, 'container')}, via ${t.transport}` : t.error;
     lines.push(`${t.target}: ${engine}`);
     const mine = r.findings.filter((f) => f.target === t.target);
     if (mine.length) {

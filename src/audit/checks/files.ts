@@ -5,6 +5,7 @@ import { OID_SERVER_AUTH } from '../../pki/index.js';
 import { pemCertificates } from '../../pki/verify.js';
 import { readAtRoot, setting, type FileFacts, type HostFacts } from '../host-facts.js';
 import type { CheckContext, Findings } from '../context.js';
+import { count } from '../../report/finding.js';
 
 /** The Docker host's files: modes compared bit by bit, never as decimal numbers. */
 
@@ -32,7 +33,7 @@ function socketFiles(h: HostFacts, out: Findings): void {
   }
   const members = h.dockerGroup?.members ?? [];
   if (members.length && h.sockets.some((s) => s.mode & 0o060 && s.gid === h.dockerGroup!.gid)) {
-    out.add('DW-FILE-GROUP-001', { subject: 'group docker', message: `${members.length} user${members.length > 1 ? 's' : ''} in the docker group: ${members.join(', ')}`, evidence: [`/etc/group docker (gid ${h.dockerGroup!.gid}): ${members.join(', ')}`] });
+    out.add('DW-FILE-GROUP-001', { subject: 'group docker', message: `${count(members.length, 'user')} in the docker group: ${members.join(', ')}`, evidence: [`/etc/group docker (gid ${h.dockerGroup!.gid}): ${members.join(', ')}`] });
   }
 }
 
