@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, startEngineDaemon, freePort, dockerdTlsArgs } from '../harness/engine.js';
@@ -8,6 +8,7 @@ import type { PrivateDaemon } from '../../src/engine/private-daemon.js';
 import { dockward } from '../harness/cli.js';
 import { initCa, issueServer, issueClient, pkiLayout } from '../../src/pki/index.js';
 import type { Report } from '../../src/report/finding.js';
+import { writeDockerContext } from '../../src/client/docker-context.js';
 import { assertReportSchema } from './validators.js';
 
 /**
@@ -65,5 +66,25 @@ describe('dockward audit of a fleet through TLS', { skip }, () => {
     const report = JSON.parse(res.stdout) as Report;
     assert.ok(report.targets[0]!.engine);
     assert.match(report.targets[1]!.error!, /ECONNREFUSED/);
+  });
+
+  test('the daemon the docker CLI would use: a context (--context, or the current one), or DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH', async () => {
+    const config = await mkdtemp(join(tmpdir(), 'dw-actx-'));
+    try {
+      const bundle = pkiLayout(pki).clientDir('auditor');
+      const [caPem, certPem, keyPem] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(bundle, f), 'utf8')));
+      await writeDockerContext({ name: 'prod', host: `tcp://127.0.0.1:${ports[0]}`, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, configDir: config });
+      const targets = async (args: string[], env: Record<string, string | undefined>) => {
+        const res = await dockward(['audit', ...args, '--format', 'json'], { env: { DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined, DOCKER_CONFIG: config, ...env }, timeoutMs: 120_000 });
+        assert.equal(res.code, 0, res.stderr);
+        return (JSON.parse(res.stdout) as Report).targets.map((t) => [t.target, t.transport, !!t.engine]);
+      };
+      assert.deepEqual(await targets(['--context', 'prod'], {}), [['context prod', 'tls', true]]);
+      assert.deepEqual(await targets([], { DOCKER_CONTEXT: 'prod' }), [['context prod', 'tls', true]]);
+      const host = `tcp://127.0.0.1:${ports[1]}`;
+      assert.deepEqual(await targets([], { DOCKER_HOST: host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: bundle }), [[host, 'tls', true]]);
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
   });
 });
