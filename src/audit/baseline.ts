@@ -49,7 +49,7 @@ export function applyBaseline(findings: Finding[], b: Baseline): Finding[] {
   return findings.map((f) => (b.accepted.some((a) => a.check === f.check && a.subject === f.subject && (a.target === undefined || a.target === f.target)) ? { ...f, accepted: true } : f));
 }
 
-export function baselineOf(findings: Finding[]): Baseline {
+function baselineOf(findings: Finding[]): Baseline {
   const seen = new Set<string>();
   const accepted: BaselineEntry[] = [];
   for (const f of findings) {

@@ -106,7 +106,7 @@ const CHECKS: Check[] = [
     remediation: '`docker swarm ca --rotate`, or check that the node can reach a manager to renew it' },
 ];
 
-export const CHECK_BY_ID: ReadonlyMap<string, Check> = new Map(CHECKS.map((c) => [c.id, c]));
+const CHECK_BY_ID: ReadonlyMap<string, Check> = new Map(CHECKS.map((c) => [c.id, c]));
 
 export function allChecks(): Check[] {
   return CHECKS;

@@ -1,9 +1,10 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { parseDaemonJson, type ParsedDaemonJson } from '../daemon/daemon-json.js';
-import { readDockerUnit, dockerdFlags, type DaemonFlag, type DockerUnit } from '../daemon/systemd-unit.js';
+import { readDockerUnit, dockerdFlags, type DaemonFlag } from '../daemon/systemd-unit.js';
 import { BOOLEAN_FLAGS, configKeyOfFlag } from '../daemon/known-keys.js';
 import { atRoot, resolveAtRoot, DAEMON_JSON, GROUP, PASSWD } from '../daemon/paths.js';
+import { DockwardError } from '../util/errors.js';
 
 /**
  * What the Docker host itself says: daemon.json, the unit and its drop-ins, the flags dockerd
@@ -21,9 +22,7 @@ export interface FileFacts {
 export interface HostFacts {
   root: string;
   configPath: string;
-  configText?: string;
   parsed?: ParsedDaemonJson;
-  unit: DockerUnit;
   /** dockerd's flags, and where they were read. */
   flags: DaemonFlag[];
   flagsFrom: string;
@@ -31,7 +30,8 @@ export interface HostFacts {
   process?: { pid: number; uid: number; args: string[] };
   /** daemon.json, the unit and its drop-ins, with their modes. */
   configFiles: FileFacts[];
-  sockets: FileFacts[];
+  /** The socket the audited daemon is reached through, as a file of the target system. */
+  socket?: FileFacts;
   groups: Map<number, string>;
   dockerGroup?: { gid: number; members: string[] };
 }
@@ -53,7 +53,7 @@ async function fileFacts(root: string, path: string): Promise<FileFacts | undefi
 }
 
 /** The running dockerd whose -H names this socket (or, for the stock socket, one started by systemd with fd://). */
-async function findProcess(socketPath: string | undefined): Promise<HostFacts['process']> {
+async function findProcess(socketPath: string): Promise<HostFacts['process']> {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((p) => /^\d+$/.test(p));
   const candidates: NonNullable<HostFacts['process']>[] = [];
   for (const pid of pids) {
@@ -63,7 +63,6 @@ async function findProcess(socketPath: string | undefined): Promise<HostFacts['p
     const st = await stat(`/proc/${pid}`).catch(() => undefined);
     if (args.length && st) candidates.push({ pid: Number(pid), uid: st.uid, args });
   }
-  if (!socketPath) return undefined;
   const names = (args: string[]) => args.some((a, i) => a.endsWith(`unix://${socketPath}`) && (a.includes('=') || /^(-H|--host)$/.test(args[i - 1] ?? '')));
   const own = candidates.filter((c) => names(c.args));
   if (own.length === 1) return own[0];
@@ -92,7 +91,7 @@ async function readGroups(root: string): Promise<{ groups: Map<number, string>; 
   return { groups, docker };
 }
 
-export async function collectHostFacts(root: string, socketPath: string | undefined): Promise<HostFacts> {
+export async function collectHostFacts(root: string, socketPath: string): Promise<HostFacts> {
   const unit = await readDockerUnit(root);
   const proc = root === '/' ? await findProcess(socketPath) : undefined;
   let flags: DaemonFlag[] = [];
@@ -107,24 +106,24 @@ export async function collectHostFacts(root: string, socketPath: string | undefi
   }
   const configPath = flags.find((f) => f.name === 'config-file')?.value ?? DAEMON_JSON;
   const resolved = await resolveAtRoot(root, configPath);
-  const configText = await readFile(atRoot(root, resolved), 'utf8').catch(() => undefined);
+  // Absent is a fact (dockerd's defaults); unreadable is not, and guessing would report settings that may be fine.
+  const configText = await readFile(atRoot(root, resolved), 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw new DockwardError(`cannot read ${configPath}: ${e.code ?? e.message}`, 'run dockward audit as a user who can read the Docker configuration (root)');
+  });
   const unitPaths = [unit.fragment?.path, ...unit.dropIns.map((d) => d.path)].filter((p): p is string => !!p);
   const configFiles = (await Promise.all([resolved, ...unitPaths].map((p) => fileFacts(root, p)))).filter((f): f is FileFacts => !!f);
-  // Without a socket of its own (a --root audit), the stock one; /var/run is usually a link to /run.
-  const socketPaths = socketPath ? [socketPath] : ['/var/run/docker.sock', '/run/docker.sock'];
-  const sockets = (await Promise.all(socketPaths.map((p) => fileFacts(root, p)))).filter((f): f is FileFacts => !!f).slice(0, 1);
+  const socket = await fileFacts(root, socketPath);
   const { groups, docker } = await readGroups(root);
   return {
     root,
     configPath,
-    configText,
     parsed: configText === undefined ? undefined : parseDaemonJson(configText),
-    unit,
     flags,
     flagsFrom,
     process: proc,
     configFiles,
-    sockets,
+    socket,
     groups,
     dockerGroup: docker,
   };

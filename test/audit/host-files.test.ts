@@ -97,4 +97,17 @@ describe('dockward audit of the host files under --root', { skip }, () => {
     await chmod(key, 0o600);
     assert.deepEqual(await keyFindings(), []);
   });
+
+  test('a daemon.json that cannot be read fails the audit instead of being taken as absent', async () => {
+    const broken = await makeRoot({});
+    try {
+      await mkdir(join(broken, 'etc/docker/daemon.json'), { recursive: true });
+      const res = await dockward(['audit', '--root', broken, '--host', `unix://${engine.socketPath}`, '--format', 'json']);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /^dockward: cannot read \/etc\/docker\/daemon\.json: EISDIR \(run dockward audit as a user who can read the Docker configuration \(root\)\)\n$/);
+      assert.equal(res.stdout, '');
+    } finally {
+      await rm(broken, { recursive: true, force: true });
+    }
+  });
 });

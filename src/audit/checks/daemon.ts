@@ -12,7 +12,7 @@ import type { CheckContext, Findings } from '../context.js';
  */
 
 /** A listener's host part: loopback only is `high`, anything reachable beyond the machine `critical`. */
-export function loopbackOnly(address: string): boolean {
+function loopbackOnly(address: string): boolean {
   const host = address.replace(/^tcp:\/\//, '').replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1');
   if (host === 'localhost') return true;
   if (!ipaddr.isValid(host)) return false;

@@ -23,16 +23,16 @@ function owner(h: HostFacts, f: FileFacts): string {
   return `mode ${octal(f.mode)}, uid ${f.uid}, group ${h.groups.get(f.gid) ?? f.gid}`;
 }
 
-function socketFiles(h: HostFacts, out: Findings): void {
-  for (const s of h.sockets) {
-    const group = h.groups.get(s.gid);
-    const evidence = [`${s.path}: ${owner(h, s)}`];
-    if (s.mode & 0o006) out.add('DW-FILE-SOCKET-001', { subject: s.path, file: s.path, message: 'every local user can use the Docker socket: every local user is root', evidence });
-    else if (s.mode & 0o060 && group !== 'docker' && group !== 'root' && s.gid !== 0) out.add('DW-FILE-SOCKET-001', { subject: s.path, file: s.path, severity: 'high', message: `the group ${group ?? s.gid} can use the Docker socket: its members are root`, evidence });
-    else if (s.uid !== 0) out.add('DW-FILE-SOCKET-001', { subject: s.path, file: s.path, severity: 'high', message: `the Docker socket belongs to uid ${s.uid}, not root`, evidence });
-  }
+function socketFile(h: HostFacts, out: Findings): void {
+  const s = h.socket;
+  if (!s) return;
+  const group = h.groups.get(s.gid);
+  const evidence = [`${s.path}: ${owner(h, s)}`];
+  if (s.mode & 0o006) out.add('DW-FILE-SOCKET-001', { subject: s.path, file: s.path, message: 'every local user can use the Docker socket: every local user is root', evidence });
+  else if (s.mode & 0o060 && group !== 'docker' && s.gid !== 0) out.add('DW-FILE-SOCKET-001', { subject: s.path, file: s.path, severity: 'high', message: `the group ${group ?? s.gid} can use the Docker socket: its members are root`, evidence });
+  else if (s.uid !== 0) out.add('DW-FILE-SOCKET-001', { subject: s.path, file: s.path, severity: 'high', message: `the Docker socket belongs to uid ${s.uid}, not root`, evidence });
   const members = h.dockerGroup?.members ?? [];
-  if (members.length && h.sockets.some((s) => s.mode & 0o060 && s.gid === h.dockerGroup!.gid)) {
+  if (members.length && s.mode & 0o060 && s.gid === h.dockerGroup!.gid) {
     out.add('DW-FILE-GROUP-001', { subject: 'group docker', message: `${count(members.length, 'user')} in the docker group: ${members.join(', ')}`, evidence: [`/etc/group docker (gid ${h.dockerGroup!.gid}): ${members.join(', ')}`] });
   }
 }
@@ -93,7 +93,7 @@ function certificate(ctx: CheckContext, out: Findings, x: X509Certificate, file:
 export async function fileChecks(ctx: CheckContext, out: Findings): Promise<void> {
   const h = ctx.host;
   if (!h) return;
-  socketFiles(h, out);
+  socketFile(h, out);
   configFiles(h, out);
   await tlsMaterial(ctx, out);
 }
