@@ -38,6 +38,9 @@ describe('dockward audit of the host files under --root', { skip }, () => {
       '  "tlscacert": "/etc/docker/pki/ca.pem",',
       '  "no-new-privileges": true,',
       '  "userland-proxy": false,',
+      // Configured, but the running daemon was not started with them: the API says so.
+      '  "userns-remap": "default",',
+      '  "live-restore": true,',
       '  "no-such-key": 1',
       '}',
     ].join('\n');
@@ -73,6 +76,8 @@ describe('dockward audit of the host files under --root', { skip }, () => {
     ['DW-FILE-GROUP-001', 'group docker', 'low', /3 users in the docker group: alice, bob, carol/],
     ['DW-TLS-EXPIRY-001', '/etc/docker/pki/server-cert.pem', 'medium', /expires in (9|10) days/],
     ['DW-TLS-PROFILE-001', '/etc/docker/pki/server-cert.pem', 'medium', /not for serverAuth/],
+    ['DW-DAEMON-DRIFT-001', 'userns-remap', 'medium', /configured \(\/etc\/docker\/daemon\.json\) but the running daemon does not have it/],
+    ['DW-DAEMON-DRIFT-001', 'live-restore', 'medium', /configured \(\/etc\/docker\/daemon\.json\) but the running daemon does not have it/],
   ];
   for (const [check, subject, severity, message] of expectations) {
     test(`${check} ${subject || '(socket)'}: ${message.source}`, () => {

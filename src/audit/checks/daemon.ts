@@ -84,6 +84,9 @@ function userns(ctx: CheckContext, out: Findings): void {
   const configured = ctx.host && setting(ctx.host, 'userns-remap');
   if (configured) evidence.push(`userns-remap: ${show(configured.value)} (${configured.source}) is configured but not in effect`);
   out.add('DW-DAEMON-USERNS-001', { subject: 'daemon', message: 'root in a container is root on the host: no userns-remap, not rootless', evidence });
+  if (configured?.value) {
+    out.add('DW-DAEMON-DRIFT-001', { subject: 'userns-remap', message: `userns-remap is configured (${configured.source}) but the running daemon does not have it`, evidence: [`/info SecurityOptions: ${opts.join(', ') || '(none)'}`, `userns-remap: ${show(configured.value)} (${configured.source})`] });
+  }
 }
 
 function icc(ctx: CheckContext, out: Findings): void {
