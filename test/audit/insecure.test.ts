@@ -11,9 +11,9 @@ import type { Report, Finding } from '../../src/report/finding.js';
 
 /**
  * The issue's acceptance on an insecure private daemon: a plain TCP listener on loopback, no
- * userns-remap, no log rotation, a privileged container with the docker socket mounted, one with
- * SYS_ADMIN and the host's pid namespace, and a stopped one running as root with a secret-looking
- * variable. The real dockerd, the real docker CLI, the built dockward.
+ * userns-remap, no log rotation (and an insecure registry, experimental on), a privileged
+ * container with the docker socket mounted, one with SYS_ADMIN and the host's pid namespace, and
+ * a stopped one running as root with a secret-looking variable. The real dockerd, the real docker CLI, the built dockward.
  */
 const skip = engineSkipReason();
 const SECRET = 'hunter2-do-not-print';
@@ -26,7 +26,7 @@ describe('dockward audit of an insecure daemon', { skip }, () => {
 
   before(async () => {
     port = await freePort();
-    engine = await startTestEngine({ args: ['-H', `tcp://127.0.0.1:${port}`] });
+    engine = await startTestEngine({ args: ['-H', `tcp://127.0.0.1:${port}`, '--insecure-registry', 'registry.example:5000', '--experimental'] });
     unix = `unix://${engine.socketPath}`;
     work = await mkdtemp(join(tmpdir(), 'dw-audit-'));
     // A privileged container cannot start on these machines (FIELD-NOTES: CAP_SYS_RESOURCE): its configuration is what is audited.
@@ -65,6 +65,8 @@ describe('dockward audit of an insecure daemon', { skip }, () => {
       ['DW-DAEMON-USERNS-001', 'daemon', 'medium'],
       ['DW-DAEMON-LOG-001', 'daemon', 'medium'],
       ['DW-IMG-ROOT-001', `image ${TEST_IMAGE}`, 'low'],
+      ['DW-DAEMON-REGISTRY-001', 'daemon', 'medium'],
+      ['DW-DAEMON-EXPERIMENTAL-001', 'daemon', 'low'],
     ];
     for (const [check, subject, severity] of expect) {
       const f = find(report, check, subject);
@@ -142,7 +144,7 @@ describe('dockward audit of an insecure daemon', { skip }, () => {
     assert.match(res.stdout, new RegExp(`^${unix.replace(/[/.]/g, '\\$&')}: dockerd \\S+ \\(API 1\\.\\d+\\)`, 'm'));
     assert.match(res.stdout, /^\d+ findings \(2 critical, \d+ high, \d+ medium, \d+ low, \d+ info\) on 1 daemon, 3 containers$/m);
     // Not a terminal: no colour codes.
-    assert.ok(!res.stdout.includes("\u001b["), "no ANSI escapes");
+    assert.ok(!res.stdout.includes('\u001b['), 'no ANSI escapes');
   });
 
   test('HTML: a standalone page whose summary is visible in headless Chromium', { skip: chromiumSkipReason() }, async () => {
