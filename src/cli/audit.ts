@@ -15,6 +15,7 @@ interface AuditFlags {
   bundle?: string;
   root: string;
   format: Format;
+  json?: boolean;
   output?: string;
   force?: boolean;
   failOn?: Severity;
@@ -48,6 +49,7 @@ export function registerAudit(program: Command): void {
     .option('--bundle <dir>', 'TLS client bundle (ca.pem, cert.pem, key.pem) for the tcp:// hosts')
     .option('--root <dir>', "the Docker host's filesystem root for host checks (an image, a chroot, a test)", '/')
     .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('table'))
+    .addOption(new Option('--json', 'the same as --format json, as elsewhere in dockward').conflicts('format'))
     .option('--output <file>', 'write the report to FILE instead of stdout')
     .option('--force', 'overwrite --output or --write-baseline if it exists')
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding not in the baseline is at this severity or worse').choices([...SEVERITIES]))
@@ -63,6 +65,7 @@ Examples:
   dockward audit --host tcp://a:2376 --host tcp://b:2376 --bundle ~/.docker --format html --output fleet.html`,
     )
     .action(async (f: AuditFlags, cmd: Command) => {
+      if (f.json) f.format = 'json';
       const targets = await resolveTargets({ hosts: f.host, contexts: f.context, bundle: f.bundle, env: process.env });
       const baseline = f.baseline ? await readBaseline(f.baseline) : undefined;
       const bars = progressBars(f.progress && process.stderr.isTTY === true);

@@ -14,6 +14,7 @@ const cases: [string, string[], number, RegExp][] = [
   ['an unknown severity', ['--fail-on', 'severe'], 2, /argument 'severe' is invalid\. Allowed choices are critical, high, medium, low, info\./],
   ['a root that is not a directory', ['--root', '/nonexistent-root', '--host', 'unix:///nonexistent.sock'], 2, /^dockward: --root \/nonexistent-root is not a directory/],
   ['a bundle without its files', ['--host', 'tcp://127.0.0.1:1', '--bundle', '/nonexistent-bundle'], 1, /^dockward: cannot read \/nonexistent-bundle\/ca\.pem \(--bundle for tcp:\/\/127\.0\.0\.1:1\): ENOENT \(give a bundle with ca\.pem, cert\.pem and key\.pem/],
+  ['--json with another --format', ['--json', '--format', 'html'], 2, /^dockward: option '--json' cannot be used with option '--format <format>'/],
   ['a daemon that is not there', ['--host', 'unix:///nonexistent.sock', '--format', 'json'], 1, /^dockward: cannot audit unix:\/\/\/nonexistent\.sock: connect ENOENT \/nonexistent\.sock\n$/],
 ];
 
@@ -36,4 +37,12 @@ test('audit --write-baseline refuses to overwrite without --force', async () => 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('audit --json is --format json, as elsewhere in dockward', async () => {
+  const res = await dockward(['audit', '--host', 'unix:///nonexistent.sock', '--json']);
+  assert.equal(res.code, 1);
+  const r = JSON.parse(res.stdout) as { schemaVersion: number; targets: { error?: string }[] };
+  assert.equal(r.schemaVersion, 1);
+  assert.match(r.targets[0]!.error!, /ENOENT/);
 });
