@@ -1,10 +1,12 @@
 /** `npm run bench`: each area's benchmark in turn; they print their own tables and ratios. */
 import { benchGateway } from './gateway.js';
 import { benchPki } from './pki.js';
+import { benchAudit } from './audit.js';
 
 const benches: [string, () => Promise<void>][] = [
   ['pki', benchPki],
   ['gateway', benchGateway],
+  ['audit', benchAudit],
 ];
 const only = process.argv.slice(2);
 

@@ -30,6 +30,7 @@ declare -A apt_for=(
   [docker-registry]=docker-registry [htpasswd]=apache2-utils
   [dpkg-deb]=dpkg [apt-get]=apt
   [systemd-analyze]=systemd   # the gateway's unit is checked with systemd-analyze verify
+  [chromium]=chromium     # the audit's HTML report is rendered in headless Chromium
 )
 
 missing_commands() {

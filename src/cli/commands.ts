@@ -18,6 +18,7 @@ const PARTS: Record<string, () => Promise<Register>> = {
   policy: async () => (await import('./policy.js')).registerPolicy,
   'socket-proxy': async () => (await import('./socket-proxy.js')).registerSocketProxy,
   container: async () => (await import('./container.js')).registerContainer,
+  audit: async () => (await import('./audit.js')).registerAudit,
 };
 
 /**

@@ -28,7 +28,7 @@ export function engineRequest(
   ep: EngineEndpoint,
   method: string,
   path: string,
-  opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number; agent?: http.Agent } = {},
 ): Promise<EngineResponse> {
   const payload = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(JSON.stringify(opts.body));
   const headers: Record<string, string> = { host: 'docker', ...(opts.headers ?? {}) };
@@ -37,7 +37,8 @@ export function engineRequest(
     headers['content-length'] = String(payload.length);
   }
   return new Promise((resolve, reject) => {
-    const common = { method, path, headers, agent: false as const };
+    // A caller making many calls passes a keep-alive agent; one call gets a connection of its own.
+    const common = { method, path, headers, agent: opts.agent ?? (false as const) };
     const req =
       'socketPath' in ep
         ? http.request({ ...common, socketPath: ep.socketPath })
@@ -56,8 +57,8 @@ export function engineRequest(
   });
 }
 
-export async function engineJson<T = unknown>(ep: EngineEndpoint, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await engineRequest(ep, method, path, { body });
+export async function engineJson<T = unknown>(ep: EngineEndpoint, method: string, path: string, body?: unknown, agent?: http.Agent): Promise<T> {
+  const res = await engineRequest(ep, method, path, { body, agent });
   if (res.status >= 400) {
     let message = res.body.toString('utf8');
     try {
