@@ -31,6 +31,7 @@ declare -A apt_for=(
   [dpkg-deb]=dpkg [apt-get]=apt
   [systemd-analyze]=systemd   # the gateway's unit is checked with systemd-analyze verify
   [chromium]=chromium     # the audit's HTML report is rendered in headless Chromium
+  [ip]=iproute2           # a stopped test daemon's bridges are removed from the host
 )
 
 missing_commands() {

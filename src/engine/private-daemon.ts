@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, dirname, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pingSocket } from './engine-client.js';
+import { engineRequest, pingSocket } from './engine-client.js';
 
 /**
  * A dockerd on private paths: its own data-root, exec-root, pidfile, socket and containerd
@@ -86,6 +86,7 @@ export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promi
   });
   const pid = child.pid;
   const cleanup = async () => {
+    const bridges = exited ? [] : await bridgesOf(socketPath);
     if (!exited && pid) {
       try {
         process.kill(pid, 'SIGTERM');
@@ -103,6 +104,7 @@ export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promi
       clearTimeout(killTimer);
     }
     await releaseMountsUnder(dir);
+    await removeLinks(bridges);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
     // userns-remap makes remapped copies of the state dirs beside ours (`<dir>.<uid>.<gid>`).
     const siblings = await readdir(dirname(dir)).catch(() => [] as string[]);
@@ -132,6 +134,27 @@ export async function startPrivateDaemon(opts: PrivateDaemonOptions = {}): Promi
 }
 
 const execFileP = promisify(execFile);
+
+/**
+ * The host bridges of a daemon's networks (user-defined bridge networks, swarm's
+ * docker_gwbridge). dockerd leaves them behind when it stops, each with an address: enough of
+ * them and the next daemon finds no free address pool ("could not find an available, non-overlapping
+ * IPv4 address pool"), so a test run would depend on what earlier runs left.
+ */
+async function bridgesOf(socketPath: string): Promise<string[]> {
+  try {
+    const res = await engineRequest({ socketPath }, 'GET', '/networks', { timeoutMs: 5000 });
+    if (res.status !== 200) return [];
+    const nets = JSON.parse(res.body.toString('utf8')) as { Id: string; Driver: string; Options?: Record<string, string> }[];
+    return nets.filter((n) => n.Driver === 'bridge').map((n) => n.Options?.['com.docker.network.bridge.name'] || `br-${n.Id.slice(0, 12)}`);
+  } catch {
+    return [];
+  }
+}
+
+async function removeLinks(names: string[]): Promise<void> {
+  for (const name of names) await execFileP('ip', ['link', 'delete', name]).catch(() => undefined);
+}
 
 /**
  * Unmounts whatever is mounted at or below `path`, deepest first. dockerd bind-mounts its
