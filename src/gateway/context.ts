@@ -5,6 +5,7 @@ import type { HostFacts, Identity, Policy } from '../policy/index.js';
 import type { AuditLog, AuditRecord, Decision } from './audit-log.js';
 import type { AcceptEncodingMode } from './wire.js';
 import type { RefusedClient } from './client-certificate.js';
+import type { Exchange } from './pipeline/exchange.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -24,6 +25,8 @@ export interface GatewayContext {
   log(line: string): void;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */
   tunnels: Set<Duplex>;
+  /** Allowed exchanges still being forwarded, so a policy reload can re-decide them. */
+  exchanges: Set<Exchange>;
 }
 
 /**
