@@ -27,6 +27,8 @@ export interface GatewayContext {
   tunnels: Set<Duplex>;
   /** Allowed exchanges still being forwarded, so a policy reload can re-decide them. */
   exchanges: Set<Exchange>;
+  /** Client connections with an identity that have sent a request, and their listener. */
+  connections: Map<Duplex, string>;
 }
 
 /**

@@ -75,7 +75,7 @@ function refuse(ctx: GatewayContext, ex: Exchange, socket: Duplex, r: Refuse): v
 }
 
 export function handleUpgrade(ctx: GatewayContext, listener: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const ex = openExchange(listener, socket, req.method!, req.url!);
+  const ex = openExchange(ctx, listener, socket, req.method!, req.url!);
   socket.on('error', () => socket.destroy());
   // Nothing may be written on this connection while an earlier pipelined request's answer is
   // still going out, refusals included.

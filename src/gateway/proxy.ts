@@ -59,7 +59,7 @@ function refuse(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: Se
 }
 
 export function handleRequest(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse): void {
-  const ex = openExchange(listener, req.socket, req.method!, req.url!);
+  const ex = openExchange(ctx, listener, req.socket, req.method!, req.url!);
   const o = decide(ctx, req, ex.id);
   if (o.kind === 'refuse') return refuse(ctx, ex, req, res, o);
   if (o.kind === 'allow') return forward(ctx, ex, req, res, o);

@@ -14,7 +14,7 @@ import { ALWAYS_PROTECTED, loadPolicyFile, resolveHostPath, withApiVersion, type
 import { DockwardError } from '../util/errors.js';
 import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
-import { redecideOpenExchanges } from './pipeline/reload.js';
+import { redecideOpen } from './pipeline/reload.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
 
@@ -122,6 +122,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     log,
     tunnels: new Set(),
     exchanges: new Set(),
+    connections: new Map(),
   };
   const listeners: Listener[] = [];
   try {
@@ -147,8 +148,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       try {
         ctx.policy = withApiVersion(await loadPolicyFile(opts.policyFile), apiVersion, newest);
         log(`policy reloaded from ${opts.policyFile}`);
-        const ended = redecideOpenExchanges(ctx);
-        if (ended) log(`ended ${ended} request(s) and stream(s) the reloaded policy refuses`);
+        const { exchanges, connections } = redecideOpen(ctx);
+        if (exchanges || connections) log(`the reloaded policy ended ${exchanges} request(s) and stream(s) and closed ${connections} connection(s) it no longer allows`);
       } catch (e) {
         log(`policy reload failed, keeping the previous policy: ${(e as Error).message}`);
       }

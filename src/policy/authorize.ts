@@ -107,7 +107,8 @@ export function maxApiVersionOf(policy: Policy): string {
   return formatVersion(policy.api.limits.accepted);
 }
 
-function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
+/** The policy identity `id` is, or null: no identity of the policy matches it. */
+export function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
   let found = policy.identityCache.get(id);
   if (found === undefined) {
     found = policy.identities.find((p) => p.matches(id)) ?? null;

@@ -1,6 +1,7 @@
 export {
   authorize,
   maxApiVersionOf,
+  policyIdentityOf,
   withApiVersion,
   type Decision,
   type DenyVerdict,

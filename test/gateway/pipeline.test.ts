@@ -144,25 +144,20 @@ describe('the request pipeline', { skip }, () => {
       await f.docker('admin', ['rm', '-f', 'hijacked']);
     });
 
-    it('refused: the answer, then the connection closes', async () => {
-      const count = (await f.audit()).length;
-      const { text, closed } = await answerAndClose(over(reader), upgrade(startPath('whatever'), '{}'), 9_000);
-      assert.match(text, /^HTTP\/1.1 403 /, text);
-      assert.ok(closed, 'the refused upgrade kept its connection');
-      const recs = await newLines(f, count, 1);
-      assert.equal(recs.length, 1, JSON.stringify(recs));
-      assert.equal(recs[0]!.status, 403);
-    });
-
-    it("dockerd's answer is not 101: relayed, then the connection closes", async () => {
-      const count = (await f.audit()).length;
-      const { text, closed } = await answerAndClose(over(admin), upgrade(startPath('nope'), '{}'), 9_000);
-      assert.match(text, /^HTTP\/1.1 404 /, text);
-      assert.ok(closed, 'the connection stayed open after the relayed answer');
-      const recs = await newLines(f, count, 1);
-      assert.equal(recs.length, 1, JSON.stringify(recs));
-      assert.equal(recs[0]!.status, 404);
-    });
+    for (const [what, client, exec, status] of [
+      ['refused', () => reader, 'whatever', 403],
+      ["dockerd's answer is not 101 (relayed)", () => admin, 'nope', 404],
+    ] as const) {
+      it(`${what}: the answer, then the connection closes`, async () => {
+        const count = (await f.audit()).length;
+        const { text, closed } = await answerAndClose(over(client()), upgrade(startPath(exec), '{}'), 9_000);
+        assert.match(text, new RegExp(`^HTTP/1.1 ${status} `), text);
+        assert.ok(closed, 'the connection stayed open after the answer');
+        const recs = await newLines(f, count, 1);
+        assert.equal(recs.length, 1, JSON.stringify(recs));
+        assert.equal(recs[0]!.status, status);
+      });
+    }
 
     it('101, then the stream closes', async () => {
       const id = await execId(f, container, ['echo', 'streamed']);
@@ -259,6 +254,24 @@ describe('the request pipeline', { skip }, () => {
       } finally {
         await f.docker('admin', ['rm', '-f', 'reloaded']);
       }
+    });
+
+    it('closes the idle connections of an identity the new policy no longer has, one audit line each', async () => {
+      await writeFile(policyFile(), TEST_POLICY);
+      await f.gateway.reload();
+      const count = (await f.audit()).length;
+      // One answered ping, then the keep-alive connection idles (keepAliveTimeout is 30 s).
+      const idle = answerAndClose(over(reader), 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n', 20_000);
+      await until('the ping line', async () => (await f.audit()).length > count, 10_000);
+      await writeFile(policyFile(), TEST_POLICY.replace('    match: { cn: reader }\n', '    match: { cn: nobody }\n'));
+      await f.gateway.reload();
+      const { text, closed } = await idle;
+      assert.match(text, /^HTTP\/1.1 200 /, text);
+      assert.ok(closed, 'the idle connection is still open');
+      const recs = await newLines(f, count, 2);
+      const closedBy = recs.filter((r) => /connection closed by a policy reload/.test(r.error ?? ''));
+      assert.equal(closedBy.length, 1, JSON.stringify(recs));
+      assert.equal(closedBy[0]!.cn, 'reader');
     });
   });
 });

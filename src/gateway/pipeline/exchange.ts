@@ -25,8 +25,15 @@ export interface Exchange {
   finished: boolean;
 }
 
-export function openExchange(listener: string, socket: Duplex, method: string, rawTarget: string): Exchange {
-  return { socket, id: identityOf(socket), listener, startedAt: performance.now(), method, rawTarget, finished: false };
+export function openExchange(ctx: GatewayContext, listener: string, socket: Duplex, method: string, rawTarget: string): Exchange {
+  const id = identityOf(socket);
+  // Connections are kept from their first request on, so a reload can close those of identities
+  // the new policy no longer has.
+  if (id && !ctx.connections.has(socket)) {
+    ctx.connections.set(socket, listener);
+    socket.once('close', () => ctx.connections.delete(socket));
+  }
+  return { socket, id, listener, startedAt: performance.now(), method, rawTarget, finished: false };
 }
 
 /** An allowed exchange is being forwarded: a reload may stop it. */
