@@ -180,10 +180,12 @@ const DRAIN_IDLE_MS = 2_000;
  * any bound (bytes, time, silence).
  */
 export function drainRefused(socket: Duplex, body: Readable, done: () => void): void {
+  if (socket.destroyed) return;
   let read = 0;
   const cut = () => socket.destroy();
-  const total = setTimeout(cut, DRAIN_MS);
-  const idle = setTimeout(cut, DRAIN_IDLE_MS);
+  // unref: a gateway shutting down does not wait for a refused client.
+  const total = setTimeout(cut, DRAIN_MS).unref();
+  const idle = setTimeout(cut, DRAIN_IDLE_MS).unref();
   body.on('data', (c: Buffer) => {
     read += c.length;
     if (read > DRAIN_BYTES) cut();
