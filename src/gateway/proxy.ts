@@ -65,8 +65,8 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   if (o.kind === 'allow') return forward(ctx, ex, req, res, o);
   // The body decides: the client waiting for the invitation gets it now.
   if (expectsContinue(req)) res.writeContinue();
-  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then((raw) => {
-    const next = o.withBody(typeof raw !== 'string' && res.closed ? 'client-gone' : raw, req.headers['content-type']);
+  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then(async (raw) => {
+    const next = await o.withBody(typeof raw !== 'string' && res.closed ? 'client-gone' : raw, req.headers['content-type']);
     if (next.kind === 'refuse') return refuse(ctx, ex, req, res, next, typeof raw === 'string' ? 0 : raw.length);
     forward(ctx, ex, req, res, next);
   });

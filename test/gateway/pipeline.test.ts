@@ -256,6 +256,23 @@ describe('the request pipeline', { skip }, () => {
       }
     });
 
+    it('writes what an audit-only role would have refused on the audit line of the request it let through', async () => {
+      await writeFile(
+        policyFile(),
+        TEST_POLICY.replace('    roles: [reader]\n  - name: victim', '    roles: [reader, shadow]\n  - name: victim').replace(
+          'roles:\n  admin:\n',
+          'roles:\n  shadow:\n    audit-only: true\n  admin:\n',
+        ),
+      );
+      await f.gateway.reload();
+      const count = (await f.audit()).length;
+      const text = await rawExchange(reader, `DELETE ${f.api}/containers/no-such-container HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.match(text, /^HTTP\/1.1 404 /, text);
+      const [rec] = await newLines(f, count, 1);
+      assert.equal(rec!.auditOnly, true, JSON.stringify(rec));
+      assert.match(rec!.wouldDeny ?? '', /identity "reader" may not DELETE \/containers\/\{id\}/, JSON.stringify(rec));
+    });
+
     it('closes the idle connections of an identity the new policy no longer has, one audit line each', async () => {
       await writeFile(policyFile(), TEST_POLICY);
       await f.gateway.reload();

@@ -43,8 +43,13 @@ function refusedAfter(v: Allowed, status: number, message: string, extra: Pick<R
   };
 }
 
-function allow(v: Allowed, wouldDeny = v.wouldDeny): Allow {
+function allow(v: Allowed, wouldDeny: string | undefined): Allow {
   return wouldDeny === undefined ? { kind: 'allow', verdict: v, forwardTarget: v.forwardTarget } : { kind: 'allow', verdict: v, forwardTarget: v.forwardTarget, wouldDeny };
+}
+
+/** Under an audit-only role, every refusal the request would have got (route, query, body), for its audit line. */
+function allWouldDeny(...parts: (string | undefined)[]): string | undefined {
+  return parts.filter(Boolean).join('; ') || undefined;
 }
 
 /** The route-level decision alone (screen, target, route, rules): what a reload re-decides for open exchanges. */
@@ -64,16 +69,17 @@ function routeStage(ctx: GatewayContext, req: IncomingMessage, id: Identity | un
 export function decide(ctx: GatewayContext, req: IncomingMessage, id: Identity | undefined): Outcome {
   const v = routeStage(ctx, req, id);
   if (v.kind === 'refuse') return v;
+  let queryWouldDeny: string | undefined;
   if (v.query) {
     const r = checkQuery(v.query, v.forwardTarget);
-    if (r) {
-      if (v.query.auditOnly) return allow(v, `${r.field}: ${r.message} (${r.code})`);
+    if (r && !v.query.auditOnly) {
       const message = `dockward: identity ${JSON.stringify(v.identity)} may not ${v.route} with these parameters: ${r.field}: ${r.message} (${r.code}, role ${v.query.role})`;
       return refusedAfter(v, 403, message, { code: r.code, field: r.field });
     }
+    if (r) queryWouldDeny = `${r.field}: ${r.message} (${r.code})`;
   }
-  if (v.body) return bodyStage(ctx, v);
-  return allow(v);
+  if (v.body) return bodyStage(ctx, v, queryWouldDeny);
+  return allow(v, queryWouldDeny === undefined ? v.wouldDeny : allWouldDeny(v.wouldDeny, queryWouldDeny));
 }
 
 /**
@@ -86,12 +92,12 @@ export function decideUpgrade(ctx: GatewayContext, req: IncomingMessage, id: Ide
 }
 
 /** The body is decoded as dockerd decodes it, checked, mutated and re-encoded: what is forwarded is what was checked. */
-function bodyStage(ctx: GatewayContext, v: Allowed): ReadBody {
+function bodyStage(ctx: GatewayContext, v: Allowed, queryWouldDeny: string | undefined): ReadBody {
   const check = v.body!;
   return {
     kind: 'read-body',
     verdict: v,
-    withBody(raw, contentType) {
+    async withBody(raw, contentType) {
       if (raw === 'too-large') {
         return refusedAfter(v, 413, `dockward: the body of ${v.route} is limited to ${ctx.maxBodyBytes} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
       }
@@ -103,7 +109,7 @@ function bodyStage(ctx: GatewayContext, v: Allowed): ReadBody {
         const message = `dockward: identity ${JSON.stringify(v.identity)} may not ${v.route} with this body: ${o.message}`;
         return refusedAfter(v, o.status, message, { code: o.code, field: o.field });
       }
-      const a = allow(v, o.wouldDeny);
+      const a = allow(v, allWouldDeny(v.wouldDeny, queryWouldDeny, o.wouldDeny));
       a.body = { bytes: o.body, received: raw.length };
       if (o.mutations.length) a.mutations = o.mutations;
       return a;
@@ -126,5 +132,5 @@ function upgradeStage(ctx: GatewayContext, req: IncomingMessage, v: Allowed): Al
   const length = Number(req.headers['content-length'] ?? '0');
   if (!Number.isSafeInteger(length) || length < 0) return refusedAfter(v, 400, 'dockward: invalid Content-Length');
   if (length > ctx.maxBodyBytes) return refusedAfter(v, 413, `dockward: the body of an Upgrade request is limited to ${ctx.maxBodyBytes} bytes`);
-  return allow(v);
+  return allow(v, v.wouldDeny);
 }

@@ -42,7 +42,7 @@ export interface Refuse {
 export interface ReadBody {
   kind: 'read-body';
   verdict: Allowed;
-  withBody(raw: Buffer | 'too-large' | 'incomplete' | 'client-gone', contentType: string | undefined): Allow | Refuse;
+  withBody(raw: Buffer | 'too-large' | 'incomplete' | 'client-gone', contentType: string | undefined): Promise<Allow | Refuse>;
 }
 
 export type Outcome = Allow | Refuse | ReadBody;
