@@ -107,14 +107,18 @@ export function maxApiVersionOf(policy: Policy): string {
   return formatVersion(policy.api.limits.accepted);
 }
 
-/** The policy identity `id` is, or null: no identity of the policy matches it. */
-export function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
+function policyIdentityOf(policy: Policy, id: Identity): PolicyIdentity | null {
   let found = policy.identityCache.get(id);
   if (found === undefined) {
     found = policy.identities.find((p) => p.matches(id)) ?? null;
     policy.identityCache.set(id, found);
   }
   return found;
+}
+
+/** The name of the policy identity a client is (the one its roles come from), or null if none matches. */
+export function policyIdentityName(policy: Policy, id: Identity): string | null {
+  return policyIdentityOf(policy, id)?.name ?? null;
 }
 
 /**

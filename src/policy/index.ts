@@ -1,7 +1,7 @@
 export {
   authorize,
+  policyIdentityName,
   maxApiVersionOf,
-  policyIdentityOf,
   withApiVersion,
   type Decision,
   type DenyVerdict,

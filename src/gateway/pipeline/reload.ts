@@ -4,7 +4,7 @@
  * ended, and a connection whose identity the new policy no longer has is closed, as revocation
  * ends what a revoked certificate opened. Each gets one audit line saying why.
  */
-import { policyIdentityOf } from '../../policy/index.js';
+import { policyIdentityName } from '../../policy/index.js';
 import { auditRecord, identityOf, type GatewayContext } from '../context.js';
 import { decideRoute, refused } from './decide.js';
 
@@ -22,7 +22,7 @@ export function redecideOpen(ctx: GatewayContext): { exchanges: number; connecti
   for (const [socket, listener] of [...ctx.connections]) {
     const id = identityOf(socket);
     // A connection whose exchange was ended above is closed already, with that exchange's line.
-    if (!id || socket.destroyed || policyIdentityOf(ctx.policy, id)) continue;
+    if (!id || socket.destroyed || policyIdentityName(ctx.policy, id) !== null) continue;
     socket.destroy();
     connections++;
     const rec = auditRecord(socket, id, listener, performance.now(), { decision: 'deny', rule: 'default-deny', status: null });
