@@ -52,7 +52,7 @@ function allWouldDeny(...parts: (string | undefined)[]): string | undefined {
   return parts.filter(Boolean).join('; ') || undefined;
 }
 
-/** The route-level decision alone (screen, target, route, rules): what a reload re-decides for open exchanges. */
+/** Target, route and rules (no screen: headers do not change): what a reload re-decides for open exchanges. */
 export function decideRoute(ctx: GatewayContext, id: Identity, method: string, rawTarget: string): Verdict {
   return authorize(ctx.policy, id, method, rawTarget);
 }
