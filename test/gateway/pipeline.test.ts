@@ -214,11 +214,17 @@ describe('the request pipeline', { skip }, () => {
   });
 
   describe('a policy reload', () => {
-    const policyFile = () => join(f.dir, 'policy.yaml');
-    after(async () => {
-      await writeFile(policyFile(), TEST_POLICY);
+    /** Reloads TEST_POLICY with each [text, replacement] applied. */
+    const reloadWith = async (...edits: [string, string][]) => {
+      let policy = TEST_POLICY;
+      for (const [text, replacement] of edits) {
+        assert.ok(policy.includes(text), `TEST_POLICY has no ${JSON.stringify(text)}`);
+        policy = policy.replace(text, replacement);
+      }
+      await writeFile(join(f.dir, 'policy.yaml'), policy);
       await f.gateway.reload();
-    });
+    };
+    after(async () => reloadWith());
 
     it('ends the streams the new policy refuses (an events stream, an exec session), one audit line each saying why', async () => {
       const run = await f.docker('admin', ['run', '-d', '--name', 'reloaded', '--network', 'none', TEST_IMAGE, 'sleep', '600']);
@@ -234,14 +240,10 @@ describe('the request pipeline', { skip }, () => {
           20_000,
         );
         await new Promise((r) => setTimeout(r, 1500));
-        await writeFile(
-          policyFile(),
-          TEST_POLICY.replace('    allow: [preset:read-only]\n', '    allow: ["GET /_ping"]\n').replace(
-            '    allow: [preset:containers, preset:exec, preset:volumes, preset:networks]\n',
-            '    allow: [preset:containers, preset:volumes, preset:networks]\n',
-          ),
+        await reloadWith(
+          ['    allow: [preset:read-only]\n', '    allow: ["GET /_ping"]\n'],
+          ['    allow: [preset:containers, preset:exec, preset:volumes, preset:networks]\n', '    allow: [preset:containers, preset:volumes, preset:networks]\n'],
         );
-        await f.gateway.reload();
         const [e, s] = await Promise.all([events, session]);
         assert.ok(e.closed, 'the events stream is still open');
         assert.ok(s.closed, 'the exec session is still open');
@@ -257,14 +259,10 @@ describe('the request pipeline', { skip }, () => {
     });
 
     it('writes what an audit-only role would have refused on the audit line of the request it let through', async () => {
-      await writeFile(
-        policyFile(),
-        TEST_POLICY.replace('    roles: [reader]\n  - name: victim', '    roles: [reader, shadow]\n  - name: victim').replace(
-          'roles:\n  admin:\n',
-          'roles:\n  shadow:\n    audit-only: true\n  admin:\n',
-        ),
+      await reloadWith(
+        ['    roles: [reader]\n  - name: victim', '    roles: [reader, shadow]\n  - name: victim'],
+        ['roles:\n  admin:\n', 'roles:\n  shadow:\n    audit-only: true\n  admin:\n'],
       );
-      await f.gateway.reload();
       const count = (await f.audit()).length;
       const text = await rawExchange(reader, `DELETE ${f.api}/containers/no-such-container HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.match(text, /^HTTP\/1.1 404 /, text);
@@ -274,14 +272,12 @@ describe('the request pipeline', { skip }, () => {
     });
 
     it('closes the idle connections of an identity the new policy no longer has, one audit line each', async () => {
-      await writeFile(policyFile(), TEST_POLICY);
-      await f.gateway.reload();
+      await reloadWith();
       const count = (await f.audit()).length;
       // One answered ping, then the keep-alive connection idles (keepAliveTimeout is 30 s).
       const idle = answerAndClose(over(reader), 'GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n', 20_000);
       await until('the ping line', async () => (await f.audit()).length > count, 10_000);
-      await writeFile(policyFile(), TEST_POLICY.replace('    match: { cn: reader }\n', '    match: { cn: nobody }\n'));
-      await f.gateway.reload();
+      await reloadWith(['    match: { cn: reader }\n', '    match: { cn: nobody }\n']);
       const { text, closed } = await idle;
       assert.match(text, /^HTTP\/1.1 200 /, text);
       assert.ok(closed, 'the idle connection is still open');
