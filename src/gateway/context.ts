@@ -7,6 +7,7 @@ import type { AcceptEncodingMode } from './wire.js';
 import type { RefusedClient } from './client-certificate.js';
 import type { FairShare } from './fair-share.js';
 import type { RefusalLog } from './refusal-log.js';
+import type { Exchange } from './pipeline/exchange.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -30,6 +31,10 @@ export interface GatewayContext {
   fairShare: FairShare;
   /** Where refused connections are audited, repeats aggregated. */
   refusals: RefusalLog;
+  /** Allowed exchanges still being forwarded, so a policy reload can re-decide them. */
+  exchanges: Set<Exchange>;
+  /** Client connections with an identity that have sent a request, and their listener. */
+  connections: Map<Duplex, string>;
 }
 
 /**

@@ -12,19 +12,15 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { authorize, type Identity } from '../policy/index.js';
-import { auditPath, type AuditRecord } from './audit-log.js';
-import { auditRecord, identityOf, type GatewayContext } from './context.js';
-import { screen, verdictFields } from './proxy.js';
-import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, rawError, rawResponseHead } from './wire.js';
+import type { AuditRecord } from './audit-log.js';
+import type { GatewayContext } from './context.js';
+import { decideUpgrade, streamRefusal } from './pipeline/decide.js';
+import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
+import type { Allow, Refuse } from './pipeline/outcome.js';
+import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, rawError, rawResponseHead } from './wire.js';
 
-/** Routes dockerd hijacks; the target is already canonical (dockerd's ids are greedy: `.+`). */
-const HIJACK_PATH = /^(?:\/v[0-9.]+)?\/(?:containers\/.+\/attach(?:\/ws)?|exec\/.+\/start|session|grpc)$/;
-
-function pathPart(target: string): string {
-  const q = target.indexOf('?');
-  return q === -1 ? target : target.slice(0, q);
-}
+/** An answer dockerd gives instead of switching protocols is relayed whole, up to this. */
+const MAX_PLAIN_ANSWER_BYTES = 1 << 20;
 
 /** Reads exactly the request body the head announced; what follows stays separate. */
 function readBody(socket: Duplex, head: Buffer, length: number, timeoutMs: number): Promise<{ body: Buffer; rest: Buffer }> {
@@ -67,56 +63,32 @@ async function earlierResponse(socket: Duplex): Promise<void> {
   if (pending && !pending.writableFinished && !pending.destroyed) await Promise.race([once(pending, 'finish'), once(pending, 'close')]);
 }
 
+/**
+ * Answers a refusal and closes the connection, reading what the client still sends (bounded) so
+ * that it reads the answer rather than a reset.
+ */
+function refuse(ctx: GatewayContext, ex: Exchange, socket: Duplex, r: Refuse): void {
+  rawError(socket, r.status, r.message);
+  drainRefused(socket, socket, () => socket.destroy());
+  if (r.audited) ex.finished = true;
+  else finishExchange(ctx, ex, refusalFields(r));
+}
+
 export function handleUpgrade(ctx: GatewayContext, listener: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const startedAt = performance.now();
-  const id = identityOf(socket);
-  const method = req.method!;
-  const audit = (fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) =>
-    ctx.audit.write(auditRecord(socket, id, listener, startedAt, { method, ...fields }));
-  const refuse = (status: number, message: string, fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => {
-    rawError(socket, status, message);
-    audit({ status, path: auditPath(req.url), ...fields });
-  };
+  const ex = openExchange(ctx, listener, socket, req.method!, req.url!);
   socket.on('error', () => socket.destroy());
   // Nothing may be written on this connection while an earlier pipelined request's answer is
   // still going out, refusals included.
-  void earlierResponse(socket).then(() => upgrade(ctx, req, socket, head, id, refuse, audit));
+  void earlierResponse(socket).then(() => upgrade(ctx, ex, req, socket, head));
 }
 
-function upgrade(
-  ctx: GatewayContext,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  id: Identity | undefined,
-  refuse: (status: number, message: string, fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
-  audit: (fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
-): void {
-  const method = req.method!;
-  const refusal = screen(ctx, req, id);
-  if (refusal?.audited) return rawError(socket, refusal.status, refusal.message);
-  if (refusal) return refuse(refusal.status, refusal.message, { decision: refusal.status === 403 ? 'deny' : 'bad' });
-  const verdict = authorize(ctx.policy, id!, method, req.url!);
-  if (verdict.kind !== 'allow') return refuse(verdict.status, verdict.message, { decision: verdict.kind, ...verdictFields(verdict) });
-  const fields = { path: auditPath(verdict.forwardTarget), ...verdictFields(verdict) };
-  // No hijacked route has a body to check; should a policy ever say otherwise, fail closed.
-  if (verdict.body) return refuse(400, 'dockward: a request whose body must be checked cannot be upgraded', { decision: 'bad', ...fields });
-  if (!HIJACK_PATH.test(pathPart(verdict.forwardTarget))) {
-    // dockerd would ignore Upgrade here and keep parsing HTTP on the connection: tunnelling it
-    // would let later requests pass unchecked.
-    return refuse(400, 'dockward: Upgrade is only accepted on attach, exec start, /session and /grpc', { decision: 'bad', ...fields });
-  }
-  if (req.headers['transfer-encoding'] !== undefined) {
-    return refuse(400, 'dockward: a chunked body on an Upgrade request is refused (send Content-Length)', { decision: 'bad', ...fields });
-  }
-  const length = Number(req.headers['content-length'] ?? '0');
-  if (!Number.isSafeInteger(length) || length < 0) return refuse(400, 'dockward: invalid Content-Length', { decision: 'bad', ...fields });
-  if (length > ctx.maxBodyBytes) {
-    return refuse(413, `dockward: the body of an Upgrade request is limited to ${ctx.maxBodyBytes} bytes`, { decision: 'bad', ...fields });
-  }
-  const share = ctx.fairShare.startStream(id!, verdict);
-  if ('refused' in share) return refuse(429, `dockward: ${share.refused}`, { decision: 'deny', ...fields, rule: null, code: share.code, error: share.refused });
+function upgrade(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const o = decideUpgrade(ctx, req, ex.id);
+  if (o.kind === 'refuse') return refuse(ctx, ex, socket, o);
+  const share = ctx.fairShare.startStream(ex.id!, o.verdict);
+  if ('refused' in share) return refuse(ctx, ex, socket, streamRefusal(o.verdict, share));
   socket.once('close', share.release);
+  const length = Number(req.headers['content-length'] ?? '0');
   // Authorized: a client that waits for the invitation gets it now, not the body timeout.
   if (length > 0 && expectsContinue(req)) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
   void (async () => {
@@ -125,9 +97,10 @@ function upgrade(
     try {
       ({ body, rest: early } = await readBody(socket, head, length, ctx.bodyTimeoutMs));
     } catch (e) {
-      return refuse(408, `dockward: ${(e as Error).message}`, { decision: 'bad', ...fields });
+      const v = o.verdict;
+      return refuse(ctx, ex, socket, { kind: 'refuse', status: 408, decision: 'bad', message: `dockward: ${(e as Error).message}`, route: v.route, rule: v.rule, target: o.forwardTarget });
     }
-    tunnel(ctx, socket, req, verdict.forwardTarget, body, early, (rec) => audit({ decision: 'allow', ...fields, ...rec }));
+    tunnel(ctx, ex, socket, req, o, body, early);
   })();
 }
 
@@ -136,22 +109,12 @@ function upgrade(
  * ahead). It is held, and written upstream only once dockerd has switched protocols, so it is
  * stream data there; if dockerd answers anything but 101 it is dropped with the connection, and
  * can never be read by dockerd as a second, unchecked HTTP request.
+ *
+ * Every way this ends finishes the exchange (one audit line): dockerd unreachable, the client
+ * gone before dockerd answered, a plain answer instead of 101, or the stream closing.
  */
-function tunnel(
-  ctx: GatewayContext,
-  socket: Duplex,
-  req: IncomingMessage,
-  target: string,
-  body: Buffer,
-  early: Buffer,
-  audit: (rec: Partial<AuditRecord>) => void,
-): void {
-  let logged = false;
-  const done = (rec: Partial<AuditRecord>) => {
-    if (logged) return;
-    logged = true;
-    audit(rec);
-  };
+function tunnel(ctx: GatewayContext, ex: Exchange, socket: Duplex, req: IncomingMessage, a: Allow, body: Buffer, early: Buffer): void {
+  const done = (rec: Partial<AuditRecord>) => finishExchange(ctx, ex, { ...allowFields(a), ...rec });
   const s = socket as Duplex & { bytesRead?: number; bytesWritten?: number };
   const in0 = s.bytesRead ?? 0;
   const out0 = s.bytesWritten ?? 0;
@@ -159,11 +122,17 @@ function tunnel(
     agent: false,
     socketPath: ctx.upstreamSocket,
     method: req.method,
-    path: target,
-    headers: forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding, req.headers.upgrade ?? 'tcp') as unknown as http.OutgoingHttpHeaders,
+    path: a.forwardTarget,
+    headers: (req.headers['content-length'] === undefined
+      ? withoutBody(forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding, req.headers.upgrade ?? 'tcp'), req.method!)
+      : forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding, req.headers.upgrade ?? 'tcp')) as unknown as http.OutgoingHttpHeaders,
   });
+  forwarding(ctx, ex, a, () => socket.destroy());
   // A client gone before dockerd answered takes its pending exchange with it.
-  const abandon = () => upReq.destroy();
+  const abandon = () => {
+    upReq.destroy();
+    done({ status: null, error: 'the client closed the connection before dockerd answered' });
+  };
   socket.once('close', abandon);
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     rawError(socket, 502, `dockward: cannot reach the Docker daemon at ${ctx.upstreamSocket}: ${e.code ?? e.message}`);
@@ -176,10 +145,13 @@ function tunnel(
     let size = 0;
     upRes.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > 1 << 20) upRes.destroy(new Error('answer too large'));
+      if (size > MAX_PLAIN_ANSWER_BYTES) upRes.destroy(new Error(`dockerd's answer instead of 101 is over ${MAX_PLAIN_ANSWER_BYTES} bytes`));
       else chunks.push(c);
     });
-    upRes.on('error', () => socket.destroy());
+    upRes.on('error', (e) => {
+      socket.destroy();
+      done({ status: upRes.statusCode!, error: `upstream: ${e.message}` });
+    });
     upRes.on('end', () => {
       const payload = Buffer.concat(chunks);
       const headers = forwardResponseHeaders(upRes.rawHeaders).filter((_, i, a) => {
@@ -187,12 +159,23 @@ function tunnel(
         return name !== 'content-length' && name !== 'transfer-encoding';
       });
       headers.push('Content-Length', String(payload.length), 'Connection', 'close');
+      socket.off('close', abandon);
       socket.end(Buffer.concat([Buffer.from(rawResponseHead(upRes.statusCode!, upRes.statusMessage ?? '', headers)), payload]));
+      drainRefused(socket, socket, () => socket.destroy());
       done({ status: upRes.statusCode!, bytesIn: body.length, bytesOut: payload.length });
     });
   });
   upReq.on('upgrade', (upRes: IncomingMessage, up: Duplex, upHead: Buffer) => {
     socket.off('close', abandon);
+    const end = () => {
+      ctx.tunnels.delete(socket);
+      done({ status: upRes.statusCode!, hijacked: true, bytesIn: (s.bytesRead ?? 0) - in0, bytesOut: (s.bytesWritten ?? 0) - out0 });
+    };
+    // The client left while dockerd switched: nobody to relay for.
+    if (socket.destroyed) {
+      up.destroy();
+      return end();
+    }
     ctx.tunnels.add(socket);
     socket.write(rawResponseHead(upRes.statusCode!, upRes.statusMessage ?? '', upRes.rawHeaders));
     if (upHead.length) socket.write(upHead);
@@ -207,10 +190,7 @@ function tunnel(
     up.on('close', () => {
       if (!socket.writableEnded) socket.destroy();
     });
-    socket.once('close', () => {
-      ctx.tunnels.delete(socket);
-      done({ status: upRes.statusCode!, hijacked: true, bytesIn: (s.bytesRead ?? 0) - in0, bytesOut: (s.bytesWritten ?? 0) - out0 });
-    });
+    socket.once('close', end);
   });
   upReq.end(body);
 }

@@ -20,6 +20,7 @@ import { auditPath } from './audit-log.js';
 import type { FairShareLimits } from './fair-share.js';
 import { limitHandshakes } from './handshake-limits.js';
 import { rawError } from './wire.js';
+import { MAX_REQUEST_HEADERS } from './pipeline/screen.js';
 
 export interface TcpListenerSpec {
   kind: 'tcp';
@@ -100,6 +101,8 @@ function wire(ctx: GatewayContext, server: http.Server, name: string, limits: Se
   // No socket idle timeout: `logs -f`, `events` and `wait` are silent for as long as they like.
   server.timeout = 0;
   server.maxConnections = limits.maxConnections;
+  // One more than a request may carry, so that screen() sees a request with too many and refuses it.
+  server.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
   server.on('request', (req, res) => handleRequest(ctx, name, req, res));
   // With this listener Node no longer answers 100 Continue by itself: forward() does, once the
   // request is authorized, so a refused client is not invited to send its body.

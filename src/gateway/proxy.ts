@@ -1,77 +1,21 @@
 /**
- * The ordinary request path: screen, authorize, forward over a keep-alive Unix-socket connection,
- * stream both bodies (never buffered), write the audit line when the exchange is over.
+ * The ordinary request path: decide, then forward over a keep-alive Unix-socket connection,
+ * streaming both bodies (never buffered), or answer the refusal; the exchange's audit line is
+ * written when it is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { authorize, checkQuery, inspectBody, type BodyFeatures, type Identity, type Verdict } from '../policy/index.js';
-import { targetApiVersion } from '../api/versions.js';
-import { auditPath, type AuditRecord } from './audit-log.js';
-import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
-import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
+import type { Socket } from 'node:net';
+import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { decide, streamRefusal } from './pipeline/decide.js';
+import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
+import type { Allow, Refuse } from './pipeline/outcome.js';
+import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
 
 /** Pieces gathered in one turn are merged into one write when they average less than this. */
 const MERGE_BELOW_BYTES = 4096;
-
-export interface Refusal {
-  status: number;
-  message: string;
-  /** The connection's refusal is audited already (refuseClient): one line per refused client. */
-  audited?: true;
-}
-
-/**
- * Refusals that need no policy: a browser page reaching the Docker API (its requests carry
- * Origin; its CORS preflights are OPTIONS), ambiguous message framing (Node's parser already
- * rejects CL+TE, repeated Content-Length and a bad Transfer-Encoding; this is the second lock),
- * and, failing closed, a connection without an identity or an audit log that cannot be written.
- */
-export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity | undefined): Refusal | undefined {
-  if (ctx.audit.failure) return { status: 503, message: `dockward: the audit log cannot be written (${ctx.audit.failure}); no request is forwarded unaudited` };
-  if (!id) {
-    const refused = refusedOf(req.socket);
-    return refused ? { status: 403, message: refused.message, audited: true } : { status: 403, message: 'dockward: the connection has no verified identity' };
-  }
-  if (req.method === 'OPTIONS') {
-    return { status: 403, message: 'dockward: OPTIONS requests are refused (browser preflight into the Docker API)' };
-  }
-  const h = req.headers;
-  // Node's server would refuse these two itself (400, 417) without a word to the audit log.
-  if (h.host === undefined) return { status: 400, message: 'dockward: the request has no Host header' };
-  if (h.expect !== undefined && h.expect.toLowerCase() !== '100-continue') {
-    return { status: 417, message: 'dockward: the only Expect accepted is 100-continue' };
-  }
-  // dockerd's r.FormValue would read such a body and let it override the query the gateway checked.
-  const type = h['content-type']?.split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
-    return { status: 400, message: `dockward: ${type} bodies are refused (dockerd would let them override the request's query)` };
-  }
-  if (h.origin !== undefined) {
-    return { status: 403, message: 'dockward: requests with an Origin header are refused (a web page must not drive the Docker API)' };
-  }
-  const te = h['transfer-encoding'];
-  // Go's server knows only `chunked`; anything else would be framed differently by each hop.
-  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return { status: 400, message: 'dockward: only Transfer-Encoding: chunked is accepted' };
-  }
-  if (h['content-length'] !== undefined) {
-    if (te !== undefined) {
-      return { status: 400, message: 'dockward: Content-Length together with Transfer-Encoding is refused' };
-    }
-    let n = 0;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 14 && raw[i]!.toLowerCase() === 'content-length') n++;
-    if (n > 1) return { status: 400, message: 'dockward: repeated Content-Length is refused' };
-  }
-  return undefined;
-}
-
-export function verdictFields(v: Verdict): { route: string | null; rule: string | null; auditOnly?: boolean } {
-  if (v.kind === 'bad') return { route: null, rule: null };
-  return v.kind === 'allow' && v.auditOnly ? { route: v.route, rule: v.rule, auditOnly: true } : { route: v.route, rule: v.rule };
-}
 
 /**
  * Runs `fn` once the exchange is over. A client can be gone before the body stage is done: the
@@ -82,58 +26,54 @@ function whenClosed(res: ServerResponse, fn: () => void): void {
   else res.once('close', fn);
 }
 
-/** Answers a refusal (closing the connection where asked) and audits it when the answer is out. */
-function refuseExchange(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, close: boolean, status: number, message: string, record: () => AuditRecord): void {
-  replyError(res, status, message, close);
-  whenClosed(res, () => ctx.audit.write(record()));
+/** Whether the request's framing is its own (chunked, or any Content-Length). */
+function hasLength(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
+}
+
+/** Whether the request announced a body (chunked, or a Content-Length other than 0). */
+function announcesBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+/**
+ * Answers a refusal and closes the connection: a refused request releases its slot, and nothing
+ * it sends after is read as a request. A body still arriving is drained first, within bounds.
+ */
+function refuse(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, r: Refuse, bytesIn = 0): void {
+  if (announcesBody(req) && !req.complete) {
+    const socket = req.socket as Socket;
+    // Node ends a `Connection: close` answer with destroySoon(), which closes the socket with the
+    // body unread: the kernel resets the connection, and a client still uploading gets a broken
+    // pipe instead of the answer. Only our side ends here; drainRefused() closes the rest.
+    socket.destroySoon = () => socket.end();
+    drainRefused(socket, req, () => whenClosed(res, () => socket.destroy()));
+  }
+  replyError(res, r.status, r.message, true);
+  if (r.audited) {
+    ex.finished = true;
+    return;
+  }
+  whenClosed(res, () => finishExchange(ctx, ex, bytesIn ? { ...refusalFields(r), bytesIn } : refusalFields(r)));
 }
 
 export function handleRequest(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse): void {
-  const startedAt = performance.now();
-  const socket = req.socket;
-  const id = identityOf(socket);
-  const method = req.method!;
-  const refusal = screen(ctx, req, id);
-  if (refusal) {
-    // Framing we do not trust: answer and close rather than guess where the next request starts.
-    if (refusal.audited) return replyError(res, refusal.status, refusal.message, true);
-    return refuseExchange(ctx, req, res, true, refusal.status, refusal.message, () =>
-      auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: refusal.status === 403 ? 'deny' : 'bad', status: refusal.status }),
-    );
-  }
-  const verdict = authorize(ctx.policy, id!, method, req.url!);
-  if (verdict.kind !== 'allow') {
-    // A client waiting for 100 Continue may send its body anyway after a while: close rather
-    // than read a body nobody will use.
-    return refuseExchange(ctx, req, res, expectsContinue(req), verdict.status, verdict.message, () =>
-      auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
-    );
-  }
-  const share = ctx.fairShare.startStream(id!, verdict);
-  if ('refused' in share) {
-    return refuseExchange(ctx, req, res, true, 429, `dockward: ${share.refused}`, () =>
-      auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: 'deny', status: 429, ...verdictFields(verdict), rule: null, code: share.code, error: share.refused }),
-    );
-  }
+  const ex = openExchange(ctx, listener, req.socket, req.method!, req.url!);
+  const o = decide(ctx, req, ex.id);
+  if (o.kind === 'refuse') return refuse(ctx, ex, req, res, o);
+  const share = ctx.fairShare.startStream(ex.id!, o.verdict);
+  if ('refused' in share) return refuse(ctx, ex, req, res, streamRefusal(o.verdict, share));
   whenClosed(res, share.release);
-  let queryWouldDeny: string | undefined;
-  if (verdict.query) {
-    const refusal = checkQuery(verdict.query, verdict.forwardTarget);
-    if (refusal && !verdict.query.auditOnly) {
-      const message = `dockward: identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with these parameters: ${refusal.field}: ${refusal.message} (${refusal.code}, role ${verdict.query.role})`;
-      // As for a refused route: the unread body (a build context) is drained, so a client still
-      // uploading it reads the refusal instead of a broken pipe; Expect clients are closed on.
-      return refuseExchange(ctx, req, res, expectsContinue(req), 403, message, () =>
-        auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
-      );
-    }
-    if (refusal) queryWouldDeny = `${refusal.field}: ${refusal.message} (${refusal.code})`;
-  }
-  if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt, queryWouldDeny);
-  forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, queryWouldDeny);
+  if (o.kind === 'allow') return forward(ctx, ex, req, res, o);
+  // The body decides: the client waiting for the invitation gets it now.
+  if (expectsContinue(req)) res.writeContinue();
+  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then(async (raw) => {
+    const next = await o.withBody(typeof raw !== 'string' && res.closed ? 'client-gone' : raw, req.headers['content-type']);
+    if (next.kind === 'refuse') return refuse(ctx, ex, req, res, next, typeof raw === 'string' ? 0 : raw.length);
+    forward(ctx, ex, req, res, next);
+  });
 }
-
-type Allowed = Extract<Verdict, { kind: 'allow' }>;
 
 /**
  * The whole body, however it is framed (Node has already undone chunking): what is checked must
@@ -160,64 +100,21 @@ function readWholeBody(req: IncomingMessage, max: number, timeoutMs: number): Pr
   });
 }
 
-/**
- * A body route: the body is read in full (bounded), decoded as dockerd decodes it, checked, and
- * what is forwarded is its canonical re-encoding with the enforced defaults, never the bytes as
- * sent. A refusal closes the connection: nothing more is read from it.
- */
-function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number, queryWouldDeny?: string): void {
-  const refuse = (status: number, message: string, fields: Partial<AuditRecord>) =>
-    refuseExchange(ctx, req, res, true, status, `dockward: ${message}`, () =>
-      auditRecord(req.socket, id, listener, startedAt, { method: req.method!, path: auditPath(verdict.forwardTarget), decision: status === 403 ? 'deny' : 'bad', status, ...verdictFields(verdict), ...fields }),
-    );
-  if (expectsContinue(req)) res.writeContinue();
-  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then(async (raw) => {
-    if (raw === 'too-large') return refuse(413, `the body of ${verdict.route} is limited to ${ctx.maxBodyBytes} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
-    if (raw === 'incomplete') return refuse(400, 'the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
-    // The client left while its body was read: nothing is forwarded for nobody.
-    if (res.closed) return refuse(400, 'the client closed the connection', { code: 'DW_BODY_INVALID', bytesIn: raw.length });
-    const requestApi = targetApiVersion(verdict.forwardTarget, ctx.daemonApi);
-    const outcome = await inspectBody(verdict.body!, raw, req.headers['content-type'], { daemonApi: ctx.daemonApi, requestApi, host: ctx.host });
-    if (outcome.kind === 'refuse') {
-      const who = `identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with this body`;
-      return refuse(outcome.status, `${who}: ${outcome.message}`, { code: outcome.code, field: outcome.field, bytesIn: raw.length });
-    }
-    const wouldDeny = [queryWouldDeny, outcome.wouldDeny].filter(Boolean).join('; ') || undefined;
-    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny, features: outcome.features });
-  });
-}
-
-/** A checked body: what replaces the request's own. */
-interface Replacement {
-  raw: number;
-  body: Buffer;
-  mutations: string[];
-  wouldDeny?: string;
-  features?: BodyFeatures;
-}
-
-function forward(
-  ctx: GatewayContext,
-  listener: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  id: Identity,
-  verdict: Allowed,
-  startedAt: number,
-  replacement?: Replacement,
-  /** Audit-only: why the query would have been refused. */
-  wouldDeny = replacement?.wouldDeny,
-): void {
-  const socket = req.socket;
+function forward(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, a: Allow): void {
   let bytesIn = 0;
   let bytesOut = 0;
   let error: string | undefined;
+  const body = a.body;
   const upReq = http.request({
     agent: ctx.agent,
     socketPath: ctx.upstreamSocket,
     method: req.method,
-    path: verdict.forwardTarget,
-    headers: (replacement ? jsonBodyHeaders(req.rawHeaders, ctx.acceptEncoding, replacement.body.length) : forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding)) as unknown as http.OutgoingHttpHeaders,
+    path: a.forwardTarget,
+    headers: (body
+      ? jsonBodyHeaders(req.rawHeaders, ctx.acceptEncoding, body.bytes.length)
+      : hasLength(req)
+        ? forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding)
+        : withoutBody(forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding), req.method!)) as unknown as http.OutgoingHttpHeaders,
   });
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     error ??= `upstream: ${e.code ?? e.message}`;
@@ -225,7 +122,7 @@ function forward(
     else res.destroy();
   });
   upReq.on('response', (upRes) => {
-    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, verdict.classicBuilder);
+    const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, a.verdict.classicBuilder);
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.
@@ -253,35 +150,26 @@ function forward(
     if (length === undefined) coalesceOrStream(upRes, res, (body) => res.writeHead(status, upRes.statusMessage, body === undefined || bodyless ? headers : [...headers, 'Content-Length', String(body.length)]));
     else relay(upRes, res);
   });
+  forwarding(ctx, ex, a, () => res.destroy());
   whenClosed(res, () => {
     // The client went away (or the answer is complete): a still-running upstream exchange, such
     // as `logs -f` or `events`, must not outlive it.
     if (!res.writableFinished) upReq.destroy();
-    ctx.audit.write(
-      auditRecord(socket, id, listener, startedAt, {
-        method: req.method!,
-        path: auditPath(verdict.forwardTarget),
-        decision: 'allow',
-        status: res.headersSent ? res.statusCode : null,
-        bytesIn,
-        bytesOut,
-        ...verdictFields(verdict),
-        ...(error ? { error } : {}),
-        ...(replacement?.mutations.length ? { mutations: replacement.mutations } : {}),
-        ...(wouldDeny ? { wouldDeny } : {}),
-        ...(replacement?.features ? { features: replacement.features } : {}),
-      }),
-    );
+    const f = allowFields(a);
+    f.status = res.headersSent ? res.statusCode : null;
+    f.bytesIn = bytesIn;
+    f.bytesOut = bytesOut;
+    if (error) f.error = error;
+    finishExchange(ctx, ex, f);
   });
-  if (replacement) {
-    bytesIn = replacement.raw;
-    upReq.end(replacement.body);
+  if (body) {
+    bytesIn = body.received;
+    upReq.end(body.bytes);
     return;
   }
-  const h = req.headers;
   // The request is authorized: now the body may come.
   if (expectsContinue(req)) res.writeContinue();
-  if (h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')) {
+  if (announcesBody(req)) {
     req.on('data', (c: Buffer) => (bytesIn += c.length));
     req.on('error', (e: NodeJS.ErrnoException) => {
       error ??= `request body: ${e.code ?? e.message}`;

@@ -16,6 +16,7 @@ import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { FairShare } from './fair-share.js';
 import { RefusalLog } from './refusal-log.js';
+import { redecideOpen } from './pipeline/reload.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
 
@@ -145,6 +146,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     tunnels: new Set(),
     fairShare: new FairShare(limits),
     refusals: new RefusalLog(audit),
+    exchanges: new Set(),
+    connections: new Map(),
   };
   const listeners: Listener[] = [];
   try {
@@ -171,6 +174,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       try {
         ctx.policy = withApiVersion(await loadPolicyFile(opts.policyFile), apiVersion, newest);
         log(`policy reloaded from ${opts.policyFile}`);
+        const { exchanges, connections } = redecideOpen(ctx);
+        if (exchanges || connections) log(`the reloaded policy ended ${exchanges} request(s) and stream(s) and closed ${connections} connection(s) it no longer allows`);
       } catch (e) {
         log(`policy reload failed, keeping the previous policy: ${(e as Error).message}`);
       }

@@ -4,7 +4,7 @@
  * `Error response from daemon: <message>`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 
 /** What to do with the client's Accept-Encoding; see `forwardRequestHeaders`. */
@@ -75,6 +75,17 @@ export function forwardRequestHeaders(raw: string[], acceptEncoding: AcceptEncod
   }
   if (upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', upgrade);
   return out;
+}
+
+/**
+ * Says "no body" to dockerd for a request that sent none. Node frames a request whose headers
+ * are given as a list when it creates it, before it knows no body follows, and chunks a POST or
+ * PUT without a length; dockerd counts a chunked body as one (`POST /containers/{id}/start`:
+ * "starting container with non-empty request body"). GET and HEAD are never chunked.
+ */
+export function withoutBody(headers: string[], method: string): string[] {
+  if (method !== 'GET' && method !== 'HEAD') headers.push('Content-Length', '0');
+  return headers;
 }
 
 /** The request's headers for a body the gateway rewrote: its own framing and type, nothing of the client's. */
@@ -152,4 +163,38 @@ export function rawResponseHead(status: number, statusMessage: string, headers: 
   let head = `HTTP/1.1 ${status} ${statusMessage}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}\r\n`;
+}
+
+/**
+ * How much of a refused request's body is still read, and for how long, before the connection
+ * is closed. A docker CLI still uploading (a build context) reads the refusal and hangs up within
+ * milliseconds; closing at once would reset the connection with its upload unread, and the CLI
+ * would print a broken pipe instead of the refusal. Anyone else loses the connection at a bound.
+ */
+const DRAIN_BYTES = 16 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+const DRAIN_IDLE_MS = 2_000;
+
+/**
+ * Reads and discards `body` after a refusal: `done` once it ends, `socket` destroyed at once at
+ * any bound (bytes, time, silence).
+ */
+export function drainRefused(socket: Duplex, body: Readable, done: () => void): void {
+  if (socket.destroyed) return;
+  let read = 0;
+  const cut = () => socket.destroy();
+  // unref: a gateway shutting down does not wait for a refused client.
+  const total = setTimeout(cut, DRAIN_MS).unref();
+  const idle = setTimeout(cut, DRAIN_IDLE_MS).unref();
+  body.on('data', (c: Buffer) => {
+    read += c.length;
+    if (read > DRAIN_BYTES) cut();
+    else idle.refresh();
+  });
+  body.once('end', done);
+  socket.once('close', () => {
+    clearTimeout(total);
+    clearTimeout(idle);
+  });
+  body.resume();
 }
