@@ -5,6 +5,7 @@ import type { HostFacts, Identity, Policy } from '../policy/index.js';
 import type { AuditLog, AuditRecord, Decision } from './audit-log.js';
 import type { AcceptEncodingMode } from './wire.js';
 import type { RefusedClient } from './client-certificate.js';
+import type { OwnershipCache } from '../ownership/index.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -22,6 +23,8 @@ export interface GatewayContext {
   daemonApi: string;
   bodyTimeoutMs: number;
   log(line: string): void;
+  /** Who owns what on the daemon, for `scope: own` identities; started on first use. */
+  ownership: OwnershipCache;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */
   tunnels: Set<Duplex>;
 }

@@ -12,7 +12,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
-import { authorize, type Identity } from '../policy/index.js';
+import { authorize, type Identity, type Verdict } from '../policy/index.js';
+import { OwnershipRefusal, planRequest } from '../ownership/index.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, type GatewayContext } from './context.js';
 import { screen, verdictFields } from './proxy.js';
@@ -98,6 +99,29 @@ function upgrade(
   if (refusal) return refuse(refusal.status, refusal.message, { decision: refusal.status === 403 ? 'deny' : 'bad' });
   const verdict = authorize(ctx.policy, id!, method, req.url!);
   if (verdict.kind !== 'allow') return refuse(verdict.status, verdict.message, { decision: verdict.kind, ...verdictFields(verdict) });
+  // [ownership] A tenant attaches to and starts execs of its own containers only, by full id.
+  if (verdict.owner) {
+    void planRequest(ctx.ownership, { owner: verdict.owner, route: verdict.route, target: verdict.forwardTarget, param: verdict.param }).then(
+      (plan) => upgradeAllowed(ctx, req, socket, head, { ...verdict, forwardTarget: plan.target }, refuse, audit),
+      (e: unknown) => {
+        const r = e instanceof OwnershipRefusal ? e : { status: 503, message: `dockward: ownership cannot be decided (${(e as Error).message})`, code: 'DW_OWNER_UNAVAILABLE' };
+        refuse(r.status, r.message, { decision: r.status === 403 ? 'deny' : 'bad', ...verdictFields(verdict), code: r.code });
+      },
+    );
+    return;
+  }
+  upgradeAllowed(ctx, req, socket, head, verdict, refuse, audit);
+}
+
+function upgradeAllowed(
+  ctx: GatewayContext,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  verdict: Extract<Verdict, { kind: 'allow' }>,
+  refuse: (status: number, message: string, fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
+  audit: (fields: Partial<AuditRecord> & Pick<AuditRecord, 'decision'>) => void,
+): void {
   const fields = { path: auditPath(verdict.forwardTarget), ...verdictFields(verdict) };
   // No hijacked route has a body to check; should a policy ever say otherwise, fail closed.
   if (verdict.body) return refuse(400, 'dockward: a request whose body must be checked cannot be upgraded', { decision: 'bad', ...fields });

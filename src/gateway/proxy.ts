@@ -3,9 +3,10 @@
  * stream both bodies (never buffered), write the audit line when the exchange is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../policy/index.js';
+import { authorize, checkQuery, inspectBody, type BodyOutcome, type Identity, type Verdict } from '../policy/index.js';
 import { auditPath, type AuditRecord } from './audit-log.js';
 import { auditRecord, identityOf, refusedOf, STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
+import { eventStream, OwnershipRefusal, planRequest, type Plan } from '../ownership/index.js';
 import { expectsContinue, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
@@ -108,7 +109,34 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
       auditRecord(socket, id, listener, startedAt, { method, path: auditPath(req.url), decision: verdict.kind, status: verdict.status, ...verdictFields(verdict) }),
     );
   }
-  if (verdict.body) return inspectThenForward(ctx, listener, req, res, id!, verdict, startedAt);
+  // [ownership] A tenant's request names its own objects only: resolved (and its query, body and
+  // answer planned) before anything is forwarded.
+  if (verdict.owner) {
+    const owner = verdict.owner;
+    void planRequest(ctx.ownership, { owner, route: verdict.route, target: verdict.forwardTarget, param: verdict.param }).then(
+      (plan) => allowed(ctx, listener, req, res, id!, { ...verdict, forwardTarget: plan.target }, startedAt, plan),
+      (e: unknown) => {
+        const r = ownershipRefusal(e);
+        refuseExchange(ctx, req, res, expectsContinue(req), r.status, r.message, () =>
+          auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: r.status === 403 ? 'deny' : 'bad', status: r.status, ...verdictFields(verdict), code: r.code }),
+        );
+      },
+    );
+    return;
+  }
+  allowed(ctx, listener, req, res, id!, verdict, startedAt);
+}
+
+/** [ownership] What an ownership stage threw, as a refusal: a daemon that cannot be asked fails closed. */
+function ownershipRefusal(e: unknown): { status: number; message: string; code: string } {
+  if (e instanceof OwnershipRefusal) return { status: e.status, message: e.message, code: e.code };
+  return { status: 503, message: `dockward: ownership cannot be decided (${(e as Error).message}); nothing is forwarded`, code: 'DW_OWNER_UNAVAILABLE' };
+}
+
+function allowed(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number, plan?: Plan): void {
+  const socket = req.socket;
+  const method = req.method!;
+  if (verdict.body || plan?.body) return inspectThenForward(ctx, listener, req, res, id, verdict, startedAt, plan);
   if (verdict.query) {
     const refusal = checkQuery(verdict.query, verdict.forwardTarget);
     if (refusal && !verdict.query.auditOnly) {
@@ -119,9 +147,9 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
         auditRecord(socket, id, listener, startedAt, { method, path: auditPath(verdict.forwardTarget), decision: 'deny', status: 403, ...verdictFields(verdict), code: refusal.code, field: refusal.field }),
       );
     }
-    if (refusal) return forward(ctx, listener, req, res, id!, verdict, startedAt, undefined, `${refusal.field}: ${refusal.message} (${refusal.code})`);
+    if (refusal) return forward(ctx, listener, req, res, id, verdict, startedAt, undefined, `${refusal.field}: ${refusal.message} (${refusal.code})`, plan);
   }
-  forward(ctx, listener, req, res, id!, verdict, startedAt);
+  forward(ctx, listener, req, res, id, verdict, startedAt, undefined, undefined, plan);
 }
 
 type Allowed = Extract<Verdict, { kind: 'allow' }>;
@@ -156,7 +184,7 @@ function readWholeBody(req: IncomingMessage, max: number, timeoutMs: number): Pr
  * what is forwarded is its canonical re-encoding with the enforced defaults, never the bytes as
  * sent. A refusal closes the connection: nothing more is read from it.
  */
-function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number): void {
+function inspectThenForward(ctx: GatewayContext, listener: string, req: IncomingMessage, res: ServerResponse, id: Identity, verdict: Allowed, startedAt: number, plan?: Plan): void {
   const refuse = (status: number, message: string, fields: Partial<AuditRecord>) =>
     refuseExchange(ctx, req, res, true, status, `dockward: ${message}`, () =>
       auditRecord(req.socket, id, listener, startedAt, { method: req.method!, path: auditPath(verdict.forwardTarget), decision: status === 403 ? 'deny' : 'bad', status, ...verdictFields(verdict), ...fields }),
@@ -167,12 +195,20 @@ function inspectThenForward(ctx: GatewayContext, listener: string, req: Incoming
     if (raw === 'incomplete') return refuse(400, 'the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
     // The client left while its body was read: nothing is forwarded for nobody.
     if (res.closed) return refuse(400, 'the client closed the connection', { code: 'DW_BODY_INVALID', bytesIn: raw.length });
-    const outcome = inspectBody(verdict.body!, raw, req.headers['content-type'], ctx.daemonApi, ctx.host);
+    const outcome: BodyOutcome = verdict.body ? inspectBody(verdict.body, raw, req.headers['content-type'], ctx.daemonApi, ctx.host) : { kind: 'forward', body: raw, mutations: [] };
     if (outcome.kind === 'refuse') {
       const who = `identity ${JSON.stringify(verdict.identity)} may not ${verdict.route} with this body`;
       return refuse(outcome.status, `${who}: ${outcome.message}`, { code: outcome.code, field: outcome.field, bytesIn: raw.length });
     }
-    forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny });
+    if (!plan?.body) return forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body: outcome.body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny });
+    // [ownership] The checked body with the owner stamped and its references resolved.
+    plan.body(outcome.body, verdict.body !== undefined).then(
+      (body) => forward(ctx, listener, req, res, id, verdict, startedAt, { raw: raw.length, body, mutations: outcome.mutations, wouldDeny: outcome.wouldDeny }, undefined, plan),
+      (e: unknown) => {
+        const r = ownershipRefusal(e);
+        refuse(r.status, r.message.replace(/^dockward: /, ''), { code: r.code, bytesIn: raw.length });
+      },
+    );
   });
 }
 
@@ -195,17 +231,20 @@ function forward(
   replacement?: Replacement,
   /** Audit-only: why the query would have been refused. */
   wouldDeny = replacement?.wouldDeny,
+  plan?: Plan,
 ): void {
   const socket = req.socket;
   let bytesIn = 0;
   let bytesOut = 0;
   let error: string | undefined;
+  // [ownership] An answer the gateway rewrites must arrive uncompressed.
+  const encoding = plan?.answer ? 'strip' : ctx.acceptEncoding;
   const upReq = http.request({
     agent: ctx.agent,
     socketPath: ctx.upstreamSocket,
     method: req.method,
     path: verdict.forwardTarget,
-    headers: (replacement ? jsonBodyHeaders(req.rawHeaders, ctx.acceptEncoding, replacement.body.length) : forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding)) as unknown as http.OutgoingHttpHeaders,
+    headers: (replacement ? jsonBodyHeaders(req.rawHeaders, encoding, replacement.body.length) : forwardRequestHeaders(req.rawHeaders, encoding)) as unknown as http.OutgoingHttpHeaders,
   });
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     error ??= `upstream: ${e.code ?? e.message}`;
@@ -214,6 +253,10 @@ function forward(
   });
   upReq.on('response', (upRes) => {
     const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, verdict.classicBuilder);
+    // [ownership] The tenant's view of the answer.
+    if (plan?.answer && verdict.owner && upRes.statusCode! < 300) {
+      return ownedAnswer(ctx, verdict.owner, plan.answer, upRes, res, headers, (n) => (bytesOut += n));
+    }
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.
@@ -370,4 +413,50 @@ function coalesceOrStream(upRes: IncomingMessage, res: ServerResponse, writeHead
   res.once('close', () => clearTimeout(timer));
   upRes.on('data', collect);
   upRes.once('end', finish);
+}
+
+/**
+ * [ownership] A tenant's answer: a JSON document rewritten whole (names, filtered lists), or the
+ * events stream filtered line by line. Streams keep streaming; nothing is held longer than a line.
+ */
+function ownedAnswer(ctx: GatewayContext, owner: string, answer: NonNullable<Plan['answer']>, upRes: IncomingMessage, res: ServerResponse, headers: string[], counted: (n: number) => void): void {
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name !== 'content-length' && name !== 'transfer-encoding') kept.push(headers[i]!, headers[i + 1]!);
+  }
+  upRes.on('error', () => res.destroy());
+  if (upRes.headers['content-encoding'] !== undefined) {
+    upRes.resume();
+    return replyError(res, 502, 'dockward: the daemon compressed an answer the gateway must filter', true);
+  }
+  if (answer.kind === 'events') {
+    res.writeHead(upRes.statusCode!, upRes.statusMessage, kept);
+    res.flushHeaders();
+    const stream = eventStream(ctx.ownership, owner, (b) => res.write(b));
+    upRes.on('data', (c: Buffer) => {
+      counted(c.length);
+      stream.push(c);
+    });
+    upRes.once('end', () => stream.end(() => res.end()));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  upRes.on('data', (c: Buffer) => {
+    counted(c.length);
+    chunks.push(c);
+  });
+  upRes.once('end', () => {
+    const raw = Buffer.concat(chunks);
+    let body = raw;
+    if (raw.length) {
+      try {
+        body = Buffer.from(JSON.stringify(answer.rewrite(JSON.parse(raw.toString('utf8')))));
+      } catch {
+        return replyError(res, 502, 'dockward: the daemon answered something other than the JSON the gateway must filter', true);
+      }
+    }
+    res.writeHead(upRes.statusCode!, upRes.statusMessage, [...kept, 'Content-Length', String(body.length)]);
+    res.end(body);
+  });
 }

@@ -60,6 +60,24 @@ roles:
       minOomScoreAdj: -250
 `;
 
+/** `scope: own` identities of TENANTS_POLICY (certificates are issued for them in every fixture). */
+export const TENANTS = ['alice', 'bob', 'carol'] as const;
+
+/** An admin and three tenants with the ordinary presets and `scope: own`. */
+export const TENANTS_POLICY = `version: 1
+identities:
+  - name: admin
+    match: { cn: admin }
+    roles: [admin]
+${TENANTS.map((t) => `  - name: ${t}\n    match: { cn: ${t} }\n    roles: [tenant]\n`).join('')}roles:
+  admin:
+    allow: [preset:all]
+    unrestricted: true
+  tenant:
+    allow: [preset:system, preset:containers, preset:exec, preset:images, preset:volumes, preset:networks]
+    scope: own
+`;
+
 const TENANT_ALLOW = '    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]\n';
 
 /** TEST_POLICY with more lines (YAML indented under a role, e.g. `    containers: …`) for the tenant's role. */
@@ -106,7 +124,7 @@ export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: stri
     const quiet = { onWarning: () => undefined };
     await initCa({ dir: pki, ...quiet });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab']) await issueClient({ dir: pki, name, ...quiet });
+    for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab', ...TENANTS]) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, policy);
     const unixSocket = join(dir, 'gw.sock');
