@@ -17,18 +17,31 @@ type Body = Record<string, unknown>;
 /** Networks every tenant may use by name: dockerd's own, which nobody creates. */
 const SHARED_NETWORKS = new Set(['default', 'bridge', 'host', 'none']);
 
-async function containerRef(cache: OwnershipCache, owner: string, ref: string): Promise<string> {
-  return resolveOwned(cache, 'container', owner, ref);
+/**
+ * An object a body names that the tenant does not have: dockerd's wording, but 400, not 404: the
+ * docker CLI takes a 404 on create for a missing image and would go and pull it.
+ */
+async function inBody(resolving: Promise<string>): Promise<string> {
+  try {
+    return await resolving;
+  } catch (e) {
+    if (e instanceof OwnershipRefusal && e.status === 404) throw new OwnershipRefusal(400, e.code, e.message);
+    throw e;
+  }
 }
 
-/** `container:X` (network, pid, ipc modes) with X resolved; other modes as they are. */
+function containerRef(cache: OwnershipCache, owner: string, ref: string): Promise<string> {
+  return inBody(resolveOwned(cache, 'container', owner, ref));
+}
+
+/** `container:X` (network, pid, ipc, cgroup modes) with X resolved; other modes as they are. */
 async function modeRef(cache: OwnershipCache, owner: string, mode: unknown): Promise<unknown> {
   if (typeof mode !== 'string' || !mode.startsWith('container:')) return mode;
   return `container:${await containerRef(cache, owner, mode.slice('container:'.length))}`;
 }
 
 async function networkRef(cache: OwnershipCache, owner: string, ref: string): Promise<string> {
-  return SHARED_NETWORKS.has(ref) ? ref : resolveOwned(cache, 'network', owner, ref);
+  return SHARED_NETWORKS.has(ref) ? ref : inBody(resolveOwned(cache, 'network', owner, ref));
 }
 
 /** A named volume of the tenant's; one that does not exist yet is created with its label (dockerd would create it unlabelled). */
@@ -57,7 +70,7 @@ export async function containerCreateBody(cache: OwnershipCache, owner: string, 
   stampLabels(body, owner);
   const hc = body.HostConfig as Body | null | undefined;
   if (hc) {
-    for (const key of ['PidMode', 'IpcMode'] as const) hc[key] = await modeRef(cache, owner, hc[key]);
+    for (const key of ['PidMode', 'IpcMode', 'Cgroup'] as const) hc[key] = await modeRef(cache, owner, hc[key]);
     const mode = hc.NetworkMode;
     if (typeof mode === 'string' && mode !== '' && !mode.startsWith('container:')) hc.NetworkMode = await networkRef(cache, owner, mode);
     else hc.NetworkMode = await modeRef(cache, owner, mode);

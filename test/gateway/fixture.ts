@@ -76,6 +76,7 @@ ${TENANTS.map((t) => `  - name: ${t}\n    match: { cn: ${t} }\n    roles: [tenan
   tenant:
     allow: [preset:system, preset:containers, preset:exec, preset:images, preset:volumes, preset:networks]
     scope: own
+    containers: { shareNamespaces: true, volumesFrom: true }
 `;
 
 const TENANT_ALLOW = '    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]\n';
