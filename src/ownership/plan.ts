@@ -10,7 +10,7 @@ import type { OwnershipCache } from './cache.js';
 import { ownerFilters, OwnershipRefusal, parseFilters } from './label.js';
 import { daemonName, invalidName } from './names.js';
 import { resolveExec, resolveOwned } from './resolve.js';
-import { containerCreateBody, networkConnectBody, networkCreateBody, volumeCreateBody } from './references.js';
+import { containerCreateBody, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
 import * as answers from './answers.js';
 
 export type Answer = { kind: 'json'; rewrite: (v: unknown) => unknown } | { kind: 'events' };
@@ -47,7 +47,6 @@ const SHARED = new Set([
   'GET /images/get',
   'POST /images/load',
   'POST /images/create',
-  'POST /build',
 ]);
 
 function split(target: string): { path: string; query: URLSearchParams } {
@@ -102,9 +101,13 @@ function created(cache: OwnershipCache, owner: string, kind: 'container' | 'netw
   };
 }
 
-function requireCanonical(canonical: boolean, route: string): void {
-  // Fails closed: a body nobody decoded as dockerd does cannot be stamped reliably.
-  if (!canonical) throw new OwnershipRefusal(403, 'DW_OWNER_SCOPE', `dockward: ${route} needs its body checked for scope: own, and this identity's role does not check bodies`);
+/** A create body, changed by `make`; only the gateway's canonical form is accepted. */
+function checkedBody(route: string, make: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>): NonNullable<Plan['body']> {
+  return async (raw, canonical) => {
+    // Fails closed: a body nobody decoded as dockerd does cannot be stamped reliably.
+    if (!canonical) throw new OwnershipRefusal(403, 'DW_OWNER_SCOPE', `dockward: ${route} needs its body checked for scope: own, and this identity's role does not check bodies`);
+    return out(await make(json(raw)));
+  };
 }
 
 export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promise<Plan> {
@@ -125,10 +128,7 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
       }
       return {
         target: join(path, query),
-        body: async (raw, canonical) => {
-          requireCanonical(canonical, route);
-          return out(await containerCreateBody(cache, owner, json(raw)));
-        },
+        body: checkedBody(route, (b) => containerCreateBody(cache, owner, b)),
         answer: created(cache, owner, 'container', daemon),
       };
     }
@@ -136,6 +136,13 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     case 'POST /networks/prune':
     case 'POST /volumes/prune':
       return { target: ownFilters(target, owner) };
+    case 'POST /build': {
+      // A build runs in a network: another tenant's, or another tenant's container's, is not the tenant's to use.
+      const { path, query } = split(target);
+      const mode = query.get('networkmode');
+      if (mode) setOnly(query, 'networkmode', String(await networkMode(cache, owner, mode)));
+      return { target: join(path, query) };
+    }
     case 'POST /commit': {
       const { path, query } = split(target);
       const ref = query.get('container');
@@ -148,10 +155,7 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     case 'POST /networks/create':
       return {
         target,
-        body: async (raw, canonical) => {
-          requireCanonical(canonical, route);
-          return out(networkCreateBody(owner, json(raw)));
-        },
+        body: checkedBody(route, (b) => networkCreateBody(owner, b)),
         answer: created(cache, owner, 'network', undefined),
       };
     case 'GET /volumes':
@@ -159,10 +163,7 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     case 'POST /volumes/create':
       return {
         target,
-        body: async (raw, canonical) => {
-          requireCanonical(canonical, route);
-          return out(volumeCreateBody(owner, json(raw)));
-        },
+        body: checkedBody(route, (b) => volumeCreateBody(owner, b)),
         answer: {
           kind: 'json',
           rewrite: (v) => {

@@ -44,6 +44,12 @@ async function networkRef(cache: OwnershipCache, owner: string, ref: string): Pr
   return SHARED_NETWORKS.has(ref) ? ref : inBody(resolveOwned(cache, 'network', owner, ref));
 }
 
+/** A network mode (containers, builds): `container:X`, dockerd's own networks, or a network of the tenant's. */
+export async function networkMode(cache: OwnershipCache, owner: string, mode: unknown): Promise<unknown> {
+  if (typeof mode !== 'string' || mode === '' || mode.startsWith('container:')) return modeRef(cache, owner, mode);
+  return networkRef(cache, owner, mode);
+}
+
 /** A named volume of the tenant's; one that does not exist yet is created with its label (dockerd would create it unlabelled). */
 async function volumeRef(cache: OwnershipCache, owner: string, name: string): Promise<string> {
   try {
@@ -71,9 +77,7 @@ export async function containerCreateBody(cache: OwnershipCache, owner: string, 
   const hc = body.HostConfig as Body | null | undefined;
   if (hc) {
     for (const key of ['PidMode', 'IpcMode', 'Cgroup'] as const) hc[key] = await modeRef(cache, owner, hc[key]);
-    const mode = hc.NetworkMode;
-    if (typeof mode === 'string' && mode !== '' && !mode.startsWith('container:')) hc.NetworkMode = await networkRef(cache, owner, mode);
-    else hc.NetworkMode = await modeRef(cache, owner, mode);
+    hc.NetworkMode = await networkMode(cache, owner, hc.NetworkMode);
     if (Array.isArray(hc.VolumesFrom)) {
       hc.VolumesFrom = await Promise.all(
         (hc.VolumesFrom as string[]).map(async (v) => {

@@ -74,7 +74,7 @@ ${TENANTS.map((t) => `  - name: ${t}\n    match: { cn: ${t} }\n    roles: [tenan
     allow: [preset:all]
     unrestricted: true
   tenant:
-    allow: [preset:system, preset:containers, preset:exec, preset:images, preset:volumes, preset:networks]
+    allow: [preset:system, preset:containers, preset:exec, preset:images, preset:volumes, preset:networks, preset:build]
     scope: own
     containers: { shareNamespaces: true, volumesFrom: true }
 `;
@@ -207,6 +207,16 @@ export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: stri
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Removes every container and network of the fixture's daemon, for tests that create networks:
+ * a network left behind keeps its bridge (and one of the host's address pools) after dockerd stops.
+ */
+export async function removeContainersAndNetworks(f: GatewayFixture): Promise<void> {
+  const ids = (await f.engine.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+  if (ids.length) await f.engine.docker(['rm', '-f', ...ids]);
+  await f.engine.docker(['network', 'prune', '-f']);
 }
 
 /** Polls `cond` every 100 ms until it holds, or fails naming `what` after `ms`. */

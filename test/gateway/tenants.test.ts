@@ -4,11 +4,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, startGatewayFixture, TENANTS_POLICY, removeContainersAndNetworks, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -42,10 +42,7 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
   });
   after(async () => {
     if (!f) return;
-    // A network left behind keeps its bridge (and its address pool) on the host after dockerd stops.
-    const ids = (await f.engine.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await f.engine.docker(['rm', '-f', ...ids]);
-    await f.engine.docker(['network', 'prune', '-f']);
+    await removeContainersAndNetworks(f);
     await f.stop();
   });
 
@@ -151,6 +148,25 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
     await ok('bob', ['run', '--rm', '-v', 'b-vol:/x', '--network', 'none', TEST_IMAGE, 'touch', '/x/bobs-file']);
     assert.equal(await ok('alice', ['run', '--rm', '-v', 'b-vol:/x', '-v', 'bob.b-vol:/y', '--network', 'none', TEST_IMAGE, 'ls', '/x', '/y']), '/x:\n\n/y:');
     assert.equal((await f.engine.docker(['volume', 'inspect', '--format', '{{index .Labels "io.dockward.owner"}}', 'alice.b-vol'])).stdout.trim(), 'alice');
+  });
+
+  it("a build cannot run in the other tenant's network or container", async () => {
+    const dir = join(f.dir, 'build');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${TEST_IMAGE}\nRUN true\n`);
+    const build = (network: string) => f.docker('alice', ['build', '-q', '--network', network, dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+    for (const [network, wording] of [
+      ['container:b-only', /No such container: b-only/],
+      [`container:${bob.id}`, /No such container/],
+      ['b-net', /network b-net not found/],
+      [bob.net, /not found/],
+    ] as const) {
+      const r = await build(network);
+      assert.notEqual(r.code, 0, `alice: docker build --network ${network} succeeded`);
+      assert.match(r.stderr, wording, r.stderr);
+    }
+    const own = await build('a-net');
+    assert.equal(own.code, 0, own.stderr);
   });
 
   it('labels under io.dockward. cannot be set or filtered on', async () => {

@@ -9,25 +9,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { engineJson } from '../../src/engine/engine-client.js';
+import { rng } from '../api/bodies/create-bodies.js';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, startGatewayFixture, TENANTS, TENANTS_POLICY, type GatewayFixture } from '../gateway/fixture.js';
+import { clientTls, startGatewayFixture, TENANTS, TENANTS_POLICY, removeContainersAndNetworks, type GatewayFixture } from '../gateway/fixture.js';
 
 const skip = engineSkipReason();
 const STEPS = 40;
 const NAMES = ['web', 'db', 'app'];
 const NETWORKS = ['n1', 'n2'];
-
-/** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Box {
   id: string;
@@ -64,16 +53,13 @@ describe('generated sequences of three tenants on one daemon', { skip }, () => {
   });
   after(async () => {
     if (!f) return;
-    const ids = (await f.engine.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await f.engine.docker(['rm', '-f', ...ids]);
-    // A network left behind keeps its bridge on the host after dockerd stops.
-    await f.engine.docker(['network', 'prune', '-f']);
+    await removeContainersAndNetworks(f);
     await f.stop();
   });
 
   it(`${STEPS} random steps; the daemon's state matches the model after each`, async () => {
     const seed = Number(process.env.DOCKWARD_SEQUENCE_SEED ?? Date.now() % 100_000);
-    const rnd = random(seed);
+    const rnd = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const boxes: Box[] = [];
     const log: string[] = [];
