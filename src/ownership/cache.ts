@@ -207,6 +207,18 @@ export class OwnershipCache {
     return { found: true, owner: c?.owner };
   }
 
+  /**
+   * The owner label of the image a name (or id) points to now; undefined when there is no such
+   * image or it has no label. Asked of dockerd: only requests that re-point or remove a name ask.
+   */
+  async imageOwner(ref: string): Promise<string | undefined> {
+    const res = await engineRequest({ socketPath: this.socketPath }, 'GET', `/images/${ref}/json`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new Error(`the daemon answered ${res.status} about image ${ref}`);
+    const image = JSON.parse(res.body.toString('utf8')) as { Config?: { Labels?: Labels } | null };
+    return image.Config?.Labels?.[OWNER_LABEL];
+  }
+
   /** Creates a volume with its owner label (a container's named volume that does not exist yet). */
   async createVolume(name: string, owner: string): Promise<void> {
     await engineJson({ socketPath: this.socketPath }, 'POST', '/volumes/create', { Name: name, Labels: { [OWNER_LABEL]: owner } });

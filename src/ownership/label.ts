@@ -9,7 +9,7 @@ export const RESERVED_PREFIX = 'io.dockward.';
 export class OwnershipRefusal extends Error {
   constructor(
     readonly status: 400 | 403 | 404,
-    readonly code: 'DW_OWNER_LABEL' | 'DW_OWNER_NOT_FOUND' | 'DW_OWNER_SCOPE' | 'DW_OWNER_INVALID',
+    readonly code: 'DW_OWNER_LABEL' | 'DW_OWNER_NOT_FOUND' | 'DW_OWNER_SCOPE' | 'DW_OWNER_INVALID' | 'DW_OWNER_IMAGE',
     message: string,
   ) {
     super(message);

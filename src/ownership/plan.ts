@@ -12,6 +12,7 @@ import { daemonName, invalidName } from './names.js';
 import { resolveExec, resolveOwned } from './resolve.js';
 import { containerCreateBody, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
 import * as answers from './answers.js';
+import { namesWritten, refuseOthersNames, stampImage } from './images.js';
 
 export type Answer = { kind: 'json'; rewrite: (v: unknown) => unknown } | { kind: 'events' };
 
@@ -46,8 +47,10 @@ const SHARED = new Set([
   'GET /images/search',
   'GET /images/get',
   'POST /images/load',
-  'POST /images/create',
 ]);
+
+/** Routes that point an image name somewhere (or remove it), or make an image: images.ts. */
+const IMAGE_WRITES = new Set(['POST /images/{name}/tag', 'DELETE /images/{name}', 'POST /images/create', 'POST /build', 'POST /commit']);
 
 function split(target: string): { path: string; query: URLSearchParams } {
   const q = target.indexOf('?');
@@ -112,6 +115,21 @@ function checkedBody(route: string, make: (body: Record<string, unknown>) => Rec
 
 export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promise<Plan> {
   const { owner, route, target, param } = r;
+  if (IMAGE_WRITES.has(route)) {
+    const { path, query } = split(target);
+    await refuseOthersNames(cache, owner, namesWritten(route, query, param));
+    stampImage(route, query, owner);
+    if (route === 'POST /build') {
+      // A build runs in a network: another tenant's, or another tenant's container's, is not the tenant's to use.
+      const mode = query.get('networkmode');
+      if (mode) setOnly(query, 'networkmode', String(await networkMode(cache, owner, mode)));
+    }
+    if (route === 'POST /commit') {
+      const ref = query.get('container');
+      if (ref) setOnly(query, 'container', await resolveOwned(cache, 'container', owner, ref));
+    }
+    return { target: join(path, query) };
+  }
   if (SHARED.has(route) || route.includes(' /images/{name}') || route.startsWith('GET /distribution/')) return { target };
   switch (route) {
     case 'GET /containers/json':
@@ -136,19 +154,6 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     case 'POST /networks/prune':
     case 'POST /volumes/prune':
       return { target: ownFilters(target, owner) };
-    case 'POST /build': {
-      // A build runs in a network: another tenant's, or another tenant's container's, is not the tenant's to use.
-      const { path, query } = split(target);
-      const mode = query.get('networkmode');
-      if (mode) setOnly(query, 'networkmode', String(await networkMode(cache, owner, mode)));
-      return { target: join(path, query) };
-    }
-    case 'POST /commit': {
-      const { path, query } = split(target);
-      const ref = query.get('container');
-      if (ref) setOnly(query, 'container', await resolveOwned(cache, 'container', owner, ref));
-      return { target: join(path, query) };
-    }
     case 'GET /networks':
     case 'GET /networks/':
       return { target: ownFilters(target, owner, true), answer: { kind: 'json', rewrite: (v) => answers.list(answers.network)(v, owner) } };

@@ -169,6 +169,33 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
     assert.equal(own.code, 0, own.stderr);
   });
 
+  it("image names a tenant made are its own: no other tenant re-points or removes them", async () => {
+    const owner = async (name: string) => (await f.engine.docker(['image', 'inspect', '--format', '{{index .Config.Labels "io.dockward.owner"}}', name])).stdout.trim();
+    await ok('alice', ['commit', 'web', 'a-img:1']);
+    const built = await f.docker('alice', ['build', '-q', '-t', 'a-built', join(f.dir, 'build')], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+    assert.equal(built.code, 0, built.stderr);
+    assert.equal(await owner('a-img:1'), 'alice');
+    assert.equal(await owner('a-built'), 'alice');
+    const before = await owner('a-img:1');
+    for (const args of [
+      ['tag', TEST_IMAGE, 'a-img:1'],
+      ['rmi', 'a-img:1'],
+      ['commit', 'web', 'a-img:1'],
+      ['build', '-q', '-t', 'a-built', join(f.dir, 'build')],
+    ]) {
+      const r = await f.docker('bob', args, { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+      assert.notEqual(r.code, 0, `bob: docker ${args.join(' ')} succeeded`);
+      assert.match(r.stderr, /image name \S+ is another tenant's/, r.stderr);
+    }
+    assert.equal(await owner('a-img:1'), before);
+    // Shared images stay shared: bob runs alice's and names his own.
+    await ok('bob', ['tag', 'a-img:1', 'b-img:1']);
+    assert.equal(await ok('bob', ['run', '--rm', '--network', 'none', 'a-img:1', 'echo', 'ran']), 'ran');
+    const forged = await f.docker('bob', ['commit', '--change', 'LABEL io.dockward.owner=alice', 'web', 'b-img:2']);
+    assert.match(forged.stderr, /io\.dockward\./);
+    await ok('alice', ['rmi', 'a-img:1', 'a-built']);
+  });
+
   it('labels under io.dockward. cannot be set or filtered on', async () => {
     const set = await f.docker('alice', ['create', '--label', 'io.dockward.owner=bob', '--network', 'none', TEST_IMAGE]);
     assert.notEqual(set.code, 0);
