@@ -79,9 +79,10 @@ function setOnly(query: URLSearchParams, key: string, value: string): void {
 function ownFilters(target: string, owner: string, scopeNames = false): string {
   const { path, query } = split(target);
   const filters = ownerFilters(parseFilters(query.get('filters')), owner);
-  // A name filter is a pattern on the daemon's names: an anchored one gets the prefix after its anchor.
+  // A name filter is a pattern (Go regexp) on the daemon's names: an anchored one gets the prefix,
+  // its dot escaped (tenant names have no other special character), after its anchor.
   if (scopeNames && filters.name) {
-    filters.name = Object.fromEntries(Object.entries(filters.name).map(([n, on]) => [n.startsWith('^') ? `^${daemonName(owner, n.slice(1).replace(/^\//, ''))}` : n, on]));
+    filters.name = Object.fromEntries(Object.entries(filters.name).map(([n, on]) => [n.startsWith('^') ? `^${owner}\\.${n.slice(1).replace(/^\//, '')}` : n, on]));
   }
   setOnly(query, 'filters', JSON.stringify(filters));
   return join(path, query);

@@ -55,6 +55,9 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
       assert.match(df, new RegExp(`${t[0]}-vol`));
       assert.doesNotMatch(df, new RegExp(`${o}-vol|${o}-only|alice\\.|bob\\.`));
     }
+    // A name filter anchored at the start matches the names the tenant gave.
+    assert.deepEqual(lines(await ok('alice', ['ps', '-a', '--filter', 'name=^web$', '--format', '{{.Names}}'])), ['web']);
+    assert.deepEqual(lines(await ok('alice', ['ps', '-a', '--filter', 'name=^/a-', '--format', '{{.Names}}'])), ['a-only']);
     // The same name, two objects: each tenant's own.
     assert.notEqual(await ok('alice', ['container', 'inspect', '--format', '{{.Id}}', 'web']), await ok('bob', ['container', 'inspect', '--format', '{{.Id}}', 'web']));
   });
