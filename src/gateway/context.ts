@@ -8,6 +8,7 @@ import type { RefusedClient } from './client-certificate.js';
 import type { FairShare } from './fair-share.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { Exchange } from './pipeline/exchange.js';
+import type { OwnershipCache } from '../ownership/index.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -25,6 +26,8 @@ export interface GatewayContext {
   daemonApi: string;
   bodyTimeoutMs: number;
   log(line: string): void;
+  /** Who owns what on the daemon, for `scope: own` identities; started on first use. */
+  ownership: OwnershipCache;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */
   tunnels: Set<Duplex>;
   /** Connections and streams per identity and certificate. */

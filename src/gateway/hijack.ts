@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import type { AuditRecord } from './audit-log.js';
 import type { GatewayContext } from './context.js';
 import { decideUpgrade, streamRefusal } from './pipeline/decide.js';
+import { ownershipPlan } from './pipeline/ownership.js';
 import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
 import type { Allow, Refuse } from './pipeline/outcome.js';
 import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, rawError, rawResponseHead } from './wire.js';
@@ -88,19 +89,26 @@ function upgrade(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, socket
   const share = ctx.fairShare.startStream(ex.id!, o.verdict);
   if ('refused' in share) return refuse(ctx, ex, socket, streamRefusal(o.verdict, share));
   socket.once('close', share.release);
-  const length = Number(req.headers['content-length'] ?? '0');
-  // Authorized: a client that waits for the invitation gets it now, not the body timeout.
-  if (length > 0 && expectsContinue(req)) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
   void (async () => {
+    let a: Allow = o;
+    if (o.verdict.owner) {
+      // A tenant attaches to and starts the execs of its own containers only, by full id.
+      const plan = await ownershipPlan(ctx, o.verdict);
+      if ('kind' in plan) return refuse(ctx, ex, socket, plan);
+      a = { ...o, forwardTarget: plan.target };
+    }
+    const length = Number(req.headers['content-length'] ?? '0');
+    // Authorized: a client that waits for the invitation gets it now, not the body timeout.
+    if (length > 0 && expectsContinue(req)) socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     let body: Buffer;
     let early: Buffer;
     try {
       ({ body, rest: early } = await readBody(socket, head, length, ctx.bodyTimeoutMs));
     } catch (e) {
       const v = o.verdict;
-      return refuse(ctx, ex, socket, { kind: 'refuse', status: 408, decision: 'bad', message: `dockward: ${(e as Error).message}`, route: v.route, rule: v.rule, target: o.forwardTarget });
+      return refuse(ctx, ex, socket, { kind: 'refuse', status: 408, decision: 'bad', message: `dockward: ${(e as Error).message}`, route: v.route, rule: v.rule, target: a.forwardTarget });
     }
-    tunnel(ctx, ex, socket, req, o, body, early);
+    tunnel(ctx, ex, socket, req, a, body, early);
   })();
 }
 

@@ -6,9 +6,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
-import { decide, streamRefusal } from './pipeline/decide.js';
+import { decide, streamRefusal, unreadBodyStage } from './pipeline/decide.js';
+import { applyPlan, ownershipPlan } from './pipeline/ownership.js';
+import { ownedAnswer } from './owned-answer.js';
 import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
-import type { Allow, Refuse } from './pipeline/outcome.js';
+import type { Allow, ReadBody, Refuse } from './pipeline/outcome.js';
 import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
@@ -65,14 +67,34 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   const share = ctx.fairShare.startStream(ex.id!, o.verdict);
   if ('refused' in share) return refuse(ctx, ex, req, res, streamRefusal(o.verdict, share));
   whenClosed(res, share.release);
+  if (o.verdict.owner) return void owned(ctx, ex, req, res, o);
   if (o.kind === 'allow') return forward(ctx, ex, req, res, o);
-  // The body decides: the client waiting for the invitation gets it now.
+  void withBody(ctx, req, res, o).then(({ next, received }) => (next.kind === 'refuse' ? refuse(ctx, ex, req, res, next, received) : forward(ctx, ex, req, res, next)));
+}
+
+/** Reads the body (bounded) and lets it finish the decision; a client waiting for the invitation gets it now. */
+async function withBody(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, o: ReadBody): Promise<{ next: Allow | Refuse; received: number }> {
   if (expectsContinue(req)) res.writeContinue();
-  void readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs).then(async (raw) => {
-    const next = await o.withBody(typeof raw !== 'string' && res.closed ? 'client-gone' : raw, req.headers['content-type']);
-    if (next.kind === 'refuse') return refuse(ctx, ex, req, res, next, typeof raw === 'string' ? 0 : raw.length);
-    forward(ctx, ex, req, res, next);
-  });
+  const raw = await readWholeBody(req, ctx.maxBodyBytes, ctx.bodyTimeoutMs);
+  const next = await o.withBody(typeof raw !== 'string' && res.closed ? 'client-gone' : raw, req.headers['content-type']);
+  return { next, received: typeof raw === 'string' ? 0 : raw.length };
+}
+
+/** A tenant's request: its objects resolved among its own, its body stamped, its answer planned (pipeline/ownership.ts). */
+async function owned(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, o: Allow | ReadBody): Promise<void> {
+  const plan = await ownershipPlan(ctx, o.verdict);
+  if ('kind' in plan) return refuse(ctx, ex, req, res, plan);
+  let a: Allow = o.kind === 'allow' ? o : undefined!;
+  let received = 0;
+  if (o.kind === 'read-body' || plan.body) {
+    const read = await withBody(ctx, req, res, o.kind === 'read-body' ? o : unreadBodyStage(ctx, o));
+    received = read.received;
+    if (read.next.kind === 'refuse') return refuse(ctx, ex, req, res, read.next, received);
+    a = read.next;
+  }
+  const next = await applyPlan(plan, a, o.kind === 'read-body');
+  if (next.kind === 'refuse') return refuse(ctx, ex, req, res, next, received);
+  forward(ctx, ex, req, res, next);
 }
 
 /**
@@ -105,16 +127,18 @@ function forward(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: S
   let bytesOut = 0;
   let error: string | undefined;
   const body = a.body;
+  // An answer the gateway rewrites for a tenant must arrive uncompressed.
+  const encoding = a.answer ? 'strip' : ctx.acceptEncoding;
   const upReq = http.request({
     agent: ctx.agent,
     socketPath: ctx.upstreamSocket,
     method: req.method,
     path: a.forwardTarget,
     headers: (body
-      ? jsonBodyHeaders(req.rawHeaders, ctx.acceptEncoding, body.bytes.length)
+      ? jsonBodyHeaders(req.rawHeaders, encoding, body.bytes.length)
       : hasLength(req)
-        ? forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding)
-        : withoutBody(forwardRequestHeaders(req.rawHeaders, ctx.acceptEncoding), req.method!)) as unknown as http.OutgoingHttpHeaders,
+        ? forwardRequestHeaders(req.rawHeaders, encoding)
+        : withoutBody(forwardRequestHeaders(req.rawHeaders, encoding), req.method!)) as unknown as http.OutgoingHttpHeaders,
   });
   upReq.on('error', (e: NodeJS.ErrnoException) => {
     error ??= `upstream: ${e.code ?? e.message}`;
@@ -123,6 +147,7 @@ function forward(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: S
   });
   upReq.on('response', (upRes) => {
     const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, a.verdict.classicBuilder);
+    if (a.answer && upRes.statusCode! < 300) return ownedAnswer(ctx, a.verdict.owner!, a.answer, upRes, res, headers, (n) => (bytesOut += n));
     const length = upRes.headers['content-length'];
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.

@@ -3,6 +3,7 @@
  * daemon's Unix socket. This module wires listeners, upstream, policy and audit log together and
  * owns reload and shutdown.
  */
+import { OwnershipCache } from '../ownership/index.js';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -143,12 +144,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     daemonApi: apiVersion,
     bodyTimeoutMs: limits.headersTimeoutMs,
     log,
+    ownership: new OwnershipCache(opts.upstreamSocket),
     tunnels: new Set(),
     fairShare: new FairShare(limits),
     refusals: new RefusalLog(audit),
     exchanges: new Set(),
     connections: new Map(),
   };
+  // Tenants' first requests need not wait for the daemon's listing.
+  if (ctx.policy.identities.some((p) => p.scope === 'own')) void ctx.ownership.whenReady().catch(() => undefined);
   const listeners: Listener[] = [];
   try {
     for (const spec of opts.listeners) listeners.push(await openListener(ctx, spec, limits));
@@ -159,6 +163,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     ctx.agent.destroy();
     ctx.refusals.close();
+    ctx.ownership.close();
     await audit.close();
     throw e;
   }
@@ -198,6 +203,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       for (const l of listeners) await l.close();
       ctx.agent.destroy();
       ctx.refusals.close();
+      ctx.ownership.close();
       await audit.close();
     })());
 

@@ -44,6 +44,8 @@ export type Verdict =
       body?: BodyCheck;
       /** Set when query parameters must be checked. */
       query?: QueryCheck;
+      /** Set for a `scope: own` identity: the owner its objects carry (its policy identity name). */
+      owner?: string;
       /** `/_ping`: BuildKit is not for this identity; `Builder-Version` is answered as 1. */
       classicBuilder?: true;
     }
@@ -78,6 +80,8 @@ export interface PolicyIdentity {
   /** The match as written, e.g. `cn=ci-*`, for listings. */
   readonly match: string;
   readonly roles: readonly string[];
+  /** `own`: a tenant (src/ownership); `all`: sees what its rules allow. */
+  readonly scope: 'own' | 'all';
   readonly matches: (id: Identity) => boolean;
   /** Indexed by Route.index. */
   readonly decisions: readonly Decision[];
@@ -156,5 +160,6 @@ export function authorize(policy: Policy, id: Identity, method: string, rawTarge
   if (d.query) v.query = d.query;
   if (d.classicBuilder) v.classicBuilder = true;
   if (req.param !== undefined) v.param = req.param;
+  if (pid.scope === 'own') v.owner = pid.name;
   return v;
 }

@@ -18,6 +18,7 @@ export interface IdentitySummary {
   /** Routes allowed outright (not counting audit-only allowances). */
   allowed: string[];
   auditOnly: boolean;
+  scope: 'own' | 'all';
 }
 
 export function summarizePolicy(policy: Policy): IdentitySummary[] {
@@ -30,6 +31,7 @@ export function summarizePolicy(policy: Policy): IdentitySummary[] {
       return d.allow && !d.auditOnly;
     }).map((r) => r.name),
     auditOnly: pid.decisions.some((d) => d.allow && d.auditOnly),
+    scope: pid.scope,
   }));
 }
 
@@ -37,7 +39,8 @@ export function summaryLines(policy: Policy): string[] {
   return summarizePolicy(policy).map((s) => {
     const roles = s.roles.length ? `roles ${s.roles.join(', ')}` : 'no roles';
     const audit = s.auditOnly ? '; audit-only: everything else is allowed and recorded' : '';
-    return `identity ${JSON.stringify(s.name)} (${s.match}): ${roles}; may use ${s.allowed.length} of ${policy.api.routes.routes.length} routes${audit}`;
+    const scope = s.scope === 'own' ? '; scope own: sees and touches only the containers, execs, networks and volumes it created' : '';
+    return `identity ${JSON.stringify(s.name)} (${s.match}): ${roles}; may use ${s.allowed.length} of ${policy.api.routes.routes.length} routes${scope}${audit}`;
   });
 }
 
@@ -65,7 +68,8 @@ export async function explainRequest(policy: Policy, id: Identity, method: strin
   let line: string;
   switch (verdict.kind) {
     case 'allow': {
-      const by = `${verdict.route} for identity "${verdict.identity}" by ${verdict.rule}, forwarded as ${verdict.forwardTarget}`;
+      const owned = verdict.owner ? ` (scope own: the objects it names are resolved among its own, anyone else's answer "No such …")` : '';
+      const by = `${verdict.route} for identity "${verdict.identity}" by ${verdict.rule}, forwarded as ${verdict.forwardTarget}${owned}`;
       const query = verdict.query && checkQuery(verdict.query, verdict.forwardTarget);
       if (query && !verdict.query!.auditOnly) {
         return { verdict, refused: query, line: `deny (403) ${by}, but its parameters are refused: ${query.field}: ${query.message} (${query.code}, role ${verdict.query!.role})` };

@@ -12,6 +12,7 @@
  *       allow: [preset:containers-read, "POST /containers/{id}/exec", "POST /exec/{id}/start"]
  *       deny: ["GET /containers/{id}/logs"]   # deny wins over allow, across all of the identity's roles
  *       audit-only: false       # true: allow everything, record what would have been denied
+ *       scope: own              # own: the identity sees and touches only what it created (default: all)
  *
  * `cn` matches the client certificate's CN, `ou` any of its OUs, `san` any of its SANs with or
  * without the type prefix Node prints (`DNS:host` or `host`, `IP Address:10.0.0.1` or `10.0.0.1`,
@@ -50,6 +51,7 @@ import {
 import { BUILDKIT_ROUTES, PING_ROUTES, QUERY_ROUTES, UNCONSTRAINABLE_ROUTES } from './query-routes.js';
 import { resolveHostPath } from './constraints/host-paths.js';
 import type { Decision, Identity, Policy, PolicyIdentity } from './authorize.js';
+import { TENANT_NAME } from '../ownership/names.js';
 
 interface MatchDoc {
   cn?: string;
@@ -67,6 +69,8 @@ interface RoleDoc {
   allow?: string[];
   deny?: string[];
   'audit-only'?: boolean;
+  /** `own`: the identity's objects are its own (src/ownership); `all` (default): today's behaviour. */
+  scope?: 'own' | 'all';
   /** The admin's: request bodies are forwarded unchecked. */
   unrestricted?: boolean;
   containers?: ContainerRulesDoc;
@@ -118,6 +122,11 @@ export const POLICY_SCHEMA = {
           allow: stringList,
           deny: stringList,
           'audit-only': { type: 'boolean' },
+          scope: {
+            enum: ['own', 'all'],
+            description:
+              'own: an identity with this role sees and touches only the containers, execs, networks and volumes it created (names scoped to it, lists, events and prunes filtered); all (default): everything its rules allow',
+          },
           unrestricted: { type: 'boolean' },
           containers: CONTAINER_RULES_SCHEMA,
           build: BUILD_RULES_SCHEMA,
@@ -184,6 +193,7 @@ interface CompiledRole {
   allow: (string | undefined)[]; // by route index: the first allow entry naming the route
   deny: (string | undefined)[];
   auditOnly: boolean;
+  scopeOwn: boolean;
   /** undefined: unrestricted (nothing in its requests is checked beyond the route). */
   rules: RoleRules | undefined;
 }
@@ -222,7 +232,10 @@ function compileRole(cfg: YamlConfig<PolicyDoc>, name: string, doc: RoleDoc): Co
     });
     return out;
   };
-  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true, rules: compileRules(cfg, name, doc) };
+  if (doc.scope === 'own' && doc.unrestricted) {
+    cfg.fail(['roles', name, 'scope'], `role "${name}" is unrestricted, so its bodies are not read: scope: own needs them to stamp the owner (remove one of the two)`);
+  }
+  return { name, allow: table('allow'), deny: table('deny'), auditOnly: doc['audit-only'] === true, scopeOwn: doc.scope === 'own', rules: compileRules(cfg, name, doc) };
 }
 
 function quoteList(names: string[]): string {
@@ -316,8 +329,18 @@ function compilePolicy(cfg: YamlConfig<PolicyDoc>, source: string, unmatchedReas
       }
       return r!;
     });
+    // One scope: own role makes the identity a tenant; failing closed, no other role widens it.
+    const scope = idRoles.some((r) => r.scopeOwn) ? 'own' : 'all';
+    if (scope === 'own') {
+      if (!TENANT_NAME.test(idDoc.name)) {
+        cfg.fail(['identities', i, 'name'], `identity "${idDoc.name}" has a scope: own role, so its name prefixes its objects' names: use letters, digits, "_" and "-" only`);
+      }
+      const open = idRoles.find((r) => !r.rules);
+      if (open) cfg.fail(['identities', i, 'roles'], `identity "${idDoc.name}" has a scope: own role and the unrestricted role "${open.name}", whose bodies are not read: the owner could not be stamped`);
+    }
     return {
       name: idDoc.name,
+      scope,
       match: Object.entries(idDoc.match)
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(' '),

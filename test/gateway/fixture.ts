@@ -61,6 +61,25 @@ roles:
       minOomScoreAdj: -250
 `;
 
+/** `scope: own` identities of TENANTS_POLICY (certificates are issued for them in every fixture). */
+export const TENANTS = ['alice', 'bob', 'carol'] as const;
+
+/** An admin and three tenants with the ordinary presets and `scope: own`. */
+export const TENANTS_POLICY = `version: 1
+identities:
+  - name: admin
+    match: { cn: admin }
+    roles: [admin]
+${TENANTS.map((t) => `  - name: ${t}\n    match: { cn: ${t} }\n    roles: [tenant]\n`).join('')}roles:
+  admin:
+    allow: [preset:all]
+    unrestricted: true
+  tenant:
+    allow: [preset:system, preset:containers, preset:exec, preset:images, preset:volumes, preset:networks, preset:build]
+    scope: own
+    containers: { shareNamespaces: true, volumesFrom: true }
+`;
+
 const TENANT_ALLOW = '    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]\n';
 
 /** TEST_POLICY with more lines (YAML indented under a role, e.g. `    containers: …`) for the tenant's role. */
@@ -107,7 +126,7 @@ export async function startGatewayFixture(policy = TEST_POLICY, daemonArgs: stri
     const quiet = { onWarning: () => undefined };
     await initCa({ dir: pki, ...quiet });
     await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab']) await issueClient({ dir: pki, name, ...quiet });
+    for (const name of ['admin', 'reader', 'tenant', 'worker', 'lab', ...TENANTS]) await issueClient({ dir: pki, name, ...quiet });
     const policyPath = join(dir, 'policy.yaml');
     await writeFile(policyPath, policy);
     const unixSocket = join(dir, 'gw.sock');
@@ -205,6 +224,16 @@ export async function startTcpGateway(f: GatewayFixture, auditLog: string, limit
     limits,
     log,
   });
+}
+
+/**
+ * Removes every container and network of the fixture's daemon, for tests that create networks:
+ * a network left behind keeps its bridge (and one of the host's address pools) after dockerd stops.
+ */
+export async function removeContainersAndNetworks(f: GatewayFixture): Promise<void> {
+  const ids = (await f.engine.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+  if (ids.length) await f.engine.docker(['rm', '-f', ...ids]);
+  await f.engine.docker(['network', 'prune', '-f']);
 }
 
 /** Polls `cond` every 100 ms until it holds, or fails naming `what` after `ms`. */

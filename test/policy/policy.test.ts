@@ -307,7 +307,7 @@ describe('policy file errors name the line', () => {
 
   const cases: [string, string, string][] = [
     ['unknown key in an identity', 'version: 1\nidentities:\n  - name: a\n    match: { cn: a }\n    rolez: [r]\n', 'policy.yaml:5: unknown key "rolez" under "identities[0]" (allowed: name, description, match, roles)'],
-    ['unknown key in a role', base('  r:\n    alow: [preset:all]\n'), 'policy.yaml:8: unknown key "alow" under "roles.r" (allowed: allow, deny, audit-only, unrestricted, containers, build, images, networks, description)'],
+    ['unknown key in a role', base('  r:\n    alow: [preset:all]\n'), 'policy.yaml:8: unknown key "alow" under "roles.r" (allowed: allow, deny, audit-only, scope, unrestricted, containers, build, images, networks, description)'],
     ['unknown match field', base('  r: {}\n', '  - name: a\n    match: { email: a }\n    roles: [r]\n'), 'policy.yaml:4: unknown key "email" under "identities[0].match" (allowed: cn, ou, san, listener)'],
     ['empty match', base('  r: {}\n', '  - name: a\n    match: {}\n    roles: [r]\n'), 'policy.yaml:4: "identities[0].match" must not be empty'],
     ['unsupported version', 'version: 2\nidentities: []\n', 'policy.yaml:1: "version" must be one of 1'],

@@ -98,9 +98,8 @@ export function decideUpgrade(ctx: GatewayContext, req: IncomingMessage, id: Ide
   return v.kind === 'refuse' ? v : upgradeStage(ctx, req, v);
 }
 
-/** The body is decoded as dockerd decodes it, checked, mutated and re-encoded: what is forwarded is what was checked. */
-function bodyStage(ctx: GatewayContext, v: Allowed, queryWouldDeny: string | undefined): ReadBody {
-  const check = v.body!;
+/** A body read whole (bounded) before the decision goes on with `decideOn`; what did not arrive whole is refused. */
+function readBodyStage(ctx: GatewayContext, v: Allowed, decideOn: (raw: Buffer, contentType: string | undefined) => Promise<Allow | Refuse>): ReadBody {
   return {
     kind: 'read-body',
     verdict: v,
@@ -111,19 +110,35 @@ function bodyStage(ctx: GatewayContext, v: Allowed, queryWouldDeny: string | und
       if (raw === 'incomplete') return refusedAfter(v, 400, 'dockward: the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
       // Nothing is forwarded for nobody.
       if (raw === 'client-gone') return refusedAfter(v, 400, 'dockward: the client closed the connection', { code: 'DW_BODY_INVALID' });
-      const requestApi = targetApiVersion(v.forwardTarget, ctx.daemonApi);
-      const o = await inspectBody(check, raw, contentType, { daemonApi: ctx.daemonApi, requestApi, host: ctx.host });
-      if (o.kind === 'refuse') {
-        const message = `dockward: identity ${JSON.stringify(v.identity)} may not ${v.route} with this body: ${o.message}`;
-        return refusedAfter(v, o.status, message, { code: o.code, field: o.field });
-      }
-      const a = allow(v, allWouldDeny(v.wouldDeny, queryWouldDeny, o.wouldDeny));
-      a.body = { bytes: o.body, received: raw.length };
-      if (o.mutations.length) a.mutations = o.mutations;
-      if (o.features) a.features = o.features;
-      return a;
+      return decideOn(raw, contentType);
     },
   };
+}
+
+/**
+ * A body no check reads but a later stage must (ownership resolves the container a network
+ * connect names): read whole, within the same bounds, and forwarded as it came.
+ */
+export function unreadBodyStage(ctx: GatewayContext, a: Allow): ReadBody {
+  return readBodyStage(ctx, a.verdict, async (raw) => ({ ...a, body: { bytes: raw, received: raw.length } }));
+}
+
+/** The body is decoded as dockerd decodes it, checked, mutated and re-encoded: what is forwarded is what was checked. */
+function bodyStage(ctx: GatewayContext, v: Allowed, queryWouldDeny: string | undefined): ReadBody {
+  const check = v.body!;
+  return readBodyStage(ctx, v, async (raw, contentType) => {
+    const requestApi = targetApiVersion(v.forwardTarget, ctx.daemonApi);
+    const o = await inspectBody(check, raw, contentType, { daemonApi: ctx.daemonApi, requestApi, host: ctx.host });
+    if (o.kind === 'refuse') {
+      const message = `dockward: identity ${JSON.stringify(v.identity)} may not ${v.route} with this body: ${o.message}`;
+      return refusedAfter(v, o.status, message, { code: o.code, field: o.field });
+    }
+    const a = allow(v, allWouldDeny(v.wouldDeny, queryWouldDeny, o.wouldDeny));
+    a.body = { bytes: o.body, received: raw.length };
+    if (o.mutations.length) a.mutations = o.mutations;
+    if (o.features) a.features = o.features;
+    return a;
+  });
 }
 
 /** What a hijacked exchange must be before the gateway hands it a raw stream to dockerd. */

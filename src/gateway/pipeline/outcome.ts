@@ -3,6 +3,7 @@
  * finishExchange() turns it into the exchange's one audit line.
  */
 import type { BodyFeatures, Verdict } from '../../policy/index.js';
+import type { Answer } from '../../ownership/index.js';
 
 export type Allowed = Extract<Verdict, { kind: 'allow' }>;
 
@@ -20,6 +21,8 @@ export interface Allow {
   wouldDeny?: string;
   /** Audit-only: what the body asked for in the rules' terms, for `policy suggest`. */
   features?: BodyFeatures;
+  /** A tenant's view of a 2xx answer (ownership): names translated, lists and events filtered. */
+  answer?: Answer;
 }
 
 /** Answer `status` with a Docker-style error naming the rule, forward nothing. */
