@@ -5,6 +5,7 @@
  * object that was checked. Works on canonical bodies (api/bodies/canonical.ts): Go's field names.
  */
 import { decode } from '../api/gojson/decode.js';
+import { foldKey } from '../api/gojson/fold.js';
 import { encode } from '../api/gojson/encode.js';
 import { any, bool, field, string, struct } from '../api/gojson/types.js';
 import type { OwnershipCache } from './cache.js';
@@ -65,6 +66,29 @@ async function volumeRef(cache: OwnershipCache, owner: string, name: string): Pr
   }
 }
 
+/** Links `container[:alias]`, the container resolved among the tenant's own; the alias defaults to the name as given, or the link would be called by the id. */
+function linkRefs(cache: OwnershipCache, owner: string, links: unknown[]): Promise<string[]> {
+  return Promise.all(
+    links.map(async (l) => {
+      const [name, alias] = String(l).split(':', 2) as [string, string | undefined];
+      return `${await containerRef(cache, owner, name.replace(/^\//, ''))}:${alias ?? name.replace(/^\//, '')}`;
+    }),
+  );
+}
+
+/**
+ * An endpoint's links (`EndpointSettings.Links`), resolved like `HostConfig.Links`. A connect
+ * body's endpoint is passed on as the client wrote it, so every key Go's decoder would take for
+ * `Links` (any case, ſ, the Kelvin sign) is resolved: whichever dockerd keeps names the tenant's own.
+ */
+async function endpointLinks(cache: OwnershipCache, owner: string, endpoint: unknown): Promise<void> {
+  if (typeof endpoint !== 'object' || endpoint === null || Array.isArray(endpoint)) return;
+  const ep = endpoint as Body;
+  for (const key of Object.keys(ep)) {
+    if (foldKey(key) === 'LINKS' && Array.isArray(ep[key])) ep[key] = await linkRefs(cache, owner, ep[key] as unknown[]);
+  }
+}
+
 /** `name:/path[:mode]` binds: a source that is not an absolute path is a named volume. */
 async function bindRef(cache: OwnershipCache, owner: string, bind: string): Promise<string> {
   const colon = bind.indexOf(':');
@@ -87,15 +111,7 @@ export async function containerCreateBody(cache: OwnershipCache, owner: string, 
         }),
       );
     }
-    if (Array.isArray(hc.Links)) {
-      // The alias defaults to the name as given: keep it, or the link would be called by the id.
-      hc.Links = await Promise.all(
-        (hc.Links as string[]).map(async (l) => {
-          const [name, alias] = l.split(':', 2) as [string, string | undefined];
-          return `${await containerRef(cache, owner, name.replace(/^\//, ''))}:${alias ?? name.replace(/^\//, '')}`;
-        }),
-      );
-    }
+    if (Array.isArray(hc.Links)) hc.Links = await linkRefs(cache, owner, hc.Links);
     if (Array.isArray(hc.Binds)) hc.Binds = await Promise.all((hc.Binds as string[]).map((b) => bindRef(cache, owner, b)));
     if (Array.isArray(hc.Mounts)) {
       for (const m of hc.Mounts as Body[]) {
@@ -107,7 +123,10 @@ export async function containerCreateBody(cache: OwnershipCache, owner: string, 
   const endpoints = nc?.EndpointsConfig as Body | null | undefined;
   if (nc && endpoints) {
     const out: Body = {};
-    for (const [name, conf] of Object.entries(endpoints)) out[await networkRef(cache, owner, name)] = conf;
+    for (const [name, conf] of Object.entries(endpoints)) {
+      await endpointLinks(cache, owner, conf);
+      out[await networkRef(cache, owner, name)] = conf;
+    }
     nc.EndpointsConfig = out;
   }
   return body;
@@ -150,5 +169,6 @@ export async function networkConnectBody(cache: OwnershipCache, owner: string, r
   if (d.unknownCount > 0 || d.rest !== 'end') throw new OwnershipRefusal(400, 'DW_OWNER_INVALID', `dockward: the body has ${d.unknownCount ? `an unknown field ${d.unknown[0]}` : 'data after the JSON value'}`);
   const body = JSON.parse(encode(d.value, NETWORK_CONNECT)) as Body;
   body.Container = await containerRef(cache, owner, String(body.Container ?? ''));
+  await endpointLinks(cache, owner, body.EndpointConfig);
   return Buffer.from(JSON.stringify(body));
 }

@@ -97,6 +97,9 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
       ['run', '--rm', '--ipc', `container:${ref}`, '--network', 'none', TEST_IMAGE, 'true'],
       ['run', '--rm', '--link', `${ref}:db`, '--network', 'none', TEST_IMAGE, 'true'],
       ['network', 'connect', 'net', ref],
+      // Links on an endpoint (EndpointSettings.Links), in a connect and in a create on a network.
+      ['network', 'connect', '--link', `${ref}:db`, 'net', 'a-only'],
+      ['run', '--rm', '--network', 'net', '--link', `${ref}:db`, TEST_IMAGE, 'true'],
     ];
     // What alice reads about bob's container is exactly what she reads about one that does not exist.
     const shown = async (args: string[], ref: string) => {
