@@ -25,7 +25,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const BIG_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 200);
 const LOG_MB = Number(process.env.BENCH_LOG_MB ?? 100);
 const STREAM_RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
-const CREATE_RUNS = Number(process.env.BENCH_CREATE_RUNS ?? 100);
+const CREATE_RUNS = Number(process.env.BENCH_CREATE_RUNS ?? 50);
 const PROXIES: TargetName[] = ['haproxy', 'gateway'];
 
 interface Load {
@@ -222,9 +222,10 @@ export async function benchGateway(stack: Stack): Promise<void> {
   }
   if (canPin) {
     const last = cpus().length - 1;
-    pin(stack, '0', `1-${last}`);
+    const rest = last === 1 ? '1' : `1-${last}`;
+    pin(stack, '0', rest);
     try {
-      await rates(stack, `load generator pinned to CPU 0, dockerd, HAProxy and the gateway to CPUs 1-${last} (taskset)`);
+      await rates(stack, `load generator pinned to CPU 0, dockerd, HAProxy and the gateway to CPU ${rest} (taskset)`);
     } finally {
       pin(stack, `0-${last}`, `0-${last}`);
     }
