@@ -26,7 +26,7 @@ const BIG_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 200);
 const LOG_MB = Number(process.env.BENCH_LOG_MB ?? 100);
 const STREAM_RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
 const CREATE_RUNS = Number(process.env.BENCH_CREATE_RUNS ?? 50);
-const PROXIES: TargetName[] = ['haproxy', 'gateway'];
+const PROXIES: TargetName[] = ['haproxy', 'gateway', 'gateway-base'];
 
 interface Load {
   rps: number;
@@ -156,6 +156,7 @@ async function rates(stack: Stack, variant: string): Promise<void> {
       console.log(
         `${path.padEnd(24)} ${String(c).padStart(2)} ${names.map((n) => fmt(rps(n)).padStart(11)).join(' ')} ${ratio(rps('gateway'), rps('dockerd-tls')).padStart(7)} ${ratio(rps('gateway'), rps('haproxy')).padStart(7)}   ` +
           `${names.slice(1).map((n) => `${res.get(n)!.p50}/${res.get(n)!.p99}`).join(' | ')}   ${cpuCols.join(', ')}, ${us(tls.cpu.get('dockerd-tls'), tls.requests)}` +
+          (names.includes('gateway-base') ? `   gw/base ${ratio(rps('gateway'), rps('gateway-base'))}` : '') +
           (errs ? `  (${errs} errors/non-2xx)` : ''),
       );
     }
@@ -174,8 +175,9 @@ async function inspectedCreate(stack: Stack): Promise<void> {
   const cases: [string, Target, TlsClient][] = [];
   for (const t of stack.targets) {
     if (t.name === 'direct') continue;
-    if (t.name === 'gateway') cases.push(['gateway, admin (not inspected)', t, stack.tlsClient]);
-    cases.push([t.name === 'gateway' ? 'gateway, inspected' : t.name, t, t.name === 'gateway' ? stack.inspectedClient : stack.tlsClient]);
+    const gateway = t.name.startsWith('gateway');
+    if (gateway) cases.push([`${t.name}, admin (not inspected)`, t, stack.tlsClient]);
+    cases.push([gateway ? `${t.name}, inspected` : t.name, t, gateway ? stack.inspectedClient : stack.tlsClient]);
   }
   console.log(`\nPOST /containers/create, ${CREATE_RUNS} one after another on a keep-alive connection (ms; gateway CPU µs per request user+sys)`);
   const rows: string[] = [];
@@ -184,8 +186,7 @@ async function inspectedCreate(stack: Stack): Promise<void> {
     const times: number[] = [];
     const ids: string[] = [];
     const ep = t.ep as { host: string; port: number };
-    const gw = stack.targets.find((x) => x.name === 'gateway')!;
-    const before = cpuOf(gw.pid!);
+    const before = cpuOf(t.pid!);
     for (let i = 0; i < CREATE_RUNS; i++) {
       const started = performance.now();
       const r = await exchange(https.request({ method: 'POST', host: ep.host, port: ep.port, path: '/containers/create', agent, headers: { host: 'docker' }, ...tls }), body);
@@ -193,9 +194,9 @@ async function inspectedCreate(stack: Stack): Promise<void> {
       if (r.status !== 201) throw new Error(`create via ${label}: ${r.status} ${r.text.trim()}`);
       ids.push((JSON.parse(r.text) as { Id: string }).Id);
     }
-    const cpu = cpuSince(gw.pid!, before);
+    const cpu = cpuSince(t.pid!, before);
     agent.destroy();
-    rows.push(`  ${label.padEnd(32)} p50 ${fmt(median(times), 1).padStart(6)}  p99 ${fmt(quantile(times, 0.99), 1).padStart(6)}${t.name === 'gateway' ? `   gateway CPU ${us(cpu, CREATE_RUNS)}` : ''}`);
+    rows.push(`  ${label.padEnd(40)} p50 ${fmt(median(times), 1).padStart(6)}  p99 ${fmt(quantile(times, 0.99), 1).padStart(6)}${t.name.startsWith('gateway') ? `   gateway CPU ${us(cpu, CREATE_RUNS)}` : ''}`);
     const direct = stack.targets[0]!.ep;
     for (const id of ids) await engineJson(direct, 'DELETE', `/containers/${id}?force=1`);
   }
@@ -289,6 +290,6 @@ export async function benchGateway(stack: Stack): Promise<void> {
       const c = m.get(p)?.cpu.get(p);
       return c ? `${fmt((c.user / mb) * 1000, 2)}+${fmt((c.system / mb) * 1000, 2)}` : '-';
     });
-    console.log(`${name.padEnd(39)} ${names.map((n) => fmt(mbps(n)).padStart(11)).join(' ')} ${ratio(mbps('gateway'), mbps('dockerd-tls')).padStart(7)} ${ratio(mbps('gateway'), mbps('haproxy')).padStart(7)}   ${perMb.join(', ')}`);
+    console.log(`${name.padEnd(39)} ${names.map((n) => fmt(mbps(n)).padStart(11)).join(' ')} ${ratio(mbps('gateway'), mbps('dockerd-tls')).padStart(7)} ${ratio(mbps('gateway'), mbps('haproxy')).padStart(7)}   ${perMb.join(', ')}${names.includes('gateway-base') ? `   gw/base ${ratio(mbps('gateway'), mbps('gateway-base'))}` : ''}`);
   }
 }

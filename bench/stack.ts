@@ -38,7 +38,7 @@ roles:
       maxPids: 256
 `;
 
-export type TargetName = 'direct' | 'dockerd-tls' | 'haproxy' | 'gateway';
+export type TargetName = 'direct' | 'dockerd-tls' | 'haproxy' | 'gateway' | 'gateway-base';
 
 export interface Target {
   name: TargetName;
@@ -72,11 +72,12 @@ export interface Stack {
 }
 
 /**
- * The gateway, with BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") for
- * tuning sessions and the GC probe preloaded: it answers SIGUSR2 with the process's GC totals.
+ * The gateway built at `dist` (a dist/ directory), with BENCH_GATEWAY_NODE_ARGS (e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof") for tuning sessions and the GC probe preloaded: it
+ * answers SIGUSR2 with the process's GC totals.
  */
-async function startGatewayProcess(args: string[], gcFile: string): Promise<ChildProcess> {
-  const main = join(import.meta.dirname, '../dist/cli/main.js');
+async function startGatewayProcess(dist: string, args: string[], gcFile: string): Promise<ChildProcess> {
+  const main = join(dist, 'cli/main.js');
   const probe = join(import.meta.dirname, 'gc-probe.mjs');
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, ['--import', probe, ...nodeArgs, main, 'gateway', ...args], {
@@ -101,12 +102,14 @@ async function startGatewayProcess(args: string[], gcFile: string): Promise<Chil
 export async function startStack(): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'dw-bench-'));
   let daemon: PrivateDaemon | undefined;
-  let gateway: ChildProcess | undefined;
+  const gateways: ChildProcess[] = [];
   let haproxy: Haproxy | undefined;
   const stop = async () => {
-    if (gateway && gateway.exitCode === null) {
-      gateway.kill('SIGTERM');
-      await new Promise((r) => gateway!.once('exit', r));
+    for (const gateway of gateways) {
+      if (gateway.exitCode === null) {
+        gateway.kill('SIGTERM');
+        await new Promise((r) => gateway.once('exit', r));
+      }
     }
     await haproxy?.stop();
     await daemon?.stop();
@@ -131,11 +134,14 @@ export async function startStack(): Promise<Stack> {
     const dockerdPort = await freePort();
     daemon = await startEngineDaemon({ args: dockerdTlsArgs(l.serverDir, dockerdPort) });
     await importTestImage(daemon.socketPath);
-    const gwPort = await freePort();
-    gateway = await startGatewayProcess(
-      ['--listen', `127.0.0.1:${gwPort}`, '--pki', pki, '--docker-socket', daemon.socketPath, '--audit-log', join(dir, 'audit.log'), '--policy', join(dir, 'policy.yaml')],
-      join(dir, 'gc.json'),
-    );
+    const gateway = async (dist: string, name: string): Promise<{ port: number; pid: number }> => {
+      const port = await freePort();
+      const args = ['--listen', `127.0.0.1:${port}`, '--pki', pki, '--docker-socket', daemon!.socketPath, '--audit-log', join(dir, `${name}.audit.log`), '--policy', join(dir, 'policy.yaml')];
+      const child = await startGatewayProcess(dist, args, join(dir, `${name}.gc.json`));
+      gateways.push(child);
+      return { port, pid: child.pid! };
+    };
+    const gw = await gateway(join(import.meta.dirname, '../dist'), 'gateway');
     const tcp = (name: TargetName, port: number, pid?: number): Target => ({
       name,
       ep: { host: '127.0.0.1', port, tls: tlsClient },
@@ -154,7 +160,13 @@ export async function startStack(): Promise<Stack> {
     } catch (e) {
       haproxyMissing = (e as Error).message;
     }
-    targets.push(tcp('gateway', gwPort, gateway.pid));
+    targets.push(tcp('gateway', gw.port, gw.pid));
+    // BENCH_BASELINE_DIST: another build's dist/ (the previous commit, main) measured beside this one.
+    const baseline = process.env.BENCH_BASELINE_DIST;
+    if (baseline) {
+      const base = await gateway(baseline, 'gateway-base');
+      targets.push(tcp('gateway-base', base.port, base.pid));
+    }
     return { dir, engine: testEngineInstall().name, daemon, certPath, tlsClient, inspectedClient: client('inspected'), targets, haproxyMissing, stop };
   } catch (e) {
     await stop();
@@ -165,7 +177,7 @@ export async function startStack(): Promise<Stack> {
 /** The GC totals the probe in the gateway process reports (see gc-probe.mjs). */
 export async function gatewayGc(stack: Stack): Promise<{ count: number; ms: number } | undefined> {
   const gw = stack.targets.find((t) => t.name === 'gateway')!;
-  const file = join(stack.dir, 'gc.json');
+  const file = join(stack.dir, 'gateway.gc.json');
   await rm(file, { force: true });
   process.kill(gw.pid!, 'SIGUSR2');
   for (let i = 0; i < 50; i++) {
