@@ -6,12 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { engineJson, type EngineEndpoint } from '../src/engine/engine-client.js';
 import { DOCKER_CLI, linkCliPlugins, TEST_IMAGE } from '../test/harness/engine.js';
 import type { Stack, Target, TargetName } from './stack.js';
+import { writeRandomFile } from './random-file.js';
 import { fmt, median, ratio } from './table.js';
 
 const RUNS = Number(process.env.BENCH_COMMAND_RUNS ?? 5);
@@ -30,13 +30,6 @@ interface Command {
   env?: Record<string, string>;
   /** Not timed: puts the daemon back as the command expects it (an image removed, say). */
   before?: () => Promise<void>;
-}
-
-async function writeRandomFile(path: string, mb: number): Promise<void> {
-  const fh = await open(path, 'w');
-  const chunk = randomBytes(1 << 20);
-  for (let i = 0; i < mb; i++) await fh.write(chunk);
-  await fh.close();
 }
 
 function docker(cli: string, target: Target, stack: Stack, configDir: string, c: Command): Promise<number> {

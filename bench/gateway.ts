@@ -11,13 +11,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { engineJson, type EngineEndpoint } from '../src/engine/engine-client.js';
 import { TEST_IMAGE } from '../test/harness/engine.js';
 import { cpuOf, cpuSince, type Cpu } from './proc.js';
+import { writeRandomFile } from './random-file.js';
 import type { Stack, Target, TargetName, TlsClient } from './stack.js';
 import { fmt, median, quantile, ratio } from './table.js';
 
@@ -243,10 +243,7 @@ export async function benchGateway(stack: Stack): Promise<void> {
   // Archive: a BIG_MB file of random bytes (incompressible) in a tar, up and down.
   const bigDir = join(stack.dir, 'big');
   await mkdir(bigDir);
-  const fh = await open(join(bigDir, 'big.bin'), 'w');
-  const chunk = randomBytes(1 << 20);
-  for (let i = 0; i < BIG_MB; i++) await fh.write(chunk);
-  await fh.close();
+  await writeRandomFile(join(bigDir, 'big.bin'), BIG_MB);
   const tar = join(stack.dir, 'big.tar');
   execFileSync('tar', ['-C', bigDir, '-cf', tar, 'big.bin']);
   await rm(bigDir, { recursive: true });
