@@ -111,7 +111,7 @@ function transfer(stack: Stack, t: Target, method: string, path: string, body?: 
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = request(t, stack.tlsClient, method, path);
-    req.setTimeout(300_000, () => req.destroy(new Error('transfer timed out')));
+    req.setTimeout(300_000, () => req.destroy(new Error(`${method} ${path} via ${t.name}: nothing moved for 300 s`)));
     let bytes = 0;
     req.on('response', (res) => {
       res.on('data', (c: Buffer) => (bytes += c.length));
