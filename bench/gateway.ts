@@ -1,39 +1,32 @@
 /**
- * Gateway benchmark: the gateway (a child process, as deployed) against the two baselines
- * measured in the same run on the same daemon: dockerd's Unix socket directly, and dockerd's own
- * mTLS listener. Request rate and latency (autocannon, keep-alive), new-connection handshakes,
- * and archive/log throughput; the gateway's CPU per request and peak RSS from /proc.
- *
- * All three targets share the machine with the load generator: on a 2-core host the gateway
- * competes with dockerd and autocannon for CPU, which the direct socket does not have to.
+ * The gateway against its baselines and its yardstick, all measured in the same run on the same
+ * daemon: dockerd's Unix socket (direct), dockerd's own mTLS listener, HAProxy terminating the
+ * same mTLS, and the gateway. Request rate and latency (autocannon, keep-alive) with each
+ * proxy's CPU per request from /proc (user + system), once with everything sharing the cores and
+ * once with the load generator pinned to a core of its own; new-connection cost; archive and
+ * log throughput with CPU per MB; and a body-inspected `POST /containers/create`.
  */
 import autocannon from 'autocannon';
 import http from 'node:http';
 import https from 'node:https';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, open, rm } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { initCa, issueClient, issueServer, pkiLayout } from '../src/pki/index.js';
-import { startPrivateDaemon, type PrivateDaemon } from '../src/engine/private-daemon.js';
 import { engineJson, type EngineEndpoint } from '../src/engine/engine-client.js';
-import { dockerdTlsArgs, freePort, importTestImage, TEST_IMAGE } from '../test/harness/engine.js';
+import { TEST_IMAGE } from '../test/harness/engine.js';
+import { cpuOf, cpuSince, type Cpu } from './proc.js';
+import { writeRandomFile } from './random-file.js';
+import type { Stack, Target, TargetName, TlsClient } from './stack.js';
+import { fmt, median, quantile, ratio } from './table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const BIG_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 200);
 const LOG_MB = Number(process.env.BENCH_LOG_MB ?? 100);
 const STREAM_RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
-const CLK_TCK = 100;
-
-interface Target {
-  name: 'direct' | 'dockerd-tls' | 'gateway';
-  /** autocannon connection options. */
-  ac: Partial<autocannon.Options>;
-  base: string;
-  ep: EngineEndpoint;
-}
+const CREATE_RUNS = Number(process.env.BENCH_CREATE_RUNS ?? 50);
+const PROXIES: TargetName[] = ['haproxy', 'gateway', 'gateway-base'];
 
 interface Load {
   rps: number;
@@ -41,70 +34,91 @@ interface Load {
   p99: number;
   requests: number;
   errors: number;
+  /** CPU of each proxy process (and dockerd) while this target was loaded. */
+  cpu: Map<TargetName, Cpu>;
 }
 
-/** utime+stime of a process in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+function acOptions(t: Target, tls: TlsClient): Partial<autocannon.Options> {
+  return 'socketPath' in t.ep ? { socketPath: t.ep.socketPath } : { tlsOptions: tls };
 }
 
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+function baseUrl(t: Target): string {
+  return 'socketPath' in t.ep ? 'http://docker' : `https://127.0.0.1:${t.ep.port}`;
 }
 
-async function load(t: Target, path: string, connections: number): Promise<Load> {
-  const r = await autocannon({ ...t.ac, url: `${t.base}${path}`, connections, duration: SECONDS, timeout: 10 } as autocannon.Options);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.non2xx };
+/** CPU of the processes that serve `t`: the proxy itself, and dockerd behind it. */
+function watched(stack: Stack, t: Target): Target[] {
+  return stack.targets.filter((x) => x.pid !== undefined && (x.name === t.name || x.name === 'dockerd-tls'));
 }
 
-function request(t: Target, method: string, path: string, agent: http.Agent | false = false): http.ClientRequest {
+async function measured<T>(stack: Stack, t: Target, f: () => Promise<T>): Promise<{ value: T; cpu: Map<TargetName, Cpu> }> {
+  const procs = watched(stack, t);
+  const before = procs.map((p) => cpuOf(p.pid!));
+  const value = await f();
+  return { value, cpu: new Map(procs.map((p, i) => [p.name, cpuSince(p.pid!, before[i]!)])) };
+}
+
+async function load(stack: Stack, t: Target, path: string, connections: number): Promise<Load> {
+  const { value: r, cpu } = await measured(stack, t, () =>
+    autocannon({ ...acOptions(t, stack.tlsClient), url: `${baseUrl(t)}${path}`, connections, duration: SECONDS, timeout: 10 } as autocannon.Options),
+  );
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.non2xx, cpu };
+}
+
+function request(t: Target, tls: TlsClient, method: string, path: string, agent: http.Agent | false = false): http.ClientRequest {
   const ep = t.ep;
   const common = { method, path, agent, headers: { host: 'docker' } };
-  return 'socketPath' in ep
-    ? http.request({ ...common, socketPath: ep.socketPath })
-    : https.request({ ...common, host: ep.host, port: ep.port, ...ep.tls });
+  return 'socketPath' in ep ? http.request({ ...common, socketPath: ep.socketPath }) : https.request({ ...common, host: ep.host, port: ep.port, ...tls });
 }
 
-/** New mTLS connection per request (no keep-alive), 16 at a time, for SECONDS. */
-async function handshakes(t: Target): Promise<number> {
+function exchange(req: http.ClientRequest, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.setHeader('content-type', 'application/json');
+    req.end(body);
+  });
+}
+
+/** New mTLS connection per `/_ping`: connections/s 16 at a time, and the latency of one alone. */
+async function handshakes(stack: Stack, t: Target): Promise<{ rate: number; p50: number; cpuUs: number }> {
   const end = Date.now() + SECONDS * 1000;
   let done = 0;
   const worker = async () => {
     while (Date.now() < end) {
-      await new Promise<void>((resolve, reject) => {
-        const req = request(t, 'GET', '/_ping');
-        req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-        req.on('response', (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      await exchange(request(t, stack.tlsClient, 'GET', '/_ping'));
       done++;
     }
   };
-  await Promise.all(Array.from({ length: 16 }, worker));
-  return done / SECONDS;
+  const { cpu } = await measured(stack, t, () => Promise.all(Array.from({ length: 16 }, worker)));
+  const own = cpu.get(t.name)!;
+  const alone: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const started = performance.now();
+    await exchange(request(t, stack.tlsClient, 'GET', '/_ping'));
+    alone.push(performance.now() - started);
+  }
+  return { rate: done / SECONDS, p50: median(alone), cpuUs: ((own.user + own.system) / done) * 1e6 };
 }
 
 /** Streams a request body (or none) and the response; MB/s over the bytes that moved. */
-function transfer(t: Target, method: string, path: string, body?: string): Promise<{ mbps: number; bytes: number }> {
+function transfer(stack: Stack, t: Target, method: string, path: string, body?: string): Promise<{ mbps: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const req = request(t, method, path);
-    req.setTimeout(300_000, () => req.destroy(new Error('transfer timed out')));
+    const req = request(t, stack.tlsClient, method, path);
+    req.setTimeout(300_000, () => req.destroy(new Error(`${method} ${path} via ${t.name}: nothing moved for 300 s`)));
     let bytes = 0;
     req.on('response', (res) => {
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => {
         if ((res.statusCode ?? 500) >= 300) return reject(new Error(`${method} ${path}: ${res.statusCode}`));
-        const secs = (performance.now() - started) / 1000;
         const moved = body ? BIG_MB * 1e6 : bytes;
-        resolve({ mbps: moved / 1e6 / secs, bytes: moved });
+        resolve({ mbps: moved / 1e6 / ((performance.now() - started) / 1000) });
       });
     });
     req.on('error', reject);
@@ -115,168 +129,164 @@ function transfer(t: Target, method: string, path: string, body?: string): Promi
   });
 }
 
-function fmt(n: number, digits = 0): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+const us = (c: Cpu | undefined, n: number) => (c ? `${fmt((c.user / n) * 1e6)}+${fmt((c.system / n) * 1e6)}` : '-');
+
+/** Pins this process (the load generator, all its threads) to `cpu`, and the servers to the others. */
+function pin(stack: Stack, own: string, others: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', own, String(process.pid)], { stdio: 'ignore' });
+  for (const t of stack.targets) if (t.pid) execFileSync('taskset', ['-a', '-p', '-c', others, String(t.pid)], { stdio: 'ignore' });
 }
 
-function ratio(a: number, b: number): string {
-  return b > 0 && Number.isFinite(a) ? (a / b).toFixed(2) : '-';
-}
-
-async function startGatewayProcess(args: string[]): Promise<ChildProcess> {
-  const main = join(import.meta.dirname, '../dist/cli/main.js');
-  // BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", for tuning sessions.
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main, 'gateway', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 20_000);
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the gateway exited (${code}): ${err}`)));
-  });
-  return child;
-}
-
-export async function benchGateway(): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    console.log('gateway bench: skipped, it starts a private dockerd and needs root');
-    return;
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'dw-bench-'));
-  let daemon: PrivateDaemon | undefined;
-  let gateway: ChildProcess | undefined;
-  try {
-    const pki = join(dir, 'pki');
-    const quiet = { onWarning: () => undefined };
-    await initCa({ dir: pki, ...quiet });
-    await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
-    await issueClient({ dir: pki, name: 'admin', ...quiet });
-    const l = pkiLayout(pki);
-    const client = l.clientDir('admin');
-    const tlsClient = {
-      ca: readFileSync(l.caCert),
-      cert: readFileSync(join(client, 'cert.pem')),
-      key: readFileSync(join(client, 'key.pem')),
-      servername: 'localhost',
-    };
-    const dockerdPort = await freePort();
-    daemon = await startPrivateDaemon({
-      args: dockerdTlsArgs(l.serverDir, dockerdPort),
-    });
-    await importTestImage(daemon.socketPath);
-    const gwPort = await freePort();
-    gateway = await startGatewayProcess([
-      '--listen', `127.0.0.1:${gwPort}`, '--pki', pki, '--docker-socket', daemon.socketPath, '--audit-log', join(dir, 'audit.log'),
-    ]);
-    const gwPid = gateway.pid!;
-    const targets: Target[] = [
-      { name: 'direct', ac: { socketPath: daemon.socketPath }, base: 'http://docker', ep: { socketPath: daemon.socketPath } },
-      { name: 'dockerd-tls', ac: { tlsOptions: tlsClient }, base: `https://127.0.0.1:${dockerdPort}`, ep: { host: '127.0.0.1', port: dockerdPort, tls: tlsClient } },
-      { name: 'gateway', ac: { tlsOptions: tlsClient }, base: `https://127.0.0.1:${gwPort}`, ep: { host: '127.0.0.1', port: gwPort, tls: tlsClient } },
-    ];
-    const direct: EngineEndpoint = { socketPath: daemon.socketPath };
-    // Something for /containers/json?all=1 to list.
-    for (let i = 0; i < 10; i++) {
-      const c = await engineJson<{ Id: string }>(direct, 'POST', `/containers/create?name=bench${i}`, { Image: TEST_IMAGE, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } });
-      if (i === 0) await engineJson(direct, 'POST', `/containers/${c.Id}/start`);
-    }
-
-    // JIT warm-up, so the first cell does not measure a cold gateway.
-    for (const t of targets) await autocannon({ ...t.ac, url: `${t.base}/_ping`, connections: 16, duration: 1 } as autocannon.Options);
-    console.log(`\ngateway bench: ${SECONDS}s per run, keep-alive, autocannon in this process; ${(await import('node:os')).cpus().length} CPUs`);
-    console.log('path                     c   direct rps   dockerd-tls rps   gateway rps  gw/direct  gw/tls   p50/p99 ms (direct | tls | gw)   gw CPU µs/req');
-    for (const path of ['/_ping', '/containers/json?all=1', '/version']) {
-      for (const c of [1, 16, 64]) {
-        const res: Record<string, Load> = {};
-        let cpu = 0;
-        for (const t of targets) {
-          const before = t.name === 'gateway' ? cpuSeconds(gwPid) : 0;
-          res[t.name] = await load(t, path, c);
-          if (t.name === 'gateway') cpu = ((cpuSeconds(gwPid) - before) / Math.max(1, res.gateway!.requests)) * 1e6;
-        }
-        const d = res.direct!;
-        const s = res['dockerd-tls']!;
-        const g = res.gateway!;
-        const errs = d.errors + s.errors + g.errors;
-        console.log(
-          `${path.padEnd(24)} ${String(c).padStart(2)} ${fmt(d.rps).padStart(12)} ${fmt(s.rps).padStart(17)} ${fmt(g.rps).padStart(13)} ${ratio(g.rps, d.rps).padStart(10)} ${ratio(g.rps, s.rps).padStart(7)}   ${d.p50}/${d.p99} | ${s.p50}/${s.p99} | ${g.p50}/${g.p99}`.padEnd(150) +
-            ` ${fmt(cpu)}${errs ? `  (${errs} errors/non-2xx)` : ''}`,
-        );
-      }
-    }
-
-    const hs: Record<string, number> = {};
-    for (const t of targets.slice(1)) hs[t.name] = await handshakes(t);
-    console.log(`new mTLS connections/s (16 at a time): dockerd ${fmt(hs['dockerd-tls']!)}, gateway ${fmt(hs.gateway!)} (ratio ${ratio(hs.gateway!, hs['dockerd-tls']!)})`);
-
-    // Archive: a BIG_MB file of random bytes (incompressible) in a tar, up and down.
-    const bigDir = join(dir, 'big');
-    await mkdir(bigDir);
-    const fh = await open(join(bigDir, 'big.bin'), 'w');
-    const chunk = randomBytes(1 << 20);
-    for (let i = 0; i < BIG_MB; i++) await fh.write(chunk);
-    await fh.close();
-    execFileSync('tar', ['-C', bigDir, '-cf', join(dir, 'big.tar'), 'big.bin']);
-    await rm(join(bigDir, 'big.bin'));
-    const bulk = 'bench0';
-    const gwCpu: Record<string, number> = {};
-    // Streams vary by ±15% from one run to the next on a shared 2-core machine (the last
-    // upload's dirty pages are still being written back, say): each figure is the median of
-    // STREAM_RUNS, taken round-robin over the targets after a sync, and the gateway's CPU is
-    // that of its median run.
-    type Run = { mbps: number; cpu: number };
-    const streamed = async (key: string, f: (t: Target) => Promise<{ mbps: number }>): Promise<Record<string, number>> => {
-      const runs = new Map<Target, Run[]>(targets.map((t) => [t, []]));
-      for (let i = 0; i < STREAM_RUNS; i++) {
-        for (const t of targets) {
-          execFileSync('sync');
-          const before = cpuSeconds(gwPid);
-          const { mbps } = await f(t);
-          runs.get(t)!.push({ mbps, cpu: cpuSeconds(gwPid) - before });
-        }
-      }
-      const figures: Record<string, number> = {};
-      for (const [t, r] of runs) {
-        const mid = [...r].sort((a, b) => a.mbps - b.mbps)[r.length >> 1]!;
-        if (t.name === 'gateway') gwCpu[key] = mid.cpu;
-        figures[t.name] = mid.mbps;
-      }
-      return figures;
-    };
-    const up = await streamed('up', (t) => transfer(t, 'PUT', `/containers/${bulk}/archive?path=/tmp`, join(dir, 'big.tar')));
-    const down = await streamed('down', (t) => transfer(t, 'GET', `/containers/${bulk}/archive?path=/tmp/big.bin`));
-    // Logs: a container that printed LOG_MB and exited.
-    const logger = await engineJson<{ Id: string }>(direct, 'POST', '/containers/create?name=logger', {
-      Image: TEST_IMAGE,
-      Cmd: ['sh', '-c', `yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456 | head -c ${LOG_MB * 1_000_000}`],
-      HostConfig: { NetworkMode: 'none' },
-    });
-    await engineJson(direct, 'POST', `/containers/${logger.Id}/start`);
-    await engineJson(direct, 'POST', `/containers/${logger.Id}/wait`);
-    const logs = await streamed('logs', (t) => transfer(t, 'GET', `/containers/${logger.Id}/logs?stdout=1`));
-    console.log('MB/s                     direct  dockerd-tls  gateway  gw/direct  gw/tls  gw CPU s/GB');
-    for (const [name, m, key, mb] of [
-      [`archive upload ${BIG_MB} MB`, up, 'up', BIG_MB],
-      [`archive download ${BIG_MB} MB`, down, 'down', BIG_MB],
-      [`logs ${LOG_MB} MB`, logs, 'logs', LOG_MB],
-    ] as const) {
+async function rates(stack: Stack, variant: string): Promise<void> {
+  const names = stack.targets.map((t) => t.name);
+  const present = PROXIES.filter((p) => names.includes(p));
+  console.log(`\nrequests/s, ${SECONDS}s per cell, keep-alive, autocannon in the bench process; ${variant}`);
+  console.log(
+    `${'path'.padEnd(24)} ${'c'.padStart(2)} ${names.map((n) => n.padStart(11)).join(' ')} ${'gw/tls'.padStart(7)} ${'gw/hap'.padStart(7)}   ` +
+      `p50/p99 ms ${names.slice(1).join(' | ')}   CPU µs/req user+sys: ${present.join(', ')}, dockerd (via tls)`,
+  );
+  for (const path of ['/_ping', '/containers/json?all=1']) {
+    for (const c of [1, 16, 64]) {
+      const res = new Map<TargetName, Load>();
+      for (const t of stack.targets) res.set(t.name, await load(stack, t, path, c));
+      const rps = (n: TargetName) => res.get(n)?.rps ?? NaN;
+      const errs = [...res.values()].reduce((a, l) => a + l.errors, 0);
+      const cpuCols = present.map((p) => us(res.get(p)!.cpu.get(p), res.get(p)!.requests));
+      const tls = res.get('dockerd-tls')!;
       console.log(
-        `${name.padEnd(24)} ${fmt(m.direct!).padStart(6)} ${fmt(m['dockerd-tls']!).padStart(12)} ${fmt(m.gateway!).padStart(8)} ${ratio(m.gateway!, m.direct!).padStart(10)} ${ratio(m.gateway!, m['dockerd-tls']!).padStart(7)} ${fmt((gwCpu[key]! / mb) * 1000, 2).padStart(12)}`,
+        `${path.padEnd(24)} ${String(c).padStart(2)} ${names.map((n) => fmt(rps(n)).padStart(11)).join(' ')} ${ratio(rps('gateway'), rps('dockerd-tls')).padStart(7)} ${ratio(rps('gateway'), rps('haproxy')).padStart(7)}   ` +
+          `${names.slice(1).map((n) => `${res.get(n)!.p50}/${res.get(n)!.p99}`).join(' | ')}   ${cpuCols.join(', ')}, ${us(tls.cpu.get('dockerd-tls'), tls.requests)}` +
+          (names.includes('gateway-base') ? `   gw/base ${ratio(rps('gateway'), rps('gateway-base'))}` : '') +
+          (errs ? `  (${errs} errors/non-2xx)` : ''),
       );
     }
-    console.log(`gateway process: peak RSS ${fmt(peakRssMb(gwPid), 1)} MB, CPU ${fmt(cpuSeconds(gwPid), 1)} s in total`);
-  } finally {
-    if (gateway && gateway.exitCode === null) {
-      gateway.kill('SIGTERM');
-      await new Promise((r) => gateway!.once('exit', r));
+  }
+}
+
+/** `POST /containers/create` one at a time: through the gateway as the constrained identity, its body decoded and checked. */
+async function inspectedCreate(stack: Stack): Promise<void> {
+  const body = JSON.stringify({
+    Image: TEST_IMAGE,
+    Cmd: ['sleep', '60'],
+    Env: ['A=1', 'B=2'],
+    Labels: { bench: 'create' },
+    HostConfig: { NetworkMode: 'none', PidsLimit: 100, Memory: 64 << 20, CapDrop: ['ALL'], ReadonlyRootfs: true },
+  });
+  const cases: [string, Target, TlsClient][] = [];
+  for (const t of stack.targets) {
+    if (t.name === 'direct') continue;
+    const gateway = t.name.startsWith('gateway');
+    if (gateway) cases.push([`${t.name}, admin (not inspected)`, t, stack.tlsClient]);
+    cases.push([gateway ? `${t.name}, inspected` : t.name, t, gateway ? stack.inspectedClient : stack.tlsClient]);
+  }
+  console.log(`\nPOST /containers/create, ${CREATE_RUNS} one after another on a keep-alive connection (ms; gateway CPU µs per request user+sys)`);
+  const rows: string[] = [];
+  for (const [label, t, tls] of cases) {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const times: number[] = [];
+    const ids: string[] = [];
+    const ep = t.ep as { host: string; port: number };
+    const before = cpuOf(t.pid!);
+    for (let i = 0; i < CREATE_RUNS; i++) {
+      const started = performance.now();
+      const r = await exchange(https.request({ method: 'POST', host: ep.host, port: ep.port, path: '/containers/create', agent, headers: { host: 'docker' }, ...tls }), body);
+      times.push(performance.now() - started);
+      if (r.status !== 201) throw new Error(`create via ${label}: ${r.status} ${r.text.trim()}`);
+      ids.push((JSON.parse(r.text) as { Id: string }).Id);
     }
-    await daemon?.stop();
-    await rm(dir, { recursive: true, force: true });
+    const cpu = cpuSince(t.pid!, before);
+    agent.destroy();
+    rows.push(`  ${label.padEnd(40)} p50 ${fmt(median(times), 1).padStart(6)}  p99 ${fmt(quantile(times, 0.99), 1).padStart(6)}${t.name.startsWith('gateway') ? `   gateway CPU ${us(cpu, CREATE_RUNS)}` : ''}`);
+    const direct = stack.targets[0]!.ep;
+    for (const id of ids) await engineJson(direct, 'DELETE', `/containers/${id}?force=1`);
+  }
+  for (const r of rows) console.log(r);
+}
+
+export async function benchGateway(stack: Stack): Promise<void> {
+  const direct: EngineEndpoint = stack.targets[0]!.ep;
+  if (stack.haproxyMissing) console.log(`\nHAProxy left out: ${stack.haproxyMissing}`);
+  // Something for /containers/json?all=1 to list.
+  for (let i = 0; i < 10; i++) {
+    const c = await engineJson<{ Id: string }>(direct, 'POST', `/containers/create?name=bench${i}`, { Image: TEST_IMAGE, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } });
+    if (i === 0) await engineJson(direct, 'POST', `/containers/${c.Id}/start`);
+  }
+  // JIT warm-up, so the first cell does not measure a cold gateway.
+  for (const t of stack.targets) await autocannon({ ...acOptions(t, stack.tlsClient), url: `${baseUrl(t)}/_ping`, connections: 16, duration: 1 } as autocannon.Options);
+
+  await rates(stack, `all processes share the ${cpus().length} CPUs`);
+  let canPin = cpus().length >= 2;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    canPin = false;
+  }
+  if (canPin) {
+    const last = cpus().length - 1;
+    const rest = last === 1 ? '1' : `1-${last}`;
+    pin(stack, '0', rest);
+    try {
+      await rates(stack, `load generator pinned to CPU 0, dockerd, HAProxy and the gateway to CPU ${rest} (taskset)`);
+    } finally {
+      pin(stack, `0-${last}`, `0-${last}`);
+    }
+  } else console.log('\n(pinned variant left out: it needs taskset (util-linux) and 2 CPUs)');
+
+  console.log('\nnew mTLS connection per GET /_ping');
+  for (const t of stack.targets.slice(1)) {
+    const h = await handshakes(stack, t);
+    console.log(`  ${t.name.padEnd(12)} ${fmt(h.rate).padStart(6)} connections/s (16 at a time), one alone ${fmt(h.p50, 2)} ms (median of 30), its CPU ${fmt(h.cpuUs)} µs per connection`);
+  }
+
+  await inspectedCreate(stack);
+
+  // Archive: a BIG_MB file of random bytes (incompressible) in a tar, up and down.
+  const bigDir = join(stack.dir, 'big');
+  await mkdir(bigDir);
+  await writeRandomFile(join(bigDir, 'big.bin'), BIG_MB);
+  const tar = join(stack.dir, 'big.tar');
+  execFileSync('tar', ['-C', bigDir, '-cf', tar, 'big.bin']);
+  await rm(bigDir, { recursive: true });
+  // Streams vary by ±15% from one run to the next on a shared 2-core machine (the last upload's
+  // dirty pages are still being written back, say): each figure is the median of STREAM_RUNS,
+  // taken round-robin over the targets after a sync, with each proxy's CPU of its median run.
+  type Run = { mbps: number; cpu: Map<TargetName, Cpu> };
+  const streamed = async (f: (t: Target) => Promise<{ mbps: number }>): Promise<Map<TargetName, Run>> => {
+    const runs = new Map<Target, Run[]>(stack.targets.map((t) => [t, []]));
+    for (let i = 0; i < STREAM_RUNS; i++) {
+      for (const t of stack.targets) {
+        execFileSync('sync');
+        const { value, cpu } = await measured(stack, t, () => f(t));
+        runs.get(t)!.push({ mbps: value.mbps, cpu });
+      }
+    }
+    return new Map([...runs].map(([t, r]) => [t.name, [...r].sort((a, b) => a.mbps - b.mbps)[r.length >> 1]!]));
+  };
+  const up = await streamed((t) => transfer(stack, t, 'PUT', '/containers/bench0/archive?path=/tmp', tar));
+  const down = await streamed((t) => transfer(stack, t, 'GET', '/containers/bench0/archive?path=/tmp/big.bin'));
+  await rm(tar);
+  const logger = await engineJson<{ Id: string }>(direct, 'POST', '/containers/create?name=logger', {
+    Image: TEST_IMAGE,
+    Cmd: ['sh', '-c', `yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456 | head -c ${LOG_MB * 1_000_000}`],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  await engineJson(direct, 'POST', `/containers/${logger.Id}/start`);
+  await engineJson(direct, 'POST', `/containers/${logger.Id}/wait`);
+  const logs = await streamed((t) => transfer(stack, t, 'GET', `/containers/${logger.Id}/logs?stdout=1`));
+
+  const names = stack.targets.map((t) => t.name);
+  const present = PROXIES.filter((p) => names.includes(p));
+  console.log(`\nMB/s, median of ${STREAM_RUNS}, round-robin   ${names.map((n) => n.padStart(11)).join(' ')} ${'gw/tls'.padStart(7)} ${'gw/hap'.padStart(7)}   CPU ms/MB user+sys: ${present.join(', ')}`);
+  for (const [name, m, mb] of [
+    [`archive upload ${BIG_MB} MB`, up, BIG_MB],
+    [`archive download ${BIG_MB} MB`, down, BIG_MB],
+    [`logs ${LOG_MB} MB`, logs, LOG_MB],
+  ] as const) {
+    const mbps = (n: TargetName) => m.get(n)?.mbps ?? NaN;
+    const perMb = present.map((p) => {
+      const c = m.get(p)?.cpu.get(p);
+      return c ? `${fmt((c.user / mb) * 1000, 2)}+${fmt((c.system / mb) * 1000, 2)}` : '-';
+    });
+    console.log(`${name.padEnd(39)} ${names.map((n) => fmt(mbps(n)).padStart(11)).join(' ')} ${ratio(mbps('gateway'), mbps('dockerd-tls')).padStart(7)} ${ratio(mbps('gateway'), mbps('haproxy')).padStart(7)}   ${perMb.join(', ')}${names.includes('gateway-base') ? `   gw/base ${ratio(mbps('gateway'), mbps('gateway-base'))}` : ''}`);
   }
 }

@@ -1,21 +1,49 @@
-/** `npm run bench`: each area's benchmark in turn; they print their own tables and ratios. */
+/**
+ * `npm run bench [-- pki|gateway|commands|audit …]`: each area's benchmark in turn; they print their own
+ * tables and ratios. The gateway benches share one stack (dockerd, its TLS, HAProxy, the gateway).
+ */
+import { benchCommands } from './commands.js';
 import { benchGateway } from './gateway.js';
 import { benchPki } from './pki.js';
 import { benchAudit } from './audit.js';
+import { printEnvironment, printGatewayTotals } from './environment.js';
+import { startStack, type Stack } from './stack.js';
+
+let stack: Stack | undefined;
+async function withStack(run: (s: Stack) => Promise<void>): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('gateway bench: skipped, it starts a private dockerd and needs root');
+    return;
+  }
+  if (!stack) {
+    stack = await startStack();
+    await printEnvironment(stack);
+  }
+  await run(stack);
+}
 
 const benches: [string, () => Promise<void>][] = [
   ['pki', benchPki],
-  ['gateway', benchGateway],
+  ['gateway', () => withStack(benchGateway)],
+  ['commands', () => withStack(benchCommands)],
+  // Starts its own dockerd with 500 containers: not the shared stack.
   ['audit', benchAudit],
 ];
 const only = process.argv.slice(2);
 
-for (const [name, run] of benches) {
-  if (only.length && !only.includes(name)) continue;
-  try {
-    await run();
-  } catch (e) {
-    process.exitCode = 1;
-    console.error(`${name} bench failed: ${(e as Error).stack ?? e}`);
+try {
+  for (const [name, run] of benches) {
+    if (only.length && !only.includes(name)) continue;
+    try {
+      await run();
+    } catch (e) {
+      process.exitCode = 1;
+      console.error(`${name} bench failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+} finally {
+  if (stack) {
+    await printGatewayTotals(stack).catch((e: Error) => console.error(`gateway totals: ${e.message}`));
+    await stack.stop();
   }
 }

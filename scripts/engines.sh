@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the tests need on this machine, installed or fetched by the project itself:
 # - from Debian bookworm (apt-get install): dockerd 20.10 (docker.io), busybox-static for the test
-#   image, the registry, and the small tools the tests call;
+#   image, the registry, the small tools the tests call, and HAProxy (the bench's yardstick);
 # - from Debian's newest suite (sid), fetched with a private sources list and state dir and
 #   unpacked with dpkg -x, never installed: the newest dockerd, docker CLI, containerd, buildx and
 #   compose (the clients the tests drive, with either engine), and
@@ -32,6 +32,7 @@ declare -A apt_for=(
   [systemd-analyze]=systemd   # the gateway's unit is checked with systemd-analyze verify
   [chromium]=chromium     # the audit's HTML report is rendered in headless Chromium
   [ip]=iproute2           # a stopped test daemon's bridges are removed from the host
+  [haproxy]=haproxy [taskset]=util-linux  # npm run bench: the yardstick proxy, and pinning the load generator
 )
 
 missing_commands() {

@@ -8,7 +8,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import type tls from 'node:tls';
+import tls from 'node:tls';
+import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
@@ -218,6 +219,26 @@ describe('gateway wire handling', { skip, timeout: 300_000 }, () => {
     assert.ok(!/SECRET/.test(text), text.split('\n').filter((l) => l.includes('SECRET')).join('\n'));
     const routes = new Set((await f.audit()).map((r) => r.route));
     for (const r of ['POST /images/create', 'POST /build', 'POST /auth', 'POST /containers/create']) assert.ok(routes.has(r), r);
+  });
+
+  it("relays a wait's 200 at once, with no timer to fire first: docker run starts the container only after it", async (t) => {
+    // dockerd flushes the head of POST /containers/{id}/wait before the container exits; the
+    // CLI waits for it before it sends `start`. With timers frozen, an answer the gateway holds
+    // back on a timer (to coalesce it) never leaves; one relayed at once does.
+    const s = tls.connect(admin);
+    await once(s, 'secureConnect');
+    let answer = '';
+    s.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      s.write(`POST ${f.api}/containers/busy/wait?condition=not-running HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n`);
+      const end = performance.now() + 10_000;
+      while (!answer.includes('\r\n\r\n') && performance.now() < end) await new Promise((r) => setImmediate(r));
+    } finally {
+      t.mock.timers.reset();
+      s.destroy();
+    }
+    assert.match(answer, /^HTTP\/1\.1 200 /, `no head within 10 s with timers frozen: ${JSON.stringify(answer)}`);
   });
 });
 

@@ -1,0 +1,192 @@
+/**
+ * What every gateway measurement runs against, started once per run so each baseline shares the
+ * same daemon, certificates and moment: a private dockerd (the engine of DOCKWARD_TEST_ENGINE)
+ * with its own mTLS listener, the gateway as a child process (as deployed), and HAProxy
+ * terminating the same mTLS in front of the same Unix socket.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initCa, issueClient, issueServer, pkiLayout } from '../src/pki/index.js';
+import type { PrivateDaemon } from '../src/engine/private-daemon.js';
+import type { EngineEndpoint } from '../src/engine/engine-client.js';
+import { dockerdTlsArgs, freePort, importTestImage, startEngineDaemon, testEngineInstall } from '../test/harness/engine.js';
+import { startHaproxy, type Haproxy } from './haproxy.js';
+
+/**
+ * admin is unrestricted (no body is decoded); `inspected` may only create containers within
+ * limits, so each of its creates is decoded as dockerd decodes it and checked: the cost issue #10
+ * asks for.
+ */
+const BENCH_POLICY = `version: 1
+identities:
+  - name: admin
+    match: { cn: admin }
+    roles: [admin]
+  - name: inspected
+    match: { cn: inspected }
+    roles: [constrained]
+roles:
+  admin:
+    allow: [preset:all]
+    unrestricted: true
+  constrained:
+    allow: [preset:containers]
+    containers:
+      maxPids: 256
+`;
+
+export type TargetName = 'direct' | 'dockerd-tls' | 'haproxy' | 'gateway' | 'gateway-base';
+
+export interface Target {
+  name: TargetName;
+  ep: EngineEndpoint;
+  /** DOCKER_HOST for the docker CLI. */
+  dockerHost: string;
+  /** The proxy's process, for its CPU from /proc (none for the direct socket). */
+  pid?: number;
+}
+
+export interface TlsClient {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  servername: string;
+}
+
+export interface Stack {
+  dir: string;
+  engine: string;
+  daemon: PrivateDaemon;
+  /** DOCKER_CERT_PATH: ca.pem, cert.pem, key.pem of the admin client. */
+  certPath: string;
+  tlsClient: TlsClient;
+  /** The constrained identity's credentials (its container creates are body-checked). */
+  inspectedClient: TlsClient;
+  targets: Target[];
+  /** Why HAProxy is not among the targets, if it is not. */
+  haproxyMissing?: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The gateway built at `dist` (a dist/ directory), with BENCH_GATEWAY_NODE_ARGS (e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof") for tuning sessions and the GC probe preloaded: it
+ * answers SIGUSR2 with the process's GC totals.
+ */
+async function startGatewayProcess(dist: string, args: string[], gcFile: string): Promise<ChildProcess> {
+  const main = join(dist, 'cli/main.js');
+  const probe = join(import.meta.dirname, 'gc-probe.mjs');
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--import', probe, ...nodeArgs, main, 'gateway', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DOCKWARD_BENCH_GC_FILE: gcFile },
+  });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 20_000);
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the gateway exited (${code}): ${err}`)));
+  });
+  return child;
+}
+
+export async function startStack(): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-bench-'));
+  let daemon: PrivateDaemon | undefined;
+  const gateways: ChildProcess[] = [];
+  let haproxy: Haproxy | undefined;
+  const stop = async () => {
+    for (const gateway of gateways) {
+      if (gateway.exitCode === null) {
+        gateway.kill('SIGTERM');
+        await new Promise((r) => gateway.once('exit', r));
+      }
+    }
+    await haproxy?.stop();
+    await daemon?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const pki = join(dir, 'pki');
+    const quiet = { onWarning: () => undefined };
+    await initCa({ dir: pki, ...quiet });
+    await issueServer({ dir: pki, hosts: ['localhost'], ips: ['127.0.0.1'], ...quiet });
+    for (const name of ['admin', 'inspected']) await issueClient({ dir: pki, name, ...quiet });
+    await writeFile(join(dir, 'policy.yaml'), BENCH_POLICY);
+    const l = pkiLayout(pki);
+    const certPath = l.clientDir('admin');
+    const client = (name: string): TlsClient => ({
+      ca: readFileSync(l.caCert),
+      cert: readFileSync(join(l.clientDir(name), 'cert.pem')),
+      key: readFileSync(join(l.clientDir(name), 'key.pem')),
+      servername: 'localhost',
+    });
+    const tlsClient = client('admin');
+    const dockerdPort = await freePort();
+    daemon = await startEngineDaemon({ args: dockerdTlsArgs(l.serverDir, dockerdPort) });
+    await importTestImage(daemon.socketPath);
+    const gateway = async (dist: string, name: string): Promise<{ port: number; pid: number }> => {
+      const port = await freePort();
+      const args = ['--listen', `127.0.0.1:${port}`, '--pki', pki, '--docker-socket', daemon!.socketPath, '--audit-log', join(dir, `${name}.audit.log`), '--policy', join(dir, 'policy.yaml')];
+      const child = await startGatewayProcess(dist, args, join(dir, `${name}.gc.json`));
+      gateways.push(child);
+      return { port, pid: child.pid! };
+    };
+    const gw = await gateway(join(import.meta.dirname, '../dist'), 'gateway');
+    const tcp = (name: TargetName, port: number, pid?: number): Target => ({
+      name,
+      ep: { host: '127.0.0.1', port, tls: tlsClient },
+      dockerHost: `tcp://127.0.0.1:${port}`,
+      pid,
+    });
+    const targets: Target[] = [
+      { name: 'direct', ep: { socketPath: daemon.socketPath }, dockerHost: `unix://${daemon.socketPath}` },
+      tcp('dockerd-tls', dockerdPort, daemon.pid),
+    ];
+    let haproxyMissing: string | undefined;
+    try {
+      const port = await freePort();
+      haproxy = await startHaproxy({ dir, port, serverDir: l.serverDir, socketPath: daemon.socketPath });
+      targets.push(tcp('haproxy', port, haproxy.pid));
+    } catch (e) {
+      haproxyMissing = (e as Error).message;
+    }
+    targets.push(tcp('gateway', gw.port, gw.pid));
+    // BENCH_BASELINE_DIST: another build's dist/ (the previous commit, main) measured beside this one.
+    const baseline = process.env.BENCH_BASELINE_DIST;
+    if (baseline) {
+      const base = await gateway(baseline, 'gateway-base');
+      targets.push(tcp('gateway-base', base.port, base.pid));
+    }
+    return { dir, engine: testEngineInstall().name, daemon, certPath, tlsClient, inspectedClient: client('inspected'), targets, haproxyMissing, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** The GC totals the probe in the gateway process reports (see gc-probe.mjs). */
+export async function gatewayGc(stack: Stack): Promise<{ count: number; ms: number } | undefined> {
+  const gw = stack.targets.find((t) => t.name === 'gateway')!;
+  const file = join(stack.dir, 'gateway.gc.json');
+  await rm(file, { force: true });
+  process.kill(gw.pid!, 'SIGUSR2');
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { count: number; ms: number };
+    } catch {
+      // not written yet
+    }
+  }
+  return undefined;
+}
