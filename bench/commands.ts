@@ -24,21 +24,24 @@ const PS_CONTAINERS = 50;
 const ONLY = (process.env.BENCH_COMMANDS ?? '').split(',').filter(Boolean);
 const CLI_2010 = process.env.BENCH_CLI_2010 ?? '/usr/bin/docker';
 
-interface Command {
+export interface Command {
   name: string;
   args: string[];
   env?: Record<string, string>;
+  /** The client identity through a TLS target (default admin). */
+  as?: string;
   /** Not timed: puts the daemon back as the command expects it (an image removed, say). */
   before?: () => Promise<void>;
 }
 
-function docker(cli: string, target: Target, stack: Stack, configDir: string, c: Command): Promise<number> {
+/** Milliseconds one docker command takes, spawn to exit. */
+export function timeDocker(cli: string, target: Target, stack: Stack, configDir: string, c: Command): Promise<number> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
     DOCKER_CONFIG: configDir,
     DOCKER_HOST: target.dockerHost,
-    ...(target.name === 'direct' ? {} : { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: stack.certPath }),
+    ...(target.name === 'direct' ? {} : { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: c.as ? stack.clientCertPath(c.as) : stack.certPath }),
     ...c.env,
   };
   const started = performance.now();
@@ -62,7 +65,7 @@ async function timeCommand(cli: string, targets: Target[], stack: Stack, configD
       if (failed.has(t.name)) continue;
       await c.before?.();
       try {
-        runs.get(t.name)!.push((await docker(cli, t, stack, configDir, c)) / 1000);
+        runs.get(t.name)!.push((await timeDocker(cli, t, stack, configDir, c)) / 1000);
       } catch (e) {
         failed.set(t.name, (e as Error).message.split('\n')[0]!);
       }
@@ -164,5 +167,5 @@ export async function benchCommands(stack: Stack): Promise<void> {
 }
 
 function runDirect(stack: Stack, configDir: string, args: string[]): Promise<number> {
-  return docker(DOCKER_CLI, stack.targets[0]!, stack, configDir, { name: args[0]!, args });
+  return timeDocker(DOCKER_CLI, stack.targets[0]!, stack, configDir, { name: args[0]!, args });
 }

@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- pki|gateway|commands|audit …]`: each area's benchmark in turn; they print their own
+ * `npm run bench [-- pki|gateway|commands|tenants|audit …]`: each area's benchmark in turn; they print their own
  * tables and ratios. The gateway benches share one stack (dockerd, its TLS, HAProxy, the gateway).
  */
 import { benchCommands } from './commands.js';
 import { benchGateway } from './gateway.js';
 import { benchPki } from './pki.js';
 import { benchAudit } from './audit.js';
+import { benchTenants } from './tenants.js';
 import { printEnvironment, printGatewayTotals } from './environment.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -26,6 +27,7 @@ const benches: [string, () => Promise<void>][] = [
   ['pki', benchPki],
   ['gateway', () => withStack(benchGateway)],
   ['commands', () => withStack(benchCommands)],
+  ['tenants', () => withStack(benchTenants)],
   // Starts its own dockerd with 500 containers: not the shared stack.
   ['audit', benchAudit],
 ];
