@@ -84,15 +84,11 @@ async function withBody(ctx: GatewayContext, req: IncomingMessage, res: ServerRe
 async function owned(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, o: Allow | ReadBody): Promise<void> {
   const plan = await ownershipPlan(ctx, o.verdict);
   if ('kind' in plan) return refuse(ctx, ex, req, res, plan);
-  let a: Allow = o.kind === 'allow' ? o : undefined!;
-  let received = 0;
-  if (o.kind === 'read-body' || plan.body) {
-    const read = await withBody(ctx, req, res, o.kind === 'read-body' ? o : unreadBodyStage(ctx, o));
-    received = read.received;
-    if (read.next.kind === 'refuse') return refuse(ctx, ex, req, res, read.next, received);
-    a = read.next;
-  }
-  const next = await applyPlan(plan, a, o.kind === 'read-body');
+  // The body is read when a check or the plan needs it; otherwise it is relayed as it comes.
+  const read = o.kind === 'read-body' || plan.body ? await withBody(ctx, req, res, o.kind === 'read-body' ? o : unreadBodyStage(ctx, o)) : { next: o as Allow, received: 0 };
+  const received = read.received;
+  if (read.next.kind === 'refuse') return refuse(ctx, ex, req, res, read.next, received);
+  const next = await applyPlan(plan, read.next, o.kind === 'read-body');
   if (next.kind === 'refuse') return refuse(ctx, ex, req, res, next, received);
   forward(ctx, ex, req, res, next);
 }

@@ -39,11 +39,15 @@ export interface NetworkFacts {
 /** The networks a spec names, resolved by the daemon (undefined: not found). */
 export type ResolvedNetworks = ReadonlyMap<string, NetworkFacts | undefined>;
 
-/** The network targets of a spec: `TaskTemplate.Networks`, else the deprecated `Networks`. */
-export function serviceNetworkTargets(body: Obj): string[] {
+/** The networks a spec attaches, and their field: `TaskTemplate.Networks`, else the deprecated `Networks` (as dockerd falls back). */
+function serviceNetworks(body: Obj): { at: string; nets: unknown[] } {
   const tt = isObj(body.TaskTemplate) ? body.TaskTemplate : {};
-  const nets = list(tt.Networks).length ? list(tt.Networks) : list(body.Networks);
-  return nets.filter(isObj).map((n) => str(n.Target));
+  return list(tt.Networks).length ? { at: 'TaskTemplate.Networks', nets: list(tt.Networks) } : { at: 'Networks', nets: list(body.Networks) };
+}
+
+/** The network targets of a spec, for the daemon to resolve. */
+export function serviceNetworkTargets(body: Obj): string[] {
+  return serviceNetworks(body).nets.filter(isObj).map((n) => str(n.Target));
 }
 
 function checkRuntime(tt: Obj): BodyRefusal | undefined {
@@ -102,9 +106,7 @@ function checkContainerSpec(cs: Obj, rules: ContainerRules, roleRules: RoleRules
 }
 
 function checkNetworks(body: Obj, rules: ContainerRules, networks: ResolvedNetworks | undefined): BodyRefusal | undefined {
-  const tt = isObj(body.TaskTemplate) ? body.TaskTemplate : {};
-  const at = list(tt.Networks).length ? 'TaskTemplate.Networks' : 'Networks';
-  const nets = list(tt.Networks).length ? list(tt.Networks) : list(body.Networks);
+  const { at, nets } = serviceNetworks(body);
   for (let i = 0; i < nets.length; i++) {
     const n = nets[i];
     if (!isObj(n)) continue;
