@@ -12,6 +12,7 @@ import { dockerContextArchive } from '../client/docker-context.js';
 import { tarGzArchive } from '../util/tar.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { DockwardError } from '../util/errors.js';
+import { allInOrder } from '../util/in-order.js';
 
 export interface ClientBundleOptions {
   pkiDir: string;
@@ -54,7 +55,7 @@ export async function writeClientBundle(o: ClientBundleOptions): Promise<ClientB
       throw new DockwardError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, `re-issue the bundle with \`dockward pki renew ${o.name}\``);
     }
   };
-  const [caPem, certPem, keyPem] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map(read));
+  const [caPem, certPem, keyPem] = await allInOrder(['ca.pem', 'cert.pem', 'key.pem'].map(read));
   const context = o.context ?? o.name;
   const contextTar = await dockerContextArchive({ name: context, host: dockerHost, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, description: `dockward client ${o.name}` });
   const env = dockerEnv({ shell: '"$PWD"' }, o.name, new Date(current.notAfter), dockerHost, [

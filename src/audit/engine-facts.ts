@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { engineJson, serverName } from '../engine/engine-client.js';
 import type { AuditTarget } from './target.js';
+import { allInOrder } from '../util/in-order.js';
 
 /**
  * What the Engine API says about a daemon: the truth the host's files and flags are compared
@@ -87,7 +88,7 @@ export async function collectEngineFacts(t: AuditTarget, onProgress?: (done: num
         : new http.Agent({ keepAlive: true, maxSockets: INSPECT_CONCURRENCY });
   const get = <T>(path: string) => engineJson<T>(ep, 'GET', path, undefined, agent);
   try {
-    const [version, info, list, imageList, networks] = await Promise.all([
+    const [version, info, list, imageList, networks] = await allInOrder([
       get<EngineFacts['version']>('/version'),
       get<Info>('/info'),
       get<{ Id: string }[]>('/containers/json?all=1'),

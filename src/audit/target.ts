@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { EngineEndpoint } from '../engine/engine-client.js';
 import { readDockerContext, currentContextName } from '../client/docker-context.js';
 import { UsageError, DockwardError } from '../util/errors.js';
+import { allInOrder } from '../util/in-order.js';
 
 /**
  * A daemon to audit and how to reach it. Only a daemon reached through a Unix socket on this
@@ -36,7 +37,7 @@ async function readBundle(dir: string, why: string): Promise<{ ca: Buffer; cert:
       throw new DockwardError(`cannot read ${join(dir, name)} (${why}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give a bundle with ca.pem, cert.pem and key.pem (`dockward pki bundle NAME`)');
     }
   };
-  const [ca, cert, key] = await Promise.all([read('ca.pem'), read('cert.pem'), read('key.pem')]);
+  const [ca, cert, key] = await allInOrder([read('ca.pem'), read('cert.pem'), read('key.pem')]);
   return { ca, cert, key };
 }
 

@@ -27,6 +27,7 @@ import { checkDockerContext, writeDockerContext } from '../client/docker-context
 import { writeClientBundle } from '../adopt/client-bundle.js';
 import { collect, durationOption, intOption, printJson, withJson, withPkiDir } from './options.js';
 import { DockwardError, UsageError } from '../util/errors.js';
+import { allInOrder } from '../util/in-order.js';
 
 interface Common {
   pki?: string;
@@ -136,7 +137,7 @@ export function registerPki(program: Command): void {
         });
         let contextLine = '';
         if (o.context) {
-          const [caPem, certPem, keyPem] = await Promise.all([r.files.ca!, r.files.cert!, r.files.key!].map((f) => readFile(f, 'utf8')));
+          const [caPem, certPem, keyPem] = await allInOrder([r.files.ca!, r.files.cert!, r.files.key!].map((f) => readFile(f, 'utf8')));
           await writeDockerContext({ name: o.context, host: dockerHost!, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, description: `dockward client ${name}`, force: o.force });
           contextLine = `\n  Docker context "${o.context}" written: docker --context ${o.context} version`;
         }

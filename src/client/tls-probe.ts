@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import { UsageError } from '../util/errors.js';
 import { serverName } from '../engine/engine-client.js';
+import { allInOrder } from '../util/in-order.js';
 
 export { serverName };
 
@@ -103,7 +104,7 @@ async function readOptional(path: string): Promise<string | undefined> {
 export async function loadBundle(dir: string): Promise<Bundle> {
   const abs = resolve(dir);
   const files = { ca: join(abs, 'ca.pem'), cert: join(abs, 'cert.pem'), key: join(abs, 'key.pem') };
-  const [ca, cert, key] = await Promise.all([readOptional(files.ca), readOptional(files.cert), readOptional(files.key)]);
+  const [ca, cert, key] = await allInOrder([readOptional(files.ca), readOptional(files.cert), readOptional(files.key)]);
   return { dir: abs, ca, cert, key, files };
 }
 

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { OID_SERVER_AUTH } from '../pki/index.js';
 import { pemCertificates } from '../pki/verify.js';
 import { DockwardError } from '../util/errors.js';
+import { allInOrder } from '../util/in-order.js';
 
 /**
  * The server certificate, key and CA dockerd will load for `tlsverify`. Checked before
@@ -34,7 +35,7 @@ async function readMaterial(path: string, what: string, flag: string): Promise<B
 
 /** Reads and checks the material; `hosts` are the addresses clients will dial. */
 export async function loadServerTls(src: ServerTlsSource, hosts: string[]): Promise<ServerTlsMaterial> {
-  const [ca, cert, key] = await Promise.all([
+  const [ca, cert, key] = await allInOrder([
     readMaterial(src.ca, 'CA certificate', '--tlscacert'),
     readMaterial(src.cert, 'server certificate', '--tlscert'),
     readMaterial(src.key, 'server key', '--tlskey'),

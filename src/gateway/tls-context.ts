@@ -12,6 +12,7 @@ import { DockwardError } from '../util/errors.js';
 import { pkiLayout } from '../pki/index.js';
 import { x509 } from '../pki/x509.js';
 import { crlProblem } from '../pki/crl.js';
+import { allInOrder } from '../util/in-order.js';
 
 export interface TlsFiles {
   ca: string;
@@ -60,7 +61,7 @@ async function readPart(what: string, path: string): Promise<Buffer> {
  * to keep, and an expired CRL is refused per client with the reason (expiredCrl).
  */
 export async function loadTlsMaterial(files: TlsFiles, reloading = false): Promise<SecureContextOptions> {
-  const [ca, cert, key, crl] = await Promise.all([
+  const [ca, cert, key, crl] = await allInOrder([
     readPart('CA certificate', files.ca),
     readPart('server certificate', files.cert),
     readPart('server key', files.key),

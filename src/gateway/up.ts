@@ -17,6 +17,7 @@ import { startGateway, upstreamVersion, type Gateway } from './server.js';
 import { tlsFilesFromPki } from './tls-context.js';
 import { parseListenAddress } from './config.js';
 import { checkDockerContext, dockerContextDescription, writeDockerContext } from '../client/docker-context.js';
+import { allInOrder } from '../util/in-order.js';
 
 export interface UpOptions {
   pkiDir: string;
@@ -139,7 +140,7 @@ export async function up(o: UpOptions): Promise<UpResult> {
     changes = [...created, ...(await pointAdminAt(o.pkiDir, dockerHost, passphrase))];
     if (o.context) {
       const bundle = pkiLayout(o.pkiDir).clientDir(ADMIN_CLIENT);
-      const [caPem, certPem, keyPem] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(bundle, f), 'utf8')));
+      const [caPem, certPem, keyPem] = await allInOrder(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(bundle, f), 'utf8')));
       await writeDockerContext({ name: o.context.name, host: dockerHost, caPem: caPem!, certPem: certPem!, keyPem: keyPem!, description: contextMark, force: true });
       changes.push(`wrote the docker context "${o.context.name}" (docker --context ${o.context.name} …)`);
     }
