@@ -103,10 +103,43 @@ export async function linkCliPlugins(configDir: string): Promise<void> {
   if (!existsSync(link)) await symlink(CLI_PLUGIN_DIR, link);
 }
 
+/**
+ * Daemons this test process started and has not stopped. The runner ends a file that hangs or is
+ * cancelled with SIGTERM, which skips every after() hook: without this, its dockerd (and that
+ * daemon's containerd) outlived the run.
+ */
+const runningDaemons = new Set<number>();
+const stopDaemonsAndDie = (signal: NodeJS.Signals) => {
+  for (const pid of runningDaemons) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
+  process.kill(process.pid, signal);
+};
+
 /** A private dockerd of the engine under test (see testEngineInstall), without the test image. */
-export function startEngineDaemon(opts: PrivateDaemonOptions = {}): Promise<PrivateDaemon> {
+export async function startEngineDaemon(opts: PrivateDaemonOptions = {}): Promise<PrivateDaemon> {
   const install = testEngineInstall();
-  return startPrivateDaemon({ dockerdPath: install.dockerd, binDirs: install.binDirs, ...opts });
+  const daemon = await startPrivateDaemon({ dockerdPath: install.dockerd, binDirs: install.binDirs, ...opts });
+  if (!runningDaemons.size) {
+    process.once('SIGTERM', stopDaemonsAndDie);
+    process.once('SIGINT', stopDaemonsAndDie);
+  }
+  runningDaemons.add(daemon.pid);
+  return {
+    ...daemon,
+    stop: async () => {
+      await daemon.stop();
+      runningDaemons.delete(daemon.pid);
+      if (!runningDaemons.size) {
+        process.off('SIGTERM', stopDaemonsAndDie);
+        process.off('SIGINT', stopDaemonsAndDie);
+      }
+    },
+  };
 }
 
 /** A rootfs of the host's static busybox and its applet links, imported as TEST_IMAGE. */
