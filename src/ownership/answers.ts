@@ -2,7 +2,7 @@
  * Answers as a tenant sees them: the tenant's own prefix taken off every name (names.ts), and
  * where dockerd cannot filter by label (`system/df`, `events`), what is not the tenant's left out.
  */
-import type { OwnershipCache } from './cache.js';
+import type { ContainerCounts, OwnershipCache } from './cache.js';
 import { OWNER_LABEL } from './label.js';
 import { tenantName } from './names.js';
 
@@ -56,6 +56,16 @@ export function volumeList(l: unknown, owner: string): unknown {
 }
 
 export const list = (each: (v: unknown, owner: string) => unknown) => (l: unknown, owner: string) => (Array.isArray(l) ? l.map((v) => each(v, owner)) : l);
+
+/** `info`: the container counts are the tenant's own. */
+export function info(v: unknown, c: ContainerCounts): unknown {
+  if (!isObj(v)) return v;
+  v.Containers = c.total;
+  v.ContainersRunning = c.running;
+  v.ContainersPaused = c.paused;
+  v.ContainersStopped = c.stopped;
+  return v;
+}
 
 /** `system/df`: images are shared and stay; containers and volumes are the tenant's own; the build cache is nobody's to see. */
 export function diskUsage(df: unknown, owner: string): unknown {

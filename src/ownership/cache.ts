@@ -13,6 +13,13 @@ import { OWNER_LABEL } from './label.js';
 
 export type Kind = 'container' | 'network' | 'volume';
 
+export interface ContainerCounts {
+  total: number;
+  running: number;
+  paused: number;
+  stopped: number;
+}
+
 export interface Owned {
   /** The owner label's value; undefined: no label (the admin's). */
   owner: string | undefined;
@@ -217,6 +224,23 @@ export class OwnershipCache {
     if (res.status !== 200) throw new Error(`the daemon answered ${res.status} about image ${ref}`);
     const image = JSON.parse(res.body.toString('utf8')) as { Config?: { Labels?: Labels } | null };
     return image.Config?.Labels?.[OWNER_LABEL];
+  }
+
+  /**
+   * The owner's containers by state, counted as dockerd's `info` counts every container (paused,
+   * running, and the rest as stopped). Listed by dockerd with the owner label filter: the cache
+   * knows owners, not states.
+   */
+  async containerCounts(owner: string): Promise<ContainerCounts> {
+    const filters = encodeURIComponent(JSON.stringify({ label: { [`${OWNER_LABEL}=${owner}`]: true } }));
+    const list = await engineJson<{ State?: string }[]>({ socketPath: this.socketPath }, 'GET', `/containers/json?all=1&filters=${filters}`);
+    const counts = { total: list.length, running: 0, paused: 0, stopped: 0 };
+    for (const c of list) {
+      if (c.State === 'running') counts.running++;
+      else if (c.State === 'paused') counts.paused++;
+      else counts.stopped++;
+    }
+    return counts;
   }
 
   /** Creates a volume with its owner label (a container's named volume that does not exist yet). */

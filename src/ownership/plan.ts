@@ -41,7 +41,6 @@ const SHARED = new Set([
   'GET /_ping',
   'HEAD /_ping',
   'GET /version',
-  'GET /info',
   'POST /auth',
   'GET /images/json',
   'GET /images/search',
@@ -183,6 +182,12 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
       // Filtered as the answer streams; a filter on the owner label is refused all the same.
       ownerFilters(parseFilters(split(target).query.get('filters')), owner);
       return { target, answer: { kind: 'events' } };
+    case 'GET /info': {
+      // The daemon's facts are shared, its container counts are not: another tenant's containers
+      // would show there. Counted as dockerd counts them, over the tenant's own.
+      const counts = await cache.containerCounts(owner);
+      return { target, answer: { kind: 'json', rewrite: (v) => answers.info(v, counts) } };
+    }
     case 'GET /system/df':
       return { target, answer: { kind: 'json', rewrite: (v) => answers.diskUsage(v, owner) } };
   }

@@ -54,7 +54,10 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
       const df = await ok(t, ['system', 'df', '-v']);
       assert.match(df, new RegExp(`${t[0]}-vol`));
       assert.doesNotMatch(df, new RegExp(`${o}-vol|${o}-only|alice\\.|bob\\.`));
+      // docker info counts the tenant's own containers only: web runs, x-only never started.
+      assert.equal(await ok(t, ['info', '--format', '{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}']), '2 1 0 1');
     }
+    assert.equal(await ok('admin', ['info', '--format', '{{.Containers}} {{.ContainersRunning}}']), '4 2');
     // A name filter anchored at the start matches the names the tenant gave.
     assert.deepEqual(lines(await ok('alice', ['ps', '-a', '--filter', 'name=^web$', '--format', '{{.Names}}'])), ['web']);
     assert.deepEqual(lines(await ok('alice', ['ps', '-a', '--filter', 'name=^/a-', '--format', '{{.Names}}'])), ['a-only']);
