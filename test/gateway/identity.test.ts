@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -249,5 +250,28 @@ describe('gateway identities', { skip, timeout: 300_000 }, () => {
     );
     assert.match(res, /^HTTP\/1.1 403 /);
     assert.match(res, /identity \\"reader\\" may not DELETE/);
+  });
+  it('resumes no TLS session, before or after a reload: every connection has its certificate verified', async () => {
+    const base = await clientTls(f, 'admin');
+    const connect = (o: tls.ConnectionOptions) =>
+      new Promise<{ session?: Buffer; reused: boolean }>((resolve, reject) => {
+        let session: Buffer | undefined;
+        const s = tls.connect(o, () => s.end('GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        s.on('session', (b: Buffer) => (session = b));
+        s.on('data', () => undefined);
+        s.on('end', () => resolve({ session, reused: s.isSessionReused() }));
+        s.on('error', reject);
+      });
+    const check = async (what: string) => {
+      for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+        const first = await connect({ ...base, maxVersion });
+        assert.ok(first.session, `${what} ${maxVersion}: the client kept no session to offer`);
+        const second = await connect({ ...base, maxVersion, session: first.session });
+        assert.equal(second.reused, false, `${what} ${maxVersion}: the session was resumed`);
+      }
+    };
+    await check('at start');
+    await f.gateway.reload();
+    await check('after a reload');
   });
 });
