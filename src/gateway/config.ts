@@ -52,6 +52,8 @@ interface FileConfig {
   maxConnectionsPerCertificate?: number;
   maxStreamsPerIdentity?: number;
   maxStreamsPerCertificate?: number;
+  maxLoadBytes?: number;
+  spoolDir?: string;
 }
 
 /** Limits given as plain counts in the file, with the same name as in ServerLimits. */
@@ -104,6 +106,8 @@ export const GATEWAY_CONFIG_SCHEMA = {
       properties: { handshakeSeconds: seconds, headersSeconds: seconds, requestSeconds: seconds, keepAliveSeconds: seconds },
     },
     ...Object.fromEntries(COUNT_LIMITS.map((k) => [k, count])),
+    maxLoadBytes: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    spoolDir: path,
   },
 } as const;
 
@@ -153,7 +157,7 @@ async function readConfig(file: string): Promise<{ cfg: FileConfig; listeners: L
   }
   const base = dirname(resolve(file));
   const rel = (p: string) => resolve(base, p);
-  for (const k of ['dockerSocket', 'policy'] as const) if (cfg[k]) cfg[k] = rel(cfg[k]);
+  for (const k of ['dockerSocket', 'policy', 'spoolDir'] as const) if (cfg[k]) cfg[k] = rel(cfg[k]);
   if (cfg.auditLog && cfg.auditLog !== '-') cfg.auditLog = rel(cfg.auditLog);
   const listeners = (cfg.listeners ?? []).map((l, i): ListenerSpec => {
     const at = ['listeners', i];
@@ -220,6 +224,8 @@ export async function resolveGatewayOptions(flags: GatewayFlags): Promise<Gatewa
     ...(policyFile ? { policyFile } : {}),
     auditLog: flags.auditLog ?? cfg.auditLog ?? '-',
     acceptEncoding,
+    ...(cfg.maxLoadBytes ? { maxLoadBytes: cfg.maxLoadBytes } : {}),
+    ...(cfg.spoolDir ? { spoolDir: cfg.spoolDir } : {}),
     limits: {
       ...(t.handshakeSeconds ? { handshakeTimeoutMs: t.handshakeSeconds * 1000 } : {}),
       ...(t.headersSeconds ? { headersTimeoutMs: t.headersSeconds * 1000 } : {}),

@@ -9,6 +9,7 @@ import type { FairShare } from './fair-share.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { Exchange } from './pipeline/exchange.js';
 import type { OwnershipCache } from '../ownership/index.js';
+import type { BodySpool } from './spool.js';
 
 /** What every listener's handlers share. `policy` is swapped whole on reload. */
 export interface GatewayContext {
@@ -28,6 +29,8 @@ export interface GatewayContext {
   log(line: string): void;
   /** Who owns what on the daemon, for `scope: own` identities; started on first use. */
   ownership: OwnershipCache;
+  /** Where a tenant's `docker load` archive is held while it is checked (bounded by maxLoadBytes). */
+  spool: BodySpool;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */
   tunnels: Set<Duplex>;
   /** Connections and streams per identity and certificate. */

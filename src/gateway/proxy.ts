@@ -4,14 +4,17 @@
  * written when it is over.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
-import { decide, streamRefusal, unreadBodyStage } from './pipeline/decide.js';
-import { applyPlan, ownershipPlan } from './pipeline/ownership.js';
+import { bodyNotRead, decide, streamRefusal, unreadBodyStage } from './pipeline/decide.js';
+import { applyPlan, ownershipPlan, ownershipRefusal } from './pipeline/ownership.js';
+import type { Plan } from '../ownership/index.js';
 import { ownedAnswer } from './owned-answer.js';
 import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
 import type { Allow, ReadBody, Refuse } from './pipeline/outcome.js';
-import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError } from './wire.js';
+import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError, sizedBodyHeaders } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
@@ -84,6 +87,11 @@ async function withBody(ctx: GatewayContext, req: IncomingMessage, res: ServerRe
 async function owned(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, o: Allow | ReadBody): Promise<void> {
   const plan = await ownershipPlan(ctx, o.verdict);
   if ('kind' in plan) return refuse(ctx, ex, req, res, plan);
+  if (plan.archive) {
+    // An archive is checked whole, never read into memory as a checked body would be.
+    if (o.kind !== 'allow') return refuse(ctx, ex, req, res, ownershipRefusal(o.verdict, new Error(`${o.verdict.route} has a body check as well as an archive check`)));
+    return spooledArchive(ctx, ex, req, res, { ...o, forwardTarget: plan.target }, plan.archive);
+  }
   // The body is read when a check or the plan needs it; otherwise it is relayed as it comes.
   const read = o.kind === 'read-body' || plan.body ? await withBody(ctx, req, res, o.kind === 'read-body' ? o : unreadBodyStage(ctx, o)) : { next: o as Allow, received: 0 };
   const received = read.received;
@@ -91,6 +99,33 @@ async function owned(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, re
   const next = await applyPlan(plan, read.next, o.kind === 'read-body');
   if (next.kind === 'refuse') return refuse(ctx, ex, req, res, next, received);
   forward(ctx, ex, req, res, next);
+}
+
+/**
+ * A tenant's archive (`docker load`), whose manifest comes last: spooled to disk, checked whole,
+ * then forwarded unchanged from the file. The file goes when the exchange ends, however it ends.
+ */
+async function spooledArchive(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, a: Allow, check: NonNullable<Plan['archive']>): Promise<void> {
+  if (expectsContinue(req)) res.writeContinue();
+  let s;
+  try {
+    s = await ctx.spool.spool(req);
+  } catch (e) {
+    return refuse(ctx, ex, req, res, ownershipRefusal(a.verdict, new Error(`the archive cannot be spooled: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)));
+  }
+  if ('refused' in s) {
+    const r = s.refused === 'spool-failed' ? ownershipRefusal(a.verdict, new Error(`the archive cannot be spooled: ${s.error}`)) : bodyNotRead(a.verdict, s.refused, ctx.spool.maxBytes);
+    return refuse(ctx, ex, req, res, r, s.received);
+  }
+  const { file, size } = s;
+  whenClosed(res, () => void rm(file, { force: true }));
+  try {
+    await check(file);
+  } catch (e) {
+    return refuse(ctx, ex, req, res, ownershipRefusal(a.verdict, e), size);
+  }
+  if (res.closed) return refuse(ctx, ex, req, res, bodyNotRead(a.verdict, 'client-gone', ctx.spool.maxBytes), size);
+  forward(ctx, ex, req, res, { ...a, archive: { file, size } });
 }
 
 /**
@@ -132,7 +167,9 @@ function forward(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: S
     path: a.forwardTarget,
     headers: (body
       ? jsonBodyHeaders(req.rawHeaders, encoding, body.bytes.length)
-      : hasLength(req)
+      : a.archive
+        ? sizedBodyHeaders(req.rawHeaders, encoding, a.archive.size)
+        : hasLength(req)
         ? forwardRequestHeaders(req.rawHeaders, encoding)
         : withoutBody(forwardRequestHeaders(req.rawHeaders, encoding), req.method!)) as unknown as http.OutgoingHttpHeaders,
   });
@@ -186,6 +223,18 @@ function forward(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: S
   if (body) {
     bytesIn = body.received;
     upReq.end(body.bytes);
+    return;
+  }
+  if (a.archive) {
+    bytesIn = a.archive.size;
+    const file = createReadStream(a.archive.file, { highWaterMark: STREAM_BUFFER_BYTES });
+    file.once('error', (e: NodeJS.ErrnoException) => {
+      error ??= `spooled archive: ${e.code ?? e.message}`;
+      upReq.destroy();
+    });
+    // However the upstream exchange ends, the file is not held open.
+    upReq.once('close', () => file.destroy());
+    file.pipe(upReq);
     return;
   }
   // The request is authorized: now the body may come.

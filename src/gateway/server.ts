@@ -6,6 +6,7 @@
 import { OwnershipCache } from '../ownership/index.js';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { DEFAULT_MAX_BODY_BYTES } from '../api/bodies/canonical.js';
 import { ROUTES_KNOWN_THROUGH } from '../api/routes.js';
@@ -17,6 +18,7 @@ import { AuditLog } from './audit-log.js';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { FairShare } from './fair-share.js';
 import { RefusalLog } from './refusal-log.js';
+import { BodySpool } from './spool.js';
 import { redecideOpen } from './pipeline/reload.js';
 import { openListener, type Listener, type ListenerSpec, type ServerLimits } from './listeners.js';
 import type { AcceptEncodingMode } from './wire.js';
@@ -33,6 +35,10 @@ export interface GatewayOptions {
   limits?: Partial<ServerLimits>;
   /** Bodies the gateway reads before forwarding (checked bodies, upgrade requests); 1 MiB by default. */
   maxBodyBytes?: number;
+  /** A tenant's `docker load` archive, spooled to disk to be checked whole; 8 GiB by default. */
+  maxLoadBytes?: number;
+  /** Where the private directory of spooled archives is made; the OS's temporary directory by default. */
+  spoolDir?: string;
   /** Operational messages (reloads, refusals of the gateway's own config); stderr by default. */
   log?: (line: string) => void;
   /** The newest API version accepted (default NEWEST_API_VERSION); lower only to try a daemon newer than the gateway. */
@@ -48,6 +54,8 @@ export interface Gateway {
   /** Stop accepting, let ordinary requests finish (up to `graceMs`), end streams, flush the audit log. */
   close(graceMs?: number): Promise<void>;
 }
+
+export const DEFAULT_MAX_LOAD_BYTES = 8 * 1024 ** 3;
 
 export const DEFAULT_LIMITS: ServerLimits = {
   headersTimeoutMs: 20_000,
@@ -145,6 +153,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     bodyTimeoutMs: limits.headersTimeoutMs,
     log,
     ownership: new OwnershipCache(opts.upstreamSocket),
+    spool: new BodySpool(opts.spoolDir ?? tmpdir(), opts.maxLoadBytes ?? DEFAULT_MAX_LOAD_BYTES),
     tunnels: new Set(),
     fairShare: new FairShare(limits),
     refusals: new RefusalLog(audit),
@@ -164,6 +173,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ctx.agent.destroy();
     ctx.refusals.close();
     ctx.ownership.close();
+    await ctx.spool.close();
     await audit.close();
     throw e;
   }
@@ -204,6 +214,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ctx.agent.destroy();
       ctx.refusals.close();
       ctx.ownership.close();
+      await ctx.spool.close();
       await audit.close();
     })());
 

@@ -90,11 +90,15 @@ export function withoutBody(headers: string[], method: string): string[] {
 
 /** The request's headers for a body the gateway rewrote: its own framing and type, nothing of the client's. */
 export function jsonBodyHeaders(raw: string[], acceptEncoding: AcceptEncodingMode, length: number): string[] {
-  const out = forwardRequestHeaders(raw, acceptEncoding).filter((_, i, a) => {
-    const name = a[i - (i % 2)]!.toLowerCase();
-    return name !== 'content-length' && name !== 'content-type' && name !== 'transfer-encoding';
-  });
-  out.push('Content-Type', 'application/json', 'Content-Length', String(length));
+  return sizedBodyHeaders(raw, acceptEncoding, length, 'application/json');
+}
+
+/** The request's headers for a body the gateway sends itself, `length` bytes, and of `contentType` when given. */
+export function sizedBodyHeaders(raw: string[], acceptEncoding: AcceptEncodingMode, length: number, contentType?: string): string[] {
+  const replaced = new Set(['content-length', 'transfer-encoding', ...(contentType ? ['content-type'] : [])]);
+  const out = forwardRequestHeaders(raw, acceptEncoding).filter((_, i, a) => !replaced.has(a[i - (i % 2)]!.toLowerCase()));
+  if (contentType) out.push('Content-Type', contentType);
+  out.push('Content-Length', String(length));
   return out;
 }
 

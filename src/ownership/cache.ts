@@ -52,7 +52,7 @@ export class OwnershipCache {
   private events: { destroy(): void } | undefined;
   private closed = false;
 
-  constructor(private readonly socketPath: string) {}
+  constructor(readonly socketPath: string) {}
 
   /** Resolves once the first listing is in; starts the cache on first use. */
   whenReady(): Promise<void> {

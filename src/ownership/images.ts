@@ -2,7 +2,7 @@
  * Image names a tenant made are its own: an image it builds, commits or imports carries its
  * owner label (stamped into the build's `labels`, the commit's or import's `changes`), and a
  * request that would re-point or remove a name whose image carries another tenant's label
- * (`tag`, `build -t`, `commit`, `pull`, `import`, `rmi`) is refused, so no tenant can swap the
+ * (`tag`, `build -t`, `commit`, `pull`, `import`, `rmi`; `load` in load.ts) is refused, so no tenant can swap the
  * image another one runs next. Images themselves stay shared: anyone may run any image.
  */
 import type { OwnershipCache } from './cache.js';

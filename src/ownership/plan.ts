@@ -13,6 +13,7 @@ import { resolveExec, resolveOwned } from './resolve.js';
 import { containerCreateBody, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
 import * as answers from './answers.js';
 import { namesWritten, refuseOthersNames, stampImage } from './images.js';
+import { checkLoadArchive } from './load.js';
 
 export type Answer = { kind: 'json'; rewrite: (v: unknown) => unknown } | { kind: 'events' };
 
@@ -26,6 +27,11 @@ export interface Plan {
   body?: (raw: Buffer, canonical: boolean) => Promise<Buffer>;
   /** How a 2xx answer is shown to the tenant. */
   answer?: Answer;
+  /**
+   * The request body is an archive checked whole before it is forwarded (`docker load`): the
+   * gateway spools it to `file` and forwards it unchanged unless this throws a refusal.
+   */
+  archive?: (file: string) => Promise<void>;
 }
 
 export interface OwnedRequest {
@@ -45,7 +51,6 @@ const SHARED = new Set([
   'GET /images/json',
   'GET /images/search',
   'GET /images/get',
-  'POST /images/load',
 ]);
 
 /** Routes that point an image name somewhere (or remove it), or make an image: images.ts. */
@@ -130,6 +135,7 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     }
     return { target: join(path, query) };
   }
+  if (route === 'POST /images/load') return { target, archive: (file) => checkLoadArchive(cache, owner, file) };
   if (SHARED.has(route) || route.includes(' /images/{name}') || route.startsWith('GET /distribution/')) return { target };
   switch (route) {
     case 'GET /containers/json':

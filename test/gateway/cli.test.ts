@@ -246,6 +246,12 @@ describe('gateway config file limits', () => {
       assert.deepEqual((await resolveGatewayOptions({ config: cfg })).limits, { maxConnections: 100, maxConnectionsPerIdentity: 25, maxConnectionsPerCertificate: 12 });
       await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxConnections: 100\nmaxConnectionsPerIdentity: 100\n');
       await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:5: .*maxConnectionsPerIdentity.* must be below maxConnections \(100\), or one identity can take every connection/);
+      // A tenant's `docker load`: its bound, and where it is spooled (relative to the file).
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxLoadBytes: 1048576\nspoolDir: spool\n');
+      const load = await resolveGatewayOptions({ config: cfg });
+      assert.deepEqual([load.maxLoadBytes, load.spoolDir], [1048576, join(dir, 'spool')]);
+      await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxLoadBytes: 0\n');
+      await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:4: "maxLoadBytes" must be >= 1/);
       await writeFile(cfg, 'listeners:\n  - unix: gw.sock\n    identity: ci\nmaxHandshakesPerAddress: 0\n');
       await assert.rejects(resolveGatewayOptions({ config: cfg }), /gateway\.yaml:4: "maxHandshakesPerAddress" must be >= 1/);
     } finally {

@@ -98,18 +98,21 @@ export function decideUpgrade(ctx: GatewayContext, req: IncomingMessage, id: Ide
   return v.kind === 'refuse' ? v : upgradeStage(ctx, req, v);
 }
 
+/** A body that did not arrive whole, or outgrew `limit`: refused, nothing forwarded. */
+export function bodyNotRead(v: Allowed, why: 'too-large' | 'incomplete' | 'client-gone', limit: number): Refuse {
+  if (why === 'too-large') return refusedAfter(v, 413, `dockward: the body of ${v.route} is limited to ${limit} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
+  if (why === 'incomplete') return refusedAfter(v, 400, 'dockward: the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
+  // Nothing is forwarded for nobody.
+  return refusedAfter(v, 400, 'dockward: the client closed the connection', { code: 'DW_BODY_INVALID' });
+}
+
 /** A body read whole (bounded) before the decision goes on with `decideOn`; what did not arrive whole is refused. */
 function readBodyStage(ctx: GatewayContext, v: Allowed, decideOn: (raw: Buffer, contentType: string | undefined) => Promise<Allow | Refuse>): ReadBody {
   return {
     kind: 'read-body',
     verdict: v,
     async withBody(raw, contentType) {
-      if (raw === 'too-large') {
-        return refusedAfter(v, 413, `dockward: the body of ${v.route} is limited to ${ctx.maxBodyBytes} bytes, and this one is larger`, { code: 'DW_BODY_TOO_LARGE' });
-      }
-      if (raw === 'incomplete') return refusedAfter(v, 400, 'dockward: the request body did not arrive whole', { code: 'DW_BODY_INVALID' });
-      // Nothing is forwarded for nobody.
-      if (raw === 'client-gone') return refusedAfter(v, 400, 'dockward: the client closed the connection', { code: 'DW_BODY_INVALID' });
+      if (typeof raw === 'string') return bodyNotRead(v, raw, ctx.maxBodyBytes);
       return decideOn(raw, contentType);
     },
   };

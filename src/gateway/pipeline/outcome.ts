@@ -15,6 +15,8 @@ export interface Allow {
   forwardTarget: string;
   /** The checked body that replaces the request's own: its canonical re-encoding. */
   body?: { bytes: Buffer; received: number };
+  /** The request's body as it came, spooled to a file and checked whole (a tenant's `docker load`). */
+  archive?: { file: string; size: number };
   /** What the gateway changed in the body (audit-only: would have changed). */
   mutations?: string[];
   /** Audit-only: the refusal the request would have got. */
