@@ -11,11 +11,12 @@ export const TEST_IMAGE = 'dockward-test/busybox:latest';
 
 /**
  * Which dockerd the engine tests run against: `DOCKWARD_TEST_ENGINE=bookworm` (the default,
- * Debian bookworm's dockerd 20.10 on PATH) or `newest` (the newest dockerd Debian ships, unpacked
- * by scripts/engines.sh under DOCKWARD_ENGINES_DIR, run with its own containerd and bookworm's runc).
+ * Debian bookworm's dockerd 20.10 on PATH), `newest` (the newest dockerd Debian ships) or `trixie`
+ * (Debian stable's dockerd 26.1). The last two are unpacked by scripts/engines.sh under
+ * DOCKWARD_ENGINES_DIR and run with their own containerd and bookworm's runc.
  */
 export interface EngineInstall {
-  name: 'bookworm' | 'newest';
+  name: 'bookworm' | 'newest' | 'trixie';
   dockerd: string;
   /** Put before PATH for dockerd: where its containerd, shim and docker-init are. */
   binDirs: string[];
@@ -36,10 +37,11 @@ const CLI_PLUGIN_DIR = join(NEWEST_ROOT, 'usr/libexec/docker/cli-plugins');
 export function testEngineInstall(): EngineInstall {
   const name = process.env.DOCKWARD_TEST_ENGINE ?? 'bookworm';
   if (name === 'bookworm') return { name, dockerd: 'dockerd', binDirs: [] };
-  if (name === 'newest') {
-    return { name, dockerd: join(NEWEST_ROOT, 'usr/sbin/dockerd'), binDirs: [join(NEWEST_ROOT, 'usr/bin')] };
+  if (name === 'newest' || name === 'trixie') {
+    const root = join(ENGINES_DIR, name, 'root');
+    return { name, dockerd: join(root, 'usr/sbin/dockerd'), binDirs: [join(root, 'usr/bin')] };
   }
-  throw new Error(`DOCKWARD_TEST_ENGINE=${name}: expected "bookworm" or "newest"`);
+  throw new Error(`DOCKWARD_TEST_ENGINE=${name}: expected "bookworm", "newest" or "trixie"`);
 }
 
 /**
