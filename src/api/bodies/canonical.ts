@@ -12,22 +12,12 @@
 import { decode, GoJsonError, type Decoded } from '../gojson/decode.js';
 import { encode } from '../gojson/encode.js';
 import { flatten } from '../gojson/fields.js';
-import type { GoType, StructType } from '../gojson/types.js';
+import type { GoType } from '../gojson/types.js';
 import type { GoStruct } from '../gojson/value.js';
-import { containerCreateType, decodeContainerCreate } from './container-create.js';
-import { containerUpdate141 } from './container-update-1.41.generated.js';
-import { containerUpdate151 } from './container-update-1.51.generated.js';
-import { execCreate141 } from './exec-create-1.41.generated.js';
-import { execCreate151 } from './exec-create-1.51.generated.js';
-import { networkCreate141 } from './network-create-1.41.generated.js';
-import { networkCreate151 } from './network-create-1.51.generated.js';
-import { volumeCreate141 } from './volume-create-1.41.generated.js';
-import { volumeCreate151 } from './volume-create-1.51.generated.js';
-import { serviceSpec141 } from './service-spec-1.41.generated.js';
-import { serviceSpec151 } from './service-spec-1.51.generated.js';
-import { authConfig } from './auth.js';
+import { decodeContainerCreate } from './container-create.js';
+import { emptyBodyIsZero, knownDaemon, knownDaemonApis, type StructBodyKind } from './daemons.js';
 
-export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'service-spec' | 'auth';
+export type BodyKind = 'container-create' | StructBodyKind;
 
 /** The routes whose body decides what happens, by `METHOD template`. */
 export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKind>([
@@ -42,28 +32,6 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
   // dockerd logs in to the registry the body names: a server it contacts for the caller.
   ['POST /auth', 'auth'],
 ]);
-
-/**
- * Bodies dockerd decodes straight into one struct, by the daemon's API version: 20.10's routers
- * with json.NewDecoder(r.Body).Decode (exec: types.ExecConfig, update: container.UpdateConfig,
- * volumes: volume.VolumeCreateBody, networks: types.NetworkCreateRequest, services: swarm.ServiceSpec),
- * 28.5's with httputils.ReadJSON (container.ExecOptions, container.UpdateConfig,
- * volume.CreateOptions, network.CreateRequest, swarm.ServiceSpec). What the routers then drop by request version (update's PidsLimit
- * before 1.40, KernelMemory from 1.42; exec's ConsoleSize before 1.42; volumes'
- * ClusterVolumeSpec before 1.42; networks' EnableIPv4 before 1.48) only narrows what runs, so it
- * is checked as sent.
- */
-const STRUCT_BODIES: Record<Exclude<BodyKind, 'container-create'>, Record<string, StructType>> = {
-  'exec-create': { '1.41': execCreate141, '1.51': execCreate151 },
-  'container-update': { '1.41': containerUpdate141, '1.51': containerUpdate151 },
-  'volume-create': { '1.41': volumeCreate141, '1.51': volumeCreate151 },
-  'network-create': { '1.41': networkCreate141, '1.51': networkCreate151 },
-  'service-spec': { '1.41': serviceSpec141, '1.51': serviceSpec151 },
-  auth: { '1.41': authConfig, '1.51': authConfig },
-};
-
-/** Daemons whose ReadJSON leaves the struct zero, without reading, when Content-Length is 0. */
-const EMPTY_BODY_IS_ZERO = new Set(['1.51']);
 
 export type PlainBody = Record<string, unknown>;
 
@@ -97,18 +65,18 @@ function refuseLeftovers(d: Decoded, daemonApi: string): void {
   if (d.rest !== 'end') throw new BodyError('data after the JSON body is refused', '');
 }
 
-/**
- * `container.CreateRequest` (28.5) / `runconfig.ContainerConfigWrapper` (20.10) as one plain
- * object: the Config fields at the top, the HostConfig dockerd goes on with (20.10 also takes
- * HostConfig fields from the top level) under `HostConfig`, and `NetworkingConfig`.
- */
 function unknownDaemon(kind: BodyKind, daemonApi: string): BodyError {
   const route = [...BODY_ROUTES].find(([, k]) => k === kind)![0];
-  return new BodyError(`the gateway has no model of the body of ${route} for dockerd API ${daemonApi} (it knows 1.41 and 1.51), so it cannot check it`, '');
+  return new BodyError(`the gateway has no model of the body of ${route} for dockerd API ${daemonApi} (it knows ${knownDaemonApis()}), so it cannot check it`, '');
 }
 
+/**
+ * `container.CreateRequest` (28.5) / `runconfig.ContainerConfigWrapper` (20.10, 26.1) as one plain
+ * object: the Config fields at the top, the HostConfig dockerd goes on with (the wrapper also
+ * takes HostConfig fields from the top level) under `HostConfig`, and `NetworkingConfig`.
+ */
 function containerCreate(bytes: Uint8Array, daemonApi: string, maxBytes: number): PlainBody {
-  if (!containerCreateType(daemonApi)) throw unknownDaemon('container-create', daemonApi);
+  if (!knownDaemon(daemonApi)) throw unknownDaemon('container-create', daemonApi);
   const c = decodeContainerCreate(bytes, daemonApi, { maxBytes });
   refuseLeftovers(c.decoded, daemonApi);
   const root = c.decoded.value as GoStruct;
@@ -123,11 +91,12 @@ function containerCreate(bytes: Uint8Array, daemonApi: string, maxBytes: number)
   return out;
 }
 
-function structBody(kind: Exclude<BodyKind, 'container-create'>, bytes: Uint8Array, daemonApi: string, maxBytes: number): PlainBody {
-  const type = STRUCT_BODIES[kind][daemonApi];
-  if (!type) throw unknownDaemon(kind, daemonApi);
+function structBody(kind: StructBodyKind, bytes: Uint8Array, daemonApi: string, maxBytes: number): PlainBody {
+  const daemon = knownDaemon(daemonApi);
+  if (!daemon) throw unknownDaemon(kind, daemonApi);
+  const type = daemon.structs[kind];
   // Forwarded with its Content-Length, the zero value reads as dockerd reads nothing.
-  const input = bytes.length === 0 && EMPTY_BODY_IS_ZERO.has(daemonApi) ? Buffer.from('{}') : bytes;
+  const input = bytes.length === 0 && emptyBodyIsZero(daemon, kind) ? Buffer.from('{}') : bytes;
   const d = decode(input, type, { maxBytes });
   refuseLeftovers(d, daemonApi);
   return plain(d.value, type) as PlainBody;

@@ -2,10 +2,11 @@
  * The body of `POST /containers/create`, as the dockerd behind the gateway decodes it.
  *
  * Which struct applies is a property of the daemon, not of the request's API version: dockerd
- * 20.10 (API ≤ 1.41) decodes every request into runconfig.ContainerConfigWrapper, 28.5 (API ≤ 1.51)
- * into container.CreateRequest, whatever `/v1.NN/` the client asked for. Both decode the body
- * once, with json.NewDecoder (runconfig.decodeContainerConfig / loadJSON); 28.5 then calls
- * `dec.More()`, which refuses a second value but not a stray `}` or `]`. (28.5's debug
+ * 20.10 (API ≤ 1.41) and 26.1 (API ≤ 1.45) decode every request into
+ * runconfig.ContainerConfigWrapper, 28.5 (API ≤ 1.51) into container.CreateRequest, whatever
+ * `/v1.NN/` the client asked for. All decode the body once, with json.NewDecoder
+ * (runconfig.decodeContainerConfig / loadJSON); 26.1 and 28.5 then call `dec.More()`, which
+ * refuses a second value but not a stray `}` or `]`. (28.5's debug
  * middleware re-reads bodies up to 4 KiB into a map for its log only, when dockerd runs with
  * --debug; StrSlice.UnmarshalJSON decodes its own bytes twice, as []string then string.)
  */
@@ -13,14 +14,11 @@ import { decode, type Decoded, type DecodeOptions } from '../gojson/decode.js';
 import { flatten } from '../gojson/fields.js';
 import type { StructType } from '../gojson/types.js';
 import { lookup, zero, type GoStruct, type GoValue } from '../gojson/value.js';
-import { containerCreate141 } from './container-create-1.41.generated.js';
-import { containerCreate151 } from './container-create-1.51.generated.js';
+import { knownDaemon } from './daemons.js';
 
 /** The body type for a daemon by its API version (`Api-Version` of `/_ping`); undefined if not known. */
 export function containerCreateType(daemonApi: string): StructType | undefined {
-  if (daemonApi === '1.41') return containerCreate141;
-  if (daemonApi === '1.51') return containerCreate151;
-  return undefined;
+  return knownDaemon(daemonApi)?.containerCreate;
 }
 
 export interface ContainerCreate {
@@ -35,7 +33,7 @@ export function decodeContainerCreate(body: Uint8Array, daemonApi: string, opts?
   if (!type) throw new Error(`no container create body is known for a daemon of API ${daemonApi}`);
   const decoded = decode(body, type, opts);
   const root = decoded.value as GoStruct;
-  const hostConfig = daemonApi === '1.41' ? hostConfig2010(root) : (get(root, 'HostConfig') as GoStruct | null);
+  const hostConfig = embeddedHostConfig(type) >= 0 ? wrapperHostConfig(root) : (get(root, 'HostConfig') as GoStruct | null);
   return { decoded, type, hostConfig };
 }
 
@@ -50,17 +48,21 @@ function set(s: GoStruct, name: string, v: GoValue): void {
   holder.fields[f.path[f.path.length - 1]!] = v;
 }
 
+/** Where runconfig.ContainerConfigWrapper embeds its deprecated *HostConfig; -1 in other types. */
+function embeddedHostConfig(t: StructType): number {
+  return t.fields.findIndex((f) => f.embedded && f.goName === 'HostConfig');
+}
+
 /**
- * moby 20.10.24 runconfig ContainerConfigWrapper.getHostConfig: the wrapper embeds a
- * deprecated *HostConfig, so HostConfig fields may also come at the top level of the body. They
- * are the HostConfig when no "HostConfig" object was sent; otherwise only Memory, MemorySwap,
- * CpuShares, CpusetCpus and VolumeDriver carry over, where the inner one leaves them zero; and a
- * top-level "Cpuset" fills an empty CpusetCpus.
+ * runconfig ContainerConfigWrapper.getHostConfig (moby 20.10.24 and 26.1.5 alike): the wrapper
+ * embeds a deprecated *HostConfig, so HostConfig fields may also come at the top level of the
+ * body. They are the HostConfig when no "HostConfig" object was sent; otherwise only Memory,
+ * MemorySwap, CpuShares, CpusetCpus and VolumeDriver carry over, where the inner one leaves them
+ * zero; and a top-level "Cpuset" fills an empty CpusetCpus. Updates the inner HostConfig in
+ * place, as Go does.
  */
-/** Updates the inner HostConfig in place, as Go does. */
-function hostConfig2010(w: GoStruct): GoStruct | null {
-  const topField = w.type.fields.findIndex((f) => f.embedded && f.goName === 'HostConfig');
-  const top = w.fields[topField] as GoStruct | null;
+function wrapperHostConfig(w: GoStruct): GoStruct | null {
+  const top = w.fields[embeddedHostConfig(w.type)] as GoStruct | null;
   const inner = get(w, 'HostConfig') as GoStruct | null;
   let hc = top ?? inner;
   if (top && inner) {

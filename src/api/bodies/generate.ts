@@ -6,10 +6,12 @@
  * generator instead of being guessed. Hand-written descriptions of ~150 fields per version were
  * the alternative; they would silently miss the next field moby adds.
  *
- *   node --import tsx src/api/bodies/generate.ts --moby-20.10 DIR --moby-28.5 DIR
+ *   node --import tsx src/api/bodies/generate.ts --moby-20.10 DIR --moby-26.1 DIR --moby-28.5 DIR
  *
  * DIR is moby's source (`…/gocode/src/github.com/docker/docker`, from Debian's
- * golang-github-docker-docker-dev: bookworm has 20.10.24, sid 28.5.2). Types from outside moby
+ * golang-github-docker-docker-dev: bookworm has 20.10.24, trixie 26.1.5, sid 28.5.2;
+ * scripts/engines.sh unpacks each under DOCKWARD_ENGINES_DIR: moby-20.10/root/…, trixie/root/…,
+ * newest/root/…). Types from outside moby
  * (go-connections, go-units, docker-image-spec, the standard library) are in EXTERNAL below,
  * copied from the versions those moby releases use.
  */
@@ -31,44 +33,68 @@ export interface Target {
   rootPackageDir: string;
 }
 
-type Moby = 'moby-20.10' | 'moby-28.5';
+type Moby = 'moby-20.10' | 'moby-26.1' | 'moby-28.5';
 
 const MOBY_VERSIONS: Record<Moby, { moby: string; api: string; suffix: string }> = {
   'moby-20.10': { moby: '20.10.24', api: '1.41', suffix: '141' },
+  'moby-26.1': { moby: '26.1.5', api: '1.45', suffix: '145' },
   'moby-28.5': { moby: '28.5.2', api: '1.51', suffix: '151' },
 };
 
-/** Per body: the route, the file stem, and the Go type each moby version decodes it into (its router code). */
+/**
+ * Per body: the route, the file stem, and the Go type each moby version decodes it into (its router
+ * code: api/server/router/*, and runconfig.decodeContainerConfig for create).
+ */
 const BODIES: { route: string; stem: string; roots: Record<Moby, [packageDir: string, type: string]> }[] = [
   {
     route: 'POST /containers/create',
     stem: 'container-create',
-    roots: { 'moby-20.10': ['runconfig', 'ContainerConfigWrapper'], 'moby-28.5': ['api/types/container', 'CreateRequest'] },
+    roots: {
+      'moby-20.10': ['runconfig', 'ContainerConfigWrapper'],
+      'moby-26.1': ['runconfig', 'ContainerConfigWrapper'],
+      'moby-28.5': ['api/types/container', 'CreateRequest'],
+    },
   },
   {
     route: 'POST /containers/{id}/exec',
     stem: 'exec-create',
-    roots: { 'moby-20.10': ['api/types', 'ExecConfig'], 'moby-28.5': ['api/types/container', 'ExecOptions'] },
+    roots: { 'moby-20.10': ['api/types', 'ExecConfig'], 'moby-26.1': ['api/types', 'ExecConfig'], 'moby-28.5': ['api/types/container', 'ExecOptions'] },
   },
   {
     route: 'POST /containers/{id}/update',
     stem: 'container-update',
-    roots: { 'moby-20.10': ['api/types/container', 'UpdateConfig'], 'moby-28.5': ['api/types/container', 'UpdateConfig'] },
+    roots: {
+      'moby-20.10': ['api/types/container', 'UpdateConfig'],
+      'moby-26.1': ['api/types/container', 'UpdateConfig'],
+      'moby-28.5': ['api/types/container', 'UpdateConfig'],
+    },
   },
   {
     route: 'POST /volumes/create',
     stem: 'volume-create',
-    roots: { 'moby-20.10': ['api/types/volume', 'VolumeCreateBody'], 'moby-28.5': ['api/types/volume', 'CreateOptions'] },
+    roots: {
+      'moby-20.10': ['api/types/volume', 'VolumeCreateBody'],
+      'moby-26.1': ['api/types/volume', 'CreateOptions'],
+      'moby-28.5': ['api/types/volume', 'CreateOptions'],
+    },
   },
   {
     route: 'POST /networks/create',
     stem: 'network-create',
-    roots: { 'moby-20.10': ['api/types', 'NetworkCreateRequest'], 'moby-28.5': ['api/types/network', 'CreateRequest'] },
+    roots: {
+      'moby-20.10': ['api/types', 'NetworkCreateRequest'],
+      'moby-26.1': ['api/types', 'NetworkCreateRequest'],
+      'moby-28.5': ['api/types/network', 'CreateRequest'],
+    },
   },
   {
     route: 'POST /services/create',
     stem: 'service-spec',
-    roots: { 'moby-20.10': ['api/types/swarm', 'ServiceSpec'], 'moby-28.5': ['api/types/swarm', 'ServiceSpec'] },
+    roots: {
+      'moby-20.10': ['api/types/swarm', 'ServiceSpec'],
+      'moby-26.1': ['api/types/swarm', 'ServiceSpec'],
+      'moby-28.5': ['api/types/swarm', 'ServiceSpec'],
+    },
   },
 ];
 
@@ -404,6 +430,8 @@ export function generate(target: Target, root: string): string {
   ].join('\n');
 }
 
+const USAGE = `usage: generate.ts ${Object.keys(MOBY_VERSIONS).map((k) => `[--${k} DIR]`).join(' ')}`;
+
 function main(argv: string[]): void {
   const here = fileURLToPath(new URL('.', import.meta.url));
   let wrote = 0;
@@ -411,11 +439,11 @@ function main(argv: string[]): void {
     const key = argv[k]!.replace(/^--/, '') as Moby;
     const targets = TARGETS[key];
     const dir = argv[k + 1];
-    if (!targets || !dir) throw new Error(`usage: generate.ts [--moby-20.10 DIR] [--moby-28.5 DIR] (got ${argv[k]})`);
+    if (!targets || !dir) throw new Error(`${USAGE} (got ${argv[k]})`);
     for (const target of targets) writeFileSync(join(here, target.file), generate(target, dir));
     wrote++;
   }
-  if (!wrote) throw new Error('usage: generate.ts [--moby-20.10 DIR] [--moby-28.5 DIR]');
+  if (!wrote) throw new Error(USAGE);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

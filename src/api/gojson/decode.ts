@@ -5,8 +5,8 @@ import { GoSlice, GoStruct, zero, type AnyValue, type GoMap, type GoValue } from
 
 /**
  * Decodes JSON into a Go type with the semantics of Go's `encoding/json` as dockerd runs it
- * (Go 1.19's decode.go for dockerd 20.10; Go 1.27's v1 emulation over json/v2 with its legacy
- * options for dockerd 28.5, which agree on everything below):
+ * (Go 1.19's decode.go for dockerd 20.10, Go 1.24's for 26.1; Go 1.27's v1 emulation over json/v2
+ * with its legacy options for dockerd 28.5; all agree on everything below):
  * - keys match the exact field name first, then case-insensitively (fold.ts); repeated keys are
  *   applied in order, so the last wins, and a repeated struct or pointer key decodes into the
  *   value already there (its fields merge), slices into their existing elements;
@@ -33,8 +33,8 @@ export interface Decoded {
   unknownCount: number;
   /**
    * What follows the first JSON value: nothing but whitespace (`end`), a stray `}` or `]`
-   * (`closer`, which dockerd 28.5's `dec.More()` lets through), or anything else (`content`;
-   * dockerd 20.10 ignores it, 28.5 refuses it). `restOffset` is where it starts.
+   * (`closer`, which the `dec.More()` of dockerd 26.1 and 28.5 lets through), or anything else
+   * (`content`; dockerd 20.10 ignores it, 26.1 and 28.5 refuse it). `restOffset` is where it starts.
    */
   rest: 'end' | 'closer' | 'content';
   restOffset: number;

@@ -2,9 +2,9 @@
  * The committed body descriptions are what generate.ts makes from moby's source today, and the
  * generator stops on Go it does not model instead of guessing.
  *
- * moby 28.5.2's source comes with the newest engine (scripts/engines.sh); 20.10.24's is Debian
- * bookworm's golang-github-docker-docker-dev, unpacked by scripts/engines.sh (or
- * DOCKWARD_MOBY_2010_SRC: …/usr/share/gocode/src/github.com/docker/docker); in CI both must be there.
+ * moby 28.5.2's source comes with the newest engine and 26.1.5's with trixie's (scripts/engines.sh);
+ * 20.10.24's is Debian bookworm's golang-github-docker-docker-dev, unpacked by scripts/engines.sh
+ * (or DOCKWARD_MOBY_2010_SRC: …/usr/share/gocode/src/github.com/docker/docker); in CI all must be there.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { ENGINES_DIR } from '../../harness/engine.js';
 
 const SOURCES: Record<keyof typeof TARGETS, string | undefined> = {
   'moby-20.10': process.env.DOCKWARD_MOBY_2010_SRC ?? join(ENGINES_DIR, 'moby-20.10/root/usr/share/gocode/src/github.com/docker/docker'),
+  'moby-26.1': join(ENGINES_DIR, 'trixie/root/usr/share/gocode/src/github.com/docker/docker'),
   'moby-28.5': join(ENGINES_DIR, 'newest/root/usr/share/gocode/src/github.com/docker/docker'),
 };
 
