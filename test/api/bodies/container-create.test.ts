@@ -1,7 +1,7 @@
 /**
- * The create body without a daemon: 20.10's top-level HostConfig rules, and generated bodies
- * (create-bodies.ts, seeded) whose canonical encoding must decode to itself with nothing
- * unknown or trailing, for both daemon versions.
+ * The create body without a daemon: the top-level HostConfig rules of runconfig's wrapper (20.10,
+ * 26.1), and generated bodies (create-bodies.ts, seeded) whose canonical encoding must decode to
+ * itself with nothing unknown or trailing, for every daemon version.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,8 @@ import { lookup, type GoStruct } from '../../../src/api/gojson/value.js';
 import { createBody, rng } from './create-bodies.js';
 
 const SEED = Number(process.env.GOJSON_SEED ?? 20261125);
+/** The daemons that decode creates into runconfig.ContainerConfigWrapper: 20.10, 26.1. */
+const WRAPPER_APIS = ['1.41', '1.45'];
 
 function hostField(body: string, api: string, name: string): unknown {
   const c = decodeContainerCreate(Buffer.from(body), api);
@@ -21,27 +23,31 @@ function hostField(body: string, api: string, name: string): unknown {
 }
 
 describe('container create body', () => {
-  it('is known for the daemons of API 1.41 and 1.51 only', () => {
-    assert.ok(containerCreateType('1.41'));
-    assert.ok(containerCreateType('1.51'));
+  it('is known for the daemons of API 1.41, 1.45 and 1.51 only', () => {
+    for (const api of ['1.41', '1.45', '1.51']) assert.ok(containerCreateType(api), api);
     assert.equal(containerCreateType('1.44'), undefined);
     assert.throws(() => decodeContainerCreate(Buffer.from('{}'), '1.52'), /no container create body is known for a daemon of API 1\.52/);
   });
-  it('20.10: top-level HostConfig fields are the HostConfig when none is sent', () => {
-    assert.equal(hostField('{"Image":"x","Privileged":true}', '1.41', 'Privileged'), true);
+  it('28.5 does not read top-level HostConfig fields', () => {
     assert.equal(hostField('{"Image":"x","privileged":true}', '1.51', 'Privileged'), undefined);
     assert.deepEqual(decodeContainerCreate(Buffer.from('{"Image":"x","privileged":true}'), '1.51').decoded.unknown, ['privileged']);
   });
-  it('20.10: with a HostConfig object, top-level fields count only for five resources', () => {
-    const body = '{"Privileged":true,"Memory":8388608,"CpusetCpus":"0","Binds":["/:/h"],"HostConfig":{"NetworkMode":"none"}}';
-    assert.equal(hostField(body, '1.41', 'Privileged'), false);
-    assert.equal(hostField(body, '1.41', 'Binds'), null);
-    assert.equal(hostField(body, '1.41', 'Memory'), 8388608);
-    assert.equal(hostField(body, '1.41', 'CpusetCpus'), '0');
-    assert.equal(hostField('{"Memory":1,"HostConfig":{"Memory":2}}', '1.41', 'Memory'), 2);
-    assert.equal(hostField('{"Cpuset":"1","HostConfig":{}}', '1.41', 'CpusetCpus'), '1');
-  });
-  for (const api of ['1.41', '1.51']) {
+  for (const api of WRAPPER_APIS) {
+    it(`API ${api}: top-level HostConfig fields are the HostConfig when none is sent`, () => {
+      assert.equal(hostField('{"Image":"x","Privileged":true}', api, 'Privileged'), true);
+      assert.deepEqual(decodeContainerCreate(Buffer.from('{"Image":"x","privileged":true}'), api).decoded.unknown, []);
+    });
+    it(`API ${api}: with a HostConfig object, top-level fields count only for five resources`, () => {
+      const body = '{"Privileged":true,"Memory":8388608,"CpusetCpus":"0","Binds":["/:/h"],"HostConfig":{"NetworkMode":"none"}}';
+      assert.equal(hostField(body, api, 'Privileged'), false);
+      assert.equal(hostField(body, api, 'Binds'), null);
+      assert.equal(hostField(body, api, 'Memory'), 8388608);
+      assert.equal(hostField(body, api, 'CpusetCpus'), '0');
+      assert.equal(hostField('{"Memory":1,"HostConfig":{"Memory":2}}', api, 'Memory'), 2);
+      assert.equal(hostField('{"Cpuset":"1","HostConfig":{}}', api, 'CpusetCpus'), '1');
+    });
+  }
+  for (const api of ['1.41', '1.45', '1.51']) {
     it(`API ${api}: 2000 generated bodies re-encode to a fixed point (seed ${SEED})`, () => {
       const r = rng(SEED);
       for (let n = 0; n < 2000; n++) {
@@ -59,7 +65,7 @@ describe('container create body', () => {
         assert.deepEqual(again.decoded.unknown, [], canonical);
         assert.equal(again.decoded.rest, 'end');
         const hc = (c: typeof first) => (c.hostConfig ? encode(c.hostConfig as GoStruct, lookup(c.decoded.value, c.type, ['HostConfig'])!.type) : 'null');
-        if (api === '1.51') assert.equal(hc(again), hc(first), text);
+        if (!WRAPPER_APIS.includes(api)) assert.equal(hc(again), hc(first), text);
       }
     });
   }
