@@ -1,9 +1,10 @@
+// engines: trixie
 /**
  * A hostile tenant against the gateway's body checks, with the daemon's own state as the oracle:
  * what a container can read of the host, and what `docker inspect` on dockerd's own socket shows.
  * Each case is a request the fixture's `tenant` (preset:containers, exec, images, volumes, build;
  * the default container rules) may not turn into host access, or an ordinary docker CLI call it
- * must be allowed to make. Run against dockerd 20.10 (bookworm) and the newest.
+ * must be allowed to make. Run against dockerd 20.10 (bookworm), the newest and 26.1 (trixie).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// engines: trixie
 /**
  * Deep authorization through the gateway, with the real docker CLI and raw requests, against the
  * engine under test. A `tenant` may create and run ordinary containers: everything that would

@@ -1,3 +1,4 @@
+// engines: trixie
 /**
  * The body stage against the real dockerd as the oracle: seeded generated create bodies
  * (test/api/bodies/create-bodies.ts: random key casing, case-variant duplicates, escapes, folds,

@@ -1,3 +1,4 @@
+// engines: trixie
 /**
  * The other body routes through the gateway, with the real docker CLI and raw requests against
  * the engine under test: exec create, container update, volume and network create. The `tenant`

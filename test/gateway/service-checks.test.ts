@@ -1,3 +1,4 @@
+// engines: trixie
 /**
  * Swarm services through the gateway, on a real single-node swarm: a tenant granted services is
  * held to its container rules in `docker service create` (binds, the host network as the CLI

@@ -1,3 +1,4 @@
+// engines: trixie
 /**
  * The real dockerd as the oracle for the decoder: seeded generated create bodies
  * (create-bodies.ts) are sent to the daemon's own socket; the daemon's state (inspect) must be

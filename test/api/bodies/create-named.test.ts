@@ -1,3 +1,4 @@
+// engines: trixie
 /**
  * Named create bodies whose outcome is written down, checked against the decoder and against the
  * real dockerd: the rules a gateway that reads bodies differently from dockerd gets wrong.
