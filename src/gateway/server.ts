@@ -8,7 +8,8 @@ import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
-import { DEFAULT_MAX_BODY_BYTES } from '../api/bodies/canonical.js';
+import { BODY_ROUTES, DEFAULT_MAX_BODY_BYTES } from '../api/bodies/canonical.js';
+import { knownDaemon, knownDaemonApis } from '../api/bodies/daemons.js';
 import { ROUTES_KNOWN_THROUGH } from '../api/routes.js';
 import { apiVersionNumber, NEWEST_API_VERSION } from '../api/versions.js';
 import { engineRequest } from '../engine/engine-client.js';
@@ -125,6 +126,15 @@ export function newerDaemonWarning(daemonVersion: string, gatewayNewest: string)
   );
 }
 
+/** Behind a dockerd whose body types the gateway has no model of, constrained roles lose the body routes. */
+function unmodelledBodiesWarning(daemonVersion: string): string | undefined {
+  if (knownDaemon(daemonVersion)) return undefined;
+  return (
+    `warning: the gateway has no model of the request bodies of dockerd API ${daemonVersion} (it knows ${knownDaemonApis()}): ` +
+    `every role that is not unrestricted is refused the routes whose body it checks (${[...BODY_ROUTES.keys()].join(', ')})`
+  );
+}
+
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (!opts.listeners.length) throw new DockwardError('the gateway has no listener', 'pass --listen HOST:PORT or --unix PATH');
   const log = opts.log ?? ((line: string) => process.stderr.write(`dockward gateway: ${line}\n`));
@@ -132,6 +142,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const newest = opts.newestApiVersion ?? NEWEST_API_VERSION;
   const newerDaemon = newerDaemonWarning(apiVersion, newest);
   if (newerDaemon) log(newerDaemon);
+  const unmodelled = unmodelledBodiesWarning(apiVersion);
+  if (unmodelled) log(unmodelled);
   const protectedPaths = await protectedHostPaths(opts.upstreamSocket);
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const audit = new AuditLog(opts.auditLog, log);
