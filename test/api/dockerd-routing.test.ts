@@ -1,6 +1,8 @@
+// engines: trixie
 /**
  * Grounds the route table and the canonicalization refusals in the real dockerd under test
- * (DOCKWARD_TEST_ENGINE: 20.10, API 1.41, or the newest, 28.5, API 1.51), through the table for
+ * (DOCKWARD_TEST_ENGINE: 20.10, API 1.41; trixie's 26.1, API 1.45, the first without
+ * `POST /containers/{id}/copy`; or the newest, 28.5, API 1.51), through the table for
  * the API version that daemon reports:
  * - every (method, path) the table routes, dockerd routes too, and the paths/methods it does not,
  *   dockerd answers 404 "page not found" (side-effect free: a too-old API version /v1.11 makes
