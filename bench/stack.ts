@@ -15,6 +15,9 @@ import type { EngineEndpoint } from '../src/engine/engine-client.js';
 import { dockerdTlsArgs, freePort, importTestImage, startEngineDaemon, testEngineInstall } from '../test/harness/engine.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
 
+/** This build's dist/, the gateway the bench measures. */
+export const BUILD_DIST = join(import.meta.dirname, '../dist');
+
 /** The tenants (`scope: own`) of the ownership bench. */
 export const BENCH_TENANTS = ['tenant1', 'tenant2', 'tenant3', 'tenant4'] as const;
 
@@ -77,6 +80,12 @@ export interface Stack {
   targets: Target[];
   /** Why HAProxy is not among the targets, if it is not. */
   haproxyMissing?: string;
+  /**
+   * One more gateway of this build beside the others (same PKI, policy and daemon), with
+   * `nodeArgs` for Node after BENCH_GATEWAY_NODE_ARGS: the profile bench's `--cpu-prof`, which
+   * writes its profile when the process exits. Its stop() waits for that exit.
+   */
+  extraGateway(name: string, nodeArgs: string[]): Promise<{ target: Target; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -85,11 +94,11 @@ export interface Stack {
  * "--cpu-prof --cpu-prof-dir=/tmp/prof") for tuning sessions and the GC probe preloaded: it
  * answers SIGUSR2 with the process's GC totals.
  */
-async function startGatewayProcess(dist: string, args: string[], gcFile: string): Promise<ChildProcess> {
+async function startGatewayProcess(dist: string, args: string[], gcFile: string, extraNodeArgs: string[]): Promise<ChildProcess> {
   const main = join(dist, 'cli/main.js');
   const probe = join(import.meta.dirname, 'gc-probe.mjs');
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--import', probe, ...nodeArgs, main, 'gateway', ...args], {
+  const child = spawn(process.execPath, ['--import', probe, ...nodeArgs, ...extraNodeArgs, main, 'gateway', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, DOCKWARD_BENCH_GC_FILE: gcFile },
   });
@@ -113,13 +122,14 @@ export async function startStack(): Promise<Stack> {
   let daemon: PrivateDaemon | undefined;
   const gateways: ChildProcess[] = [];
   let haproxy: Haproxy | undefined;
-  const stop = async () => {
-    for (const gateway of gateways) {
-      if (gateway.exitCode === null) {
-        gateway.kill('SIGTERM');
-        await new Promise((r) => gateway.once('exit', r));
-      }
+  const stopGateway = async (gateway: ChildProcess) => {
+    if (gateway.exitCode === null && gateway.signalCode === null) {
+      gateway.kill('SIGTERM');
+      await new Promise((r) => gateway.once('exit', r));
     }
+  };
+  const stop = async () => {
+    for (const gateway of gateways) await stopGateway(gateway);
     await haproxy?.stop();
     await daemon?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -143,14 +153,14 @@ export async function startStack(): Promise<Stack> {
     const dockerdPort = await freePort();
     daemon = await startEngineDaemon({ args: dockerdTlsArgs(l.serverDir, dockerdPort) });
     await importTestImage(daemon.socketPath);
-    const gateway = async (dist: string, name: string): Promise<{ port: number; pid: number }> => {
+    const gateway = async (dist: string, name: string, nodeArgs: string[] = []): Promise<{ port: number; pid: number; child: ChildProcess }> => {
       const port = await freePort();
       const args = ['--listen', `127.0.0.1:${port}`, '--pki', pki, '--docker-socket', daemon!.socketPath, '--audit-log', join(dir, `${name}.audit.log`), '--policy', join(dir, 'policy.yaml')];
-      const child = await startGatewayProcess(dist, args, join(dir, `${name}.gc.json`));
+      const child = await startGatewayProcess(dist, args, join(dir, `${name}.gc.json`), nodeArgs);
       gateways.push(child);
-      return { port, pid: child.pid! };
+      return { port, pid: child.pid!, child };
     };
-    const gw = await gateway(join(import.meta.dirname, '../dist'), 'gateway');
+    const gw = await gateway(BUILD_DIST, 'gateway');
     const tcp = (name: TargetName, port: number, pid?: number): Target => ({
       name,
       ep: { host: '127.0.0.1', port, tls: tlsClient },
@@ -187,6 +197,10 @@ export async function startStack(): Promise<Stack> {
       client,
       targets,
       haproxyMissing,
+      extraGateway: async (name, nodeArgs) => {
+        const g = await gateway(BUILD_DIST, name, nodeArgs);
+        return { target: tcp('gateway', g.port, g.pid), stop: () => stopGateway(g.child) };
+      },
       stop,
     };
   } catch (e) {
