@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { flood, seedContainers, SECONDS, withStreams } from './loads.js';
 import { cpuOf, cpuSince } from './proc.js';
-import { BUILD_DIST, type Stack, type Target } from './stack.js';
+import { BUILD_DIST, gatewayGc, type Stack, type Target } from './stack.js';
 import { fmt } from './table.js';
 
 /** Sampling interval: V8's default of 1 ms gives too few samples for a few seconds of load. */
@@ -41,25 +41,28 @@ export async function benchProfile(stack: Stack): Promise<void> {
 
   /** Runs `load` against a fresh profiled gateway; returns the units it moved and prints the profile. */
   const profiled = async (name: string, title: string, load: (t: Target) => Promise<{ units: number; unit: string }>): Promise<void> => {
-    const g = await stack.extraGateway(`profile-${name}`, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`, `--cpu-prof-interval=${INTERVAL_US}`]);
-    let window: { fromUs: number; toUs: number };
-    let done: { units: number; unit: string };
-    let cpu;
-    try {
+    const gwName = `profile-${name}`;
+    const g = await stack.extraGateway(gwName, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`, `--cpu-prof-interval=${INTERVAL_US}`]);
+    const measure = async () => {
       // JIT warm-up, as in the gateway bench: the profile is of a gateway that has run a while.
       await flood(stack, g.target, '/_ping', 16, 1);
-      const before = cpuOf(g.target.pid!);
+      const pid = g.target.pid!;
+      const gcBefore = await gatewayGc(stack, gwName, pid);
+      const before = cpuOf(pid);
       const fromUs = nowUs();
-      done = await load(g.target);
-      window = { fromUs, toUs: nowUs() };
-      cpu = cpuSince(g.target.pid!, before);
-    } finally {
-      await g.stop();
-    }
+      const done = await load(g.target);
+      const window = { fromUs, toUs: nowUs() };
+      const cpu = cpuSince(pid, before);
+      const gcAfter = await gatewayGc(stack, gwName, pid);
+      const gc = gcBefore && gcAfter ? `; GC ${gcAfter.count - gcBefore.count} collections, ${gcAfter.majorCount - gcBefore.majorCount} of them full, ${fmt(gcAfter.ms - gcBefore.ms)} ms` : '';
+      return { done, window, line: `/proc CPU ${fmt(cpu.user, 2)} s user + ${fmt(cpu.system, 2)} s system${gc}` };
+    };
+    // The profile is written when the gateway exits.
+    const { done, window, line } = await measure().finally(() => g.stop());
     const file = join(dir, `${name}.cpuprofile`);
     const s = summarizeProfile(file, dist, window);
     const per = done.unit === 'request' ? `${fmt((s.busyMs / done.units) * 1000)} µs per request` : `${fmt(s.busyMs / done.units, 2)} ms per MB`;
-    print(`${title}; /proc CPU ${fmt(cpu.user, 2)} s user + ${fmt(cpu.system, 2)} s system`, file, s, per);
+    print(`${title}; ${line}`, file, s, per);
   };
 
   await profiled('containers-json', `GET /containers/json?all=1, c=16, ${SECONDS} s`, async (t) => {

@@ -209,16 +209,24 @@ export async function startStack(): Promise<Stack> {
   }
 }
 
-/** The GC totals the probe in the gateway process reports (see gc-probe.mjs). */
-export async function gatewayGc(stack: Stack): Promise<{ count: number; ms: number } | undefined> {
-  const gw = stack.targets.find((t) => t.name === 'gateway')!;
-  const file = join(stack.dir, 'gateway.gc.json');
+/** The GC totals the probe in a gateway process reports (see gc-probe.mjs). */
+export interface GcTotals {
+  count: number;
+  ms: number;
+  /** Full (mark-compact) collections, included in count and ms. */
+  majorCount: number;
+  majorMs: number;
+}
+
+/** The GC totals of the bench's gateway, or of the extra gateway `name` (process `pid`). */
+export async function gatewayGc(stack: Stack, name = 'gateway', pid = stack.targets.find((t) => t.name === 'gateway')!.pid!): Promise<GcTotals | undefined> {
+  const file = join(stack.dir, `${name}.gc.json`);
   await rm(file, { force: true });
-  process.kill(gw.pid!, 'SIGUSR2');
+  process.kill(pid, 'SIGUSR2');
   for (let i = 0; i < 50; i++) {
     await new Promise((r) => setTimeout(r, 20));
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as { count: number; ms: number };
+      return JSON.parse(readFileSync(file, 'utf8')) as GcTotals;
     } catch {
       // not written yet
     }
