@@ -20,7 +20,7 @@ export const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 export const BIG_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 200);
 export const LOG_MB = Number(process.env.BENCH_LOG_MB ?? 100);
 
-export function acOptions(t: Target, tls: TlsClient): Partial<autocannon.Options> {
+function acOptions(t: Target, tls: TlsClient): Partial<autocannon.Options> {
   return 'socketPath' in t.ep ? { socketPath: t.ep.socketPath } : { tlsOptions: tls };
 }
 
