@@ -14,6 +14,7 @@ import type { PrivateDaemon } from '../src/engine/private-daemon.js';
 import type { EngineEndpoint } from '../src/engine/engine-client.js';
 import { dockerdTlsArgs, freePort, importTestImage, startEngineDaemon, testEngineInstall } from '../test/harness/engine.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
+import { GATEWAY_NODE_FLAGS } from '../src/gateway/node-flags.js';
 
 /** This build's dist/, the gateway the bench measures. */
 export const BUILD_DIST = join(import.meta.dirname, '../dist');
@@ -90,7 +91,7 @@ export interface Stack {
 }
 
 /**
- * The gateway built at `dist` (a dist/ directory), with BENCH_GATEWAY_NODE_ARGS (e.g.
+ * The gateway built at `dist` (a dist/ directory), with the node flags it is deployed with, then BENCH_GATEWAY_NODE_ARGS (e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof") for tuning sessions and the GC probe preloaded: it
  * answers SIGUSR2 with the process's GC totals.
  */
@@ -98,7 +99,7 @@ async function startGatewayProcess(dist: string, args: string[], gcFile: string,
   const main = join(dist, 'cli/main.js');
   const probe = join(import.meta.dirname, 'gc-probe.mjs');
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--import', probe, ...nodeArgs, ...extraNodeArgs, main, 'gateway', ...args], {
+  const child = spawn(process.execPath, ['--import', probe, ...GATEWAY_NODE_FLAGS, ...nodeArgs, ...extraNodeArgs, main, 'gateway', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, DOCKWARD_BENCH_GC_FILE: gcFile },
   });
