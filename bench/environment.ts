@@ -49,7 +49,7 @@ export async function printGatewayTotals(stack: Stack): Promise<void> {
   const gc = await gatewayGc(stack);
   console.log(
     `\ngateway process, whole run: CPU ${fmt(cpu.user, 1)} s user + ${fmt(cpu.system, 1)} s system; ` +
-      `GC ${gc ? `${gc.count} collections, ${fmt(gc.ms / 1000, 2)} s (${fmt((gc.ms / 10 / Math.max(0.01, cpu.user + cpu.system)), 1)}% of its CPU)` : 'not reported'}; ` +
+      `GC ${gc ? `${gc.count} collections (${gc.majorCount} full, ${fmt(gc.majorMs / 1000, 2)} s), ${fmt(gc.ms / 1000, 2)} s (${fmt((gc.ms / 10 / Math.max(0.01, cpu.user + cpu.system)), 1)}% of its CPU)` : 'not reported'}; ` +
       `peak RSS ${fmt(peakRssMb(gw.pid!), 1)} MB; load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
 }

@@ -6,24 +6,17 @@
  * once with the load generator pinned to a core of its own; new-connection cost; archive and
  * log throughput with CPU per MB; and a body-inspected `POST /containers/create`.
  */
-import autocannon from 'autocannon';
-import http from 'node:http';
 import https from 'node:https';
+import type http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
-import { engineJson, type EngineEndpoint } from '../src/engine/engine-client.js';
+import { engineJson } from '../src/engine/engine-client.js';
 import { TEST_IMAGE } from '../test/harness/engine.js';
+import { flood, request, seedContainers, SECONDS, withStreams, type StreamLoad } from './loads.js';
 import { cpuOf, cpuSince, type Cpu } from './proc.js';
-import { writeRandomFile } from './random-file.js';
 import type { Stack, Target, TargetName, TlsClient } from './stack.js';
 import { fmt, median, quantile, ratio } from './table.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const BIG_MB = Number(process.env.BENCH_ARCHIVE_MB ?? 200);
-const LOG_MB = Number(process.env.BENCH_LOG_MB ?? 100);
 const STREAM_RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
 const CREATE_RUNS = Number(process.env.BENCH_CREATE_RUNS ?? 50);
 const PROXIES: TargetName[] = ['haproxy', 'gateway', 'gateway-base'];
@@ -36,14 +29,6 @@ interface Load {
   errors: number;
   /** CPU of each proxy process (and dockerd) while this target was loaded. */
   cpu: Map<TargetName, Cpu>;
-}
-
-function acOptions(t: Target, tls: TlsClient): Partial<autocannon.Options> {
-  return 'socketPath' in t.ep ? { socketPath: t.ep.socketPath } : { tlsOptions: tls };
-}
-
-function baseUrl(t: Target): string {
-  return 'socketPath' in t.ep ? 'http://docker' : `https://127.0.0.1:${t.ep.port}`;
 }
 
 /** CPU of the processes that serve `t`: the proxy itself, and dockerd behind it. */
@@ -59,16 +44,8 @@ async function measured<T>(stack: Stack, t: Target, f: () => Promise<T>): Promis
 }
 
 async function load(stack: Stack, t: Target, path: string, connections: number): Promise<Load> {
-  const { value: r, cpu } = await measured(stack, t, () =>
-    autocannon({ ...acOptions(t, stack.tlsClient), url: `${baseUrl(t)}${path}`, connections, duration: SECONDS, timeout: 10 } as autocannon.Options),
-  );
+  const { value: r, cpu } = await measured(stack, t, () => flood(stack, t, path, connections));
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.non2xx, cpu };
-}
-
-function request(t: Target, tls: TlsClient, method: string, path: string, agent: http.Agent | false = false): http.ClientRequest {
-  const ep = t.ep;
-  const common = { method, path, agent, headers: { host: 'docker' } };
-  return 'socketPath' in ep ? http.request({ ...common, socketPath: ep.socketPath }) : https.request({ ...common, host: ep.host, port: ep.port, ...tls });
 }
 
 function exchange(req: http.ClientRequest, body?: string): Promise<{ status: number; text: string }> {
@@ -104,29 +81,6 @@ async function handshakes(stack: Stack, t: Target): Promise<{ rate: number; p50:
     alone.push(performance.now() - started);
   }
   return { rate: done / SECONDS, p50: median(alone), cpuUs: ((own.user + own.system) / done) * 1e6 };
-}
-
-/** Streams a request body (or none) and the response; MB/s over the bytes that moved. */
-function transfer(stack: Stack, t: Target, method: string, path: string, body?: string): Promise<{ mbps: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = request(t, stack.tlsClient, method, path);
-    req.setTimeout(300_000, () => req.destroy(new Error(`${method} ${path} via ${t.name}: nothing moved for 300 s`)));
-    let bytes = 0;
-    req.on('response', (res) => {
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) return reject(new Error(`${method} ${path}: ${res.statusCode}`));
-        const moved = body ? BIG_MB * 1e6 : bytes;
-        resolve({ mbps: moved / 1e6 / ((performance.now() - started) / 1000) });
-      });
-    });
-    req.on('error', reject);
-    if (body) {
-      req.setHeader('content-type', 'application/x-tar');
-      createReadStream(body).pipe(req);
-    } else req.end();
-  });
 }
 
 const us = (c: Cpu | undefined, n: number) => (c ? `${fmt((c.user / n) * 1e6)}+${fmt((c.system / n) * 1e6)}` : '-');
@@ -204,15 +158,10 @@ async function inspectedCreate(stack: Stack): Promise<void> {
 }
 
 export async function benchGateway(stack: Stack): Promise<void> {
-  const direct: EngineEndpoint = stack.targets[0]!.ep;
   if (stack.haproxyMissing) console.log(`\nHAProxy left out: ${stack.haproxyMissing}`);
-  // Something for /containers/json?all=1 to list.
-  for (let i = 0; i < 10; i++) {
-    const c = await engineJson<{ Id: string }>(direct, 'POST', `/containers/create?name=bench${i}`, { Image: TEST_IMAGE, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } });
-    if (i === 0) await engineJson(direct, 'POST', `/containers/${c.Id}/start`);
-  }
+  await seedContainers(stack);
   // JIT warm-up, so the first cell does not measure a cold gateway.
-  for (const t of stack.targets) await autocannon({ ...acOptions(t, stack.tlsClient), url: `${baseUrl(t)}/_ping`, connections: 16, duration: 1 } as autocannon.Options);
+  for (const t of stack.targets) await flood(stack, t, '/_ping', 16, 1);
 
   await rates(stack, `all processes share the ${cpus().length} CPUs`);
   let canPin = cpus().length >= 2;
@@ -240,48 +189,31 @@ export async function benchGateway(stack: Stack): Promise<void> {
 
   await inspectedCreate(stack);
 
-  // Archive: a BIG_MB file of random bytes (incompressible) in a tar, up and down.
-  const bigDir = join(stack.dir, 'big');
-  await mkdir(bigDir);
-  await writeRandomFile(join(bigDir, 'big.bin'), BIG_MB);
-  const tar = join(stack.dir, 'big.tar');
-  execFileSync('tar', ['-C', bigDir, '-cf', tar, 'big.bin']);
-  await rm(bigDir, { recursive: true });
   // Streams vary by ±15% from one run to the next on a shared 2-core machine (the last upload's
   // dirty pages are still being written back, say): each figure is the median of STREAM_RUNS,
   // taken round-robin over the targets after a sync, with each proxy's CPU of its median run.
   type Run = { mbps: number; cpu: Map<TargetName, Cpu> };
-  const streamed = async (f: (t: Target) => Promise<{ mbps: number }>): Promise<Map<TargetName, Run>> => {
+  const streamed = async (s: StreamLoad): Promise<Map<TargetName, Run>> => {
     const runs = new Map<Target, Run[]>(stack.targets.map((t) => [t, []]));
     for (let i = 0; i < STREAM_RUNS; i++) {
       for (const t of stack.targets) {
         execFileSync('sync');
-        const { value, cpu } = await measured(stack, t, () => f(t));
+        const { value, cpu } = await measured(stack, t, () => s.run(t));
         runs.get(t)!.push({ mbps: value.mbps, cpu });
       }
     }
     return new Map([...runs].map(([t, r]) => [t.name, [...r].sort((a, b) => a.mbps - b.mbps)[r.length >> 1]!]));
   };
-  const up = await streamed((t) => transfer(stack, t, 'PUT', '/containers/bench0/archive?path=/tmp', tar));
-  const down = await streamed((t) => transfer(stack, t, 'GET', '/containers/bench0/archive?path=/tmp/big.bin'));
-  await rm(tar);
-  const logger = await engineJson<{ Id: string }>(direct, 'POST', '/containers/create?name=logger', {
-    Image: TEST_IMAGE,
-    Cmd: ['sh', '-c', `yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456 | head -c ${LOG_MB * 1_000_000}`],
-    HostConfig: { NetworkMode: 'none' },
+  const results = await withStreams(stack, async (loads) => {
+    const done: [StreamLoad, Map<TargetName, Run>][] = [];
+    for (const s of loads) done.push([s, await streamed(s)]);
+    return done;
   });
-  await engineJson(direct, 'POST', `/containers/${logger.Id}/start`);
-  await engineJson(direct, 'POST', `/containers/${logger.Id}/wait`);
-  const logs = await streamed((t) => transfer(stack, t, 'GET', `/containers/${logger.Id}/logs?stdout=1`));
 
   const names = stack.targets.map((t) => t.name);
   const present = PROXIES.filter((p) => names.includes(p));
   console.log(`\nMB/s, median of ${STREAM_RUNS}, round-robin   ${names.map((n) => n.padStart(11)).join(' ')} ${'gw/tls'.padStart(7)} ${'gw/hap'.padStart(7)}   CPU ms/MB user+sys: ${present.join(', ')}`);
-  for (const [name, m, mb] of [
-    [`archive upload ${BIG_MB} MB`, up, BIG_MB],
-    [`archive download ${BIG_MB} MB`, down, BIG_MB],
-    [`logs ${LOG_MB} MB`, logs, LOG_MB],
-  ] as const) {
+  for (const [{ name, mb }, m] of results) {
     const mbps = (n: TargetName) => m.get(n)?.mbps ?? NaN;
     const perMb = present.map((p) => {
       const c = m.get(p)?.cpu.get(p);

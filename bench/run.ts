@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- pki|gateway|commands|tenants|audit …]`: each area's benchmark in turn; they print their own
+ * `npm run bench [-- pki|gateway|commands|tenants|profile|audit …]`: each area's benchmark in turn; they print their own
  * tables and ratios. The gateway benches share one stack (dockerd, its TLS, HAProxy, the gateway).
  */
 import { benchCommands } from './commands.js';
@@ -7,6 +7,7 @@ import { benchGateway } from './gateway.js';
 import { benchPki } from './pki.js';
 import { benchAudit } from './audit.js';
 import { benchTenants } from './tenants.js';
+import { benchProfile } from './profile.js';
 import { printEnvironment, printGatewayTotals } from './environment.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -28,6 +29,7 @@ const benches: [string, () => Promise<void>][] = [
   ['gateway', () => withStack(benchGateway)],
   ['commands', () => withStack(benchCommands)],
   ['tenants', () => withStack(benchTenants)],
+  ['profile', () => withStack(benchProfile)],
   // Starts its own dockerd with 500 containers: not the shared stack.
   ['audit', benchAudit],
 ];

@@ -14,6 +14,10 @@ import type { PrivateDaemon } from '../src/engine/private-daemon.js';
 import type { EngineEndpoint } from '../src/engine/engine-client.js';
 import { dockerdTlsArgs, freePort, importTestImage, startEngineDaemon, testEngineInstall } from '../test/harness/engine.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
+import { GATEWAY_NODE_FLAGS } from '../src/gateway/node-flags.js';
+
+/** This build's dist/, the gateway the bench measures. */
+export const BUILD_DIST = join(import.meta.dirname, '../dist');
 
 /** The tenants (`scope: own`) of the ownership bench. */
 export const BENCH_TENANTS = ['tenant1', 'tenant2', 'tenant3', 'tenant4'] as const;
@@ -77,19 +81,25 @@ export interface Stack {
   targets: Target[];
   /** Why HAProxy is not among the targets, if it is not. */
   haproxyMissing?: string;
+  /**
+   * One more gateway of this build beside the others (same PKI, policy and daemon), with
+   * `nodeArgs` for Node after BENCH_GATEWAY_NODE_ARGS: the profile bench's `--cpu-prof`, which
+   * writes its profile when the process exits. Its stop() waits for that exit.
+   */
+  extraGateway(name: string, nodeArgs: string[]): Promise<{ target: Target; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
 /**
- * The gateway built at `dist` (a dist/ directory), with BENCH_GATEWAY_NODE_ARGS (e.g.
+ * The gateway built at `dist` (a dist/ directory), with the node flags it is deployed with, then BENCH_GATEWAY_NODE_ARGS (e.g.
  * "--cpu-prof --cpu-prof-dir=/tmp/prof") for tuning sessions and the GC probe preloaded: it
  * answers SIGUSR2 with the process's GC totals.
  */
-async function startGatewayProcess(dist: string, args: string[], gcFile: string): Promise<ChildProcess> {
+async function startGatewayProcess(dist: string, args: string[], gcFile: string, extraNodeArgs: string[]): Promise<ChildProcess> {
   const main = join(dist, 'cli/main.js');
   const probe = join(import.meta.dirname, 'gc-probe.mjs');
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--import', probe, ...nodeArgs, main, 'gateway', ...args], {
+  const child = spawn(process.execPath, ['--import', probe, ...GATEWAY_NODE_FLAGS, ...nodeArgs, ...extraNodeArgs, main, 'gateway', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, DOCKWARD_BENCH_GC_FILE: gcFile },
   });
@@ -113,13 +123,14 @@ export async function startStack(): Promise<Stack> {
   let daemon: PrivateDaemon | undefined;
   const gateways: ChildProcess[] = [];
   let haproxy: Haproxy | undefined;
-  const stop = async () => {
-    for (const gateway of gateways) {
-      if (gateway.exitCode === null) {
-        gateway.kill('SIGTERM');
-        await new Promise((r) => gateway.once('exit', r));
-      }
+  const stopGateway = async (gateway: ChildProcess) => {
+    if (gateway.exitCode === null && gateway.signalCode === null) {
+      gateway.kill('SIGTERM');
+      await new Promise((r) => gateway.once('exit', r));
     }
+  };
+  const stop = async () => {
+    for (const gateway of gateways) await stopGateway(gateway);
     await haproxy?.stop();
     await daemon?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -143,14 +154,14 @@ export async function startStack(): Promise<Stack> {
     const dockerdPort = await freePort();
     daemon = await startEngineDaemon({ args: dockerdTlsArgs(l.serverDir, dockerdPort) });
     await importTestImage(daemon.socketPath);
-    const gateway = async (dist: string, name: string): Promise<{ port: number; pid: number }> => {
+    const gateway = async (dist: string, name: string, nodeArgs: string[] = []): Promise<{ port: number; pid: number; child: ChildProcess }> => {
       const port = await freePort();
       const args = ['--listen', `127.0.0.1:${port}`, '--pki', pki, '--docker-socket', daemon!.socketPath, '--audit-log', join(dir, `${name}.audit.log`), '--policy', join(dir, 'policy.yaml')];
-      const child = await startGatewayProcess(dist, args, join(dir, `${name}.gc.json`));
+      const child = await startGatewayProcess(dist, args, join(dir, `${name}.gc.json`), nodeArgs);
       gateways.push(child);
-      return { port, pid: child.pid! };
+      return { port, pid: child.pid!, child };
     };
-    const gw = await gateway(join(import.meta.dirname, '../dist'), 'gateway');
+    const gw = await gateway(BUILD_DIST, 'gateway');
     const tcp = (name: TargetName, port: number, pid?: number): Target => ({
       name,
       ep: { host: '127.0.0.1', port, tls: tlsClient },
@@ -187,6 +198,10 @@ export async function startStack(): Promise<Stack> {
       client,
       targets,
       haproxyMissing,
+      extraGateway: async (name, nodeArgs) => {
+        const g = await gateway(BUILD_DIST, name, nodeArgs);
+        return { target: tcp('gateway', g.port, g.pid), stop: () => stopGateway(g.child) };
+      },
       stop,
     };
   } catch (e) {
@@ -195,16 +210,24 @@ export async function startStack(): Promise<Stack> {
   }
 }
 
-/** The GC totals the probe in the gateway process reports (see gc-probe.mjs). */
-export async function gatewayGc(stack: Stack): Promise<{ count: number; ms: number } | undefined> {
-  const gw = stack.targets.find((t) => t.name === 'gateway')!;
-  const file = join(stack.dir, 'gateway.gc.json');
+/** The GC totals the probe in a gateway process reports (see gc-probe.mjs). */
+export interface GcTotals {
+  count: number;
+  ms: number;
+  /** Full (mark-compact) collections, included in count and ms. */
+  majorCount: number;
+  majorMs: number;
+}
+
+/** The GC totals of the bench's gateway, or of the extra gateway `name` (process `pid`). */
+export async function gatewayGc(stack: Stack, name = 'gateway', pid = stack.targets.find((t) => t.name === 'gateway')!.pid!): Promise<GcTotals | undefined> {
+  const file = join(stack.dir, `${name}.gc.json`);
   await rm(file, { force: true });
-  process.kill(gw.pid!, 'SIGUSR2');
+  process.kill(pid, 'SIGUSR2');
   for (let i = 0; i < 50; i++) {
     await new Promise((r) => setTimeout(r, 20));
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as { count: number; ms: number };
+      return JSON.parse(readFileSync(file, 'utf8')) as GcTotals;
     } catch {
       // not written yet
     }

@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { UsageError } from '../util/errors.js';
+import { GATEWAY_NODE_FLAGS } from '../gateway/node-flags.js';
 
 export const UNIT_PATH = '/etc/systemd/system/dockward-gateway.service';
 
@@ -32,7 +33,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStart=${unitPath(o.node, 'node')} ${unitPath(o.script, 'the dockward script')} gateway --config ${unitPath(o.config, 'the config')}
+ExecStart=${unitPath(o.node, 'node')} ${GATEWAY_NODE_FLAGS.join(' ')} ${unitPath(o.script, 'the dockward script')} gateway --config ${unitPath(o.config, 'the config')}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=2s

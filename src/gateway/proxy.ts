@@ -14,7 +14,7 @@ import type { Plan } from '../ownership/index.js';
 import { ownedAnswer } from './owned-answer.js';
 import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
 import type { Allow, ReadBody, Refuse } from './pipeline/outcome.js';
-import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, replyError, sizedBodyHeaders } from './wire.js';
+import { drainRefused, expectsContinue, withoutBody, forwardRequestHeaders, forwardResponseHeaders, jsonBodyHeaders, rawHeader, replyError, sizedBodyHeaders } from './wire.js';
 
 /** Sized answers up to this are sent in one piece; larger ones and streams are relayed. */
 const SMALL_ANSWER_BYTES = 64 * 1024;
@@ -181,7 +181,7 @@ function forward(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: S
   upReq.on('response', (upRes) => {
     const headers = forwardResponseHeaders(upRes.rawHeaders, ctx.policy.api.pinnedVersion, a.verdict.classicBuilder);
     if (a.answer && upRes.statusCode! < 300) return ownedAnswer(ctx, a.verdict.owner!, a.answer, upRes, res, headers, (n) => (bytesOut += n));
-    const length = upRes.headers['content-length'];
+    const length = rawHeader(upRes.rawHeaders, 'content-length');
     // Node fixes the framing (Content-Length or chunked) when the head is written, so an answer
     // that may still be coalesced writes its head only once that is decided.
     if (length !== undefined) res.writeHead(upRes.statusCode!, upRes.statusMessage, headers);

@@ -103,6 +103,19 @@ export function sizedBodyHeaders(raw: string[], acceptEncoding: AcceptEncodingMo
 }
 
 /**
+ * The first value of header `lower` (a lower-case name) in a raw list. Reading one header of an
+ * answer this way spares Node building the whole `headers` object, which it does lazily on first
+ * access: ~1% of the gateway's CPU per `/containers/json` (profiled, issue #15). llhttp refuses a
+ * message with two Content-Length headers, so for that one the first is the only one.
+ */
+export function rawHeader(raw: string[], lower: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) return raw[i + 1];
+  }
+  return undefined;
+}
+
+/**
  * dockerd's response headers minus the ones that describe its connection to us. With
  * `apiVersion` (dockerd is newer than the gateway), `Api-Version` says that version instead of
  * dockerd's, so a client negotiating on it (the docker CLI reads it from /_ping) asks for a version

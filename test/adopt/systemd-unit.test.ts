@@ -32,7 +32,7 @@ test('install-unit writes a unit systemd-analyze verifies cleanly', { skip }, as
     for (const line of ['Restart=on-failure', 'ExecReload=/bin/kill -HUP $MAINPID', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'CapabilityBoundingSet=CAP_CHOWN', 'RuntimeDirectory=dockward']) {
       assert.ok(text.includes(`\n${line}\n`), line);
     }
-    assert.match(text, /\nExecStart=\/\S+\/node \/\S+\/dist\/cli\/main\.js gateway --config \/etc\/dockward\/gateway\.yaml\n/);
+    assert.match(text, /\nExecStart=\/\S+\/node --initial-old-space-size=64 \/\S+\/dist\/cli\/main\.js gateway --config \/etc\/dockward\/gateway\.yaml\n/);
     const verify = await runProcess(analyze!, ['verify', unit], { env: { PATH: process.env.PATH ?? '' } });
     assert.equal(verify.code, 0, verify.stderr);
     assert.equal(verify.stderr.trim(), '', 'systemd-analyze warned');
