@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 import { Command, CommanderError } from 'commander';
 import { errorLine, DockwardError } from '../util/errors.js';
 import { registerCommands } from './commands.js';
