@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { errorLine, DockwardError } from '../util/errors.js';
 import { registerCommands } from './commands.js';

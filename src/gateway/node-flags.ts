@@ -1,9 +1,8 @@
 /**
  * Flags for the node process that runs the gateway. V8 sizes its heap when the process starts, so
  * `v8.setFlagsFromString` from the gateway itself would come too late: whatever starts the gateway
- * passes them (the systemd unit of `gateway install-unit`, the bench) or repeats them (the image's
- * ENTRYPOINT in deploy/Dockerfile, and src/cli/main.ts's `#!/usr/bin/env -S node …` line, so that
- * `dockward up` from npm's bin has them too; test/cli/node-flags.test.ts holds both to this list).
+ * passes them (the systemd unit of `gateway install-unit`, the image's ENTRYPOINT in
+ * deploy/Dockerfile, which repeats them, and the bench).
  *
  * `--initial-old-space-size=64`: with V8's default the old generation's limit sits at ~37 MB over a
  * ~14 MB heap, and a process relaying a stream can fall into marking and compacting every 13-15 MB
