@@ -2,7 +2,9 @@
  * Flags for the node process that runs the gateway. V8 sizes its heap when the process starts, so
  * `v8.setFlagsFromString` from the gateway itself would come too late: whatever starts the gateway
  * passes them (the systemd unit of `gateway install-unit`, the image's ENTRYPOINT in
- * deploy/Dockerfile, which repeats them, and the bench).
+ * deploy/Dockerfile, which repeats them (test/cli/node-flags.test.ts), and the bench). Not the
+ * `dockward` script's `#!` line: `env -S` is GNU's, and BusyBox's env (Alpine) refuses it, which
+ * would stop every dockward command there for the sake of a heap size.
  *
  * `--initial-old-space-size=64`: with V8's default the old generation's limit sits at ~37 MB over a
  * ~14 MB heap, and a process relaying a stream can fall into marking and compacting every 13-15 MB
