@@ -1,0 +1,67 @@
+/**
+ * Probes of a hostile tenant for holes the other gateway tests do not cover, with dockerd's own
+ * state (inspected through its socket) or a server on the host's loopback as the oracle.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
+import { rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
+
+const skip = engineSkipReason();
+
+const status = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+
+describe('a hostile tenant against ownership (scope: own)', { skip }, () => {
+  let f: GatewayFixture;
+  const bob = { net: '' };
+  const ok = async (who: string, args: string[]) => {
+    const r = await f.docker(who, args, { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `${who}: docker ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  /** The networks dockerd attached a container to, by network id. */
+  const networkIds = async (id: string) =>
+    Object.values(JSON.parse((await f.engine.docker(['inspect', '--format', '{{json .NetworkSettings.Networks}}', id])).stdout) as Record<string, { NetworkID: string }>).map((n) => n.NetworkID);
+
+  before(async () => {
+    f = await startGatewayFixture(TENANTS_POLICY);
+    await ok('bob', ['network', 'create', 'secret-net']);
+    await ok('bob', ['run', '-d', '--name', 'db', '--network', 'none', TEST_IMAGE, 'sleep', '600']);
+    bob.net = (await f.engine.docker(['network', 'inspect', '--format', '{{.Id}}', 'bob.secret-net'])).stdout.trim();
+    await ok('alice', ['network', 'create', 'mine']);
+  });
+  after(async () => {
+    if (!f) return;
+    await removeContainersAndNetworks(f);
+    await f.stop();
+  });
+
+  it("a create naming the tenant's own network, with EndpointSettings.NetworkID set to another tenant's network, does not join that network", async () => {
+    const body = JSON.stringify({
+      Image: TEST_IMAGE,
+      Cmd: ['sleep', '600'],
+      HostConfig: { NetworkMode: 'mine' },
+      NetworkingConfig: { EndpointsConfig: { mine: { NetworkID: 'bob.secret-net' } } },
+    });
+    const res = await rawPost(f, 'alice', `${f.api}/containers/create?name=nid`, body);
+    assert.equal(status(res), 201, res);
+    await ok('alice', ['start', 'nid']);
+    const id = (await f.engine.docker(['inspect', '--format', '{{.Id}}', 'alice.nid'])).stdout.trim();
+    const mine = (await f.engine.docker(['network', 'inspect', '--format', '{{.Id}}', 'alice.mine'])).stdout.trim();
+    assert.deepEqual(await networkIds(id), [mine], `dockerd attached alice's container to ${(await networkIds(id)).join(', ')}, not her own network ${mine} (bob's: ${bob.net})`);
+  });
+
+  it("a network connect to the tenant's own network with EndpointConfig.NetworkID set to another tenant's network does not join that network", async () => {
+    await ok('alice', ['run', '-d', '--name', 'conn', TEST_IMAGE, 'sleep', '600']);
+    const id = (await f.engine.docker(['inspect', '--format', '{{.Id}}', 'alice.conn'])).stdout.trim();
+    const mine = (await f.engine.docker(['network', 'inspect', '--format', '{{.Id}}', 'alice.mine'])).stdout.trim();
+    // dockerd decodes this endpoint itself: every key its decoder takes for NetworkID (the Kelvin sign folds onto k).
+    for (const key of ['NetworkID', 'networkid', 'Networ\u212aID']) {
+      const res = await rawPost(f, 'alice', `${f.api}/networks/mine/connect`, JSON.stringify({ Container: 'conn', EndpointConfig: { [key]: 'bob.secret-net' } }));
+      assert.equal(status(res), 200, res);
+      const joined = await networkIds(id);
+      assert.ok(!joined.includes(bob.net) && joined.includes(mine), `${key}: dockerd attached alice's container to ${joined.join(', ')} (bob's: ${bob.net}, hers: ${mine})`);
+      await f.engine.docker(['network', 'disconnect', 'alice.mine', 'alice.conn']);
+    }
+  });
+});
