@@ -7,7 +7,7 @@
  * such an object is.
  */
 import type { OwnershipCache } from './cache.js';
-import { ownerFilters, OwnershipRefusal, parseFilters } from './label.js';
+import { ownerFilters, OwnershipRefusal, parseFilters, type Filters } from './label.js';
 import { daemonName, invalidName } from './names.js';
 import { resolveExec, resolveOwned } from './resolve.js';
 import { containerCreateBody, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
@@ -78,11 +78,32 @@ function setOnly(query: URLSearchParams, key: string, value: string): void {
 
 function ownFilters(target: string, owner: string, scopeNames = false): string {
   const { path, query } = split(target);
+  setOnly(query, 'filters', JSON.stringify(scopedFilters(query, owner, scopeNames)));
+  return join(path, query);
+}
+
+function scopedFilters(query: URLSearchParams, owner: string, scopeNames: boolean): Filters {
   const filters = ownerFilters(parseFilters(query.get('filters')), owner);
   // A name filter is a pattern (Go regexp) on the daemon's names: an anchored one gets the prefix,
   // its dot escaped (tenant names have no other special character), after its anchor.
   if (scopeNames && filters.name) {
     filters.name = Object.fromEntries(Object.entries(filters.name).map(([n, on]) => [n.startsWith('^') ? `^${owner}\\.${n.slice(1).replace(/^\//, '')}` : n, on]));
+  }
+  return filters;
+}
+
+/**
+ * The container list: besides the owner's filters, `since` and `before` name a container that
+ * dockerd looks up (id, name or prefix; every value, whatever its boolean) and answers 404 for
+ * when it has none, so they are resolved among the tenant's own: anyone else's would be
+ * confirmed by a 200.
+ */
+async function containerListTarget(cache: OwnershipCache, target: string, owner: string): Promise<string> {
+  const { path, query } = split(target);
+  const filters = scopedFilters(query, owner, true);
+  for (const key of ['since', 'before']) {
+    const refs = filters[key];
+    if (refs) filters[key] = Object.fromEntries(await Promise.all(Object.entries(refs).map(async ([ref, on]) => [await resolveOwned(cache, 'container', owner, ref), on] as const)));
   }
   setOnly(query, 'filters', JSON.stringify(filters));
   return join(path, query);
@@ -134,7 +155,7 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
   if (SHARED.has(route) || route.includes(' /images/{name}') || route.startsWith('GET /distribution/')) return { target };
   switch (route) {
     case 'GET /containers/json':
-      return { target: ownFilters(target, owner, true), answer: { kind: 'json', rewrite: (v) => answers.list(answers.container)(v, owner) } };
+      return { target: await containerListTarget(cache, target, owner), answer: { kind: 'json', rewrite: (v) => answers.list(answers.container)(v, owner) } };
     case 'POST /containers/create': {
       const { path, query } = split(target);
       const name = query.get('name');

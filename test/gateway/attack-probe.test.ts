@@ -5,11 +5,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
+import { clientTls, rawExchange, rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
 const status = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+
+async function rawGet(f: GatewayFixture, client: string, target: string): Promise<string> {
+  return rawExchange(await clientTls(f, client), `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 20_000);
+}
 
 describe('a hostile tenant against ownership (scope: own)', { skip }, () => {
   let f: GatewayFixture;
@@ -63,5 +67,19 @@ describe('a hostile tenant against ownership (scope: own)', { skip }, () => {
       assert.ok(!joined.includes(bob.net) && joined.includes(mine), `${key}: dockerd attached alice's container to ${joined.join(', ')} (bob's: ${bob.net}, hers: ${mine})`);
       await f.engine.docker(['network', 'disconnect', 'alice.mine', 'alice.conn']);
     }
+  });
+
+  it("a list filtered by since/before does not tell whether another tenant's container exists", async () => {
+    const q = (ref: string, key: string) => `${f.api}/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ [key]: [ref] }))}`;
+    for (const key of ['since', 'before']) {
+      const theirs = await rawGet(f, 'alice', q('bob.db', key));
+      const none = await rawGet(f, 'alice', q('bob.nothing', key));
+      assert.equal(status(theirs), status(none), `${key}=bob.db answers ${theirs.split('\r\n')[0]}, ${key}=bob.nothing answers ${none.split('\r\n')[0]}`);
+    }
+    // The tenant's own names still anchor its list, as docker ps --filter since=NAME expects.
+    await ok('alice', ['run', '-d', '--name', 'first', '--network', 'none', TEST_IMAGE, 'sleep', '600']);
+    await ok('alice', ['create', '--name', 'second', '--network', 'none', TEST_IMAGE, 'true']);
+    assert.equal(await ok('alice', ['ps', '-a', '--filter', 'since=first', '--format', '{{.Names}}']), 'second');
+    assert.match(await ok('alice', ['ps', '-a', '--filter', 'before=second', '--format', '{{.Names}}']), /^first$/m);
   });
 });
