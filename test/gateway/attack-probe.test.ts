@@ -4,6 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
 
@@ -82,4 +84,44 @@ describe('a hostile tenant against ownership (scope: own)', { skip }, () => {
     assert.equal(await ok('alice', ['ps', '-a', '--filter', 'since=first', '--format', '{{.Names}}']), 'second');
     assert.match(await ok('alice', ['ps', '-a', '--filter', 'before=second', '--format', '{{.Names}}']), /^first$/m);
   });
+});
+
+describe('a hostile tenant and the registries dockerd contacts for it', { skip }, () => {
+  let f: GatewayFixture;
+  let server: Server;
+  let hits: string[];
+  let port: number;
+  before(async () => {
+    hits = [];
+    server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    f = await startGatewayFixture();
+  });
+  after(async () => {
+    await f?.stop();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const probes: [string, (f: GatewayFixture) => Promise<string>][] = [
+    ['GET /distribution/127.0.0.1:PORT/x/json', async (f) => rawGet(f, 'tenant', `${f.api}/distribution/127.0.0.1:${port}/x/json`)],
+    ['GET /images/search?term=127.0.0.1:PORT/x', async (f) => rawGet(f, 'tenant', `${f.api}/images/search?term=${encodeURIComponent(`127.0.0.1:${port}/x`)}`)],
+    [
+      'POST /images/127.0.0.1:PORT/x/push after a tag',
+      async (f) => {
+        await f.docker('tenant', ['tag', TEST_IMAGE, `127.0.0.1:${port}/x:latest`]);
+        return rawPost(f, 'tenant', `${f.api}/images/127.0.0.1:${port}/x/push?tag=latest`, '', { headers: { 'X-Registry-Auth': 'e30=' } });
+      },
+    ],
+  ];
+  for (const [what, probe] of probes) {
+    it(`${what} does not make dockerd contact the host's loopback`, async () => {
+      hits.length = 0;
+      const res = await probe(f);
+      assert.deepEqual(hits, [], `dockerd contacted 127.0.0.1:${port} for the tenant (answer: ${res.split('\r\n')[0]})`);
+    });
+  }
 });

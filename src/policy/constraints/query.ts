@@ -123,6 +123,17 @@ export function checkImageCreateQuery(q: URLSearchParams, rules: RoleRules): Bod
   return undefined;
 }
 
+/**
+ * An image name whose registry dockerd contacts: `POST /images/{name}/push` (where the image goes),
+ * `GET /distribution/{name}/json` (whose manifest it fetches), `GET /images/search?term=` (which
+ * index it searches: registry's splitReposSearchTerm, which registryOf only makes stricter by
+ * taking an upper-case first component for a host).
+ */
+export function checkImageRegistry(field: 'name' | 'term', ref: string, rules: RoleRules): BodyRefusal | undefined {
+  if (registryAllowed(registryOf(ref), rules)) return undefined;
+  return refuse('DW_BODY_REGISTRY', field, `contacting registry ${registryOf(ref)} is not allowed for this role`);
+}
+
 /** `POST /auth`: the registry dockerd logs in to (serveraddress, Docker Hub when empty). */
 export function checkAuth(body: Record<string, unknown>, rules: RoleRules): BodyRefusal | undefined {
   const address = typeof body.serveraddress === 'string' ? body.serveraddress : '';
