@@ -4,7 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
 import { clientTls, rawExchange, rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
@@ -122,6 +125,42 @@ describe('a hostile tenant and the registries dockerd contacts for it', { skip }
       hits.length = 0;
       const res = await probe(f);
       assert.deepEqual(hits, [], `dockerd contacted 127.0.0.1:${port} for the tenant (answer: ${res.split('\r\n')[0]})`);
+    });
+  }
+});
+
+describe('a hostile tenant and the URLs a classic build makes dockerd fetch (not fixed: inside the build context)', { skip }, () => {
+  let f: GatewayFixture;
+  let server: Server;
+  let hits: string[];
+  let port: number;
+  let dir: string;
+  before(async () => {
+    hits = [];
+    server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('host-only\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    dir = await mkdtemp(join(tmpdir(), 'dw-ctx-'));
+    f = await startGatewayFixture();
+  });
+  after(async () => {
+    await f?.stop();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const [what, dockerfile] of [
+    ['ADD http://127.0.0.1:PORT/…', (p: number) => `FROM ${TEST_IMAGE}\nADD http://127.0.0.1:${p}/internal /got\n`],
+    ['FROM 127.0.0.1:PORT/…', (p: number) => `FROM 127.0.0.1:${p}/x\n`],
+  ] as const) {
+    it(`a Dockerfile ${what} does not make dockerd contact the host's loopback`, { todo: 'the gateway does not read the Dockerfile in the build context' }, async () => {
+      hits.length = 0;
+      await writeFile(join(dir, 'Dockerfile'), dockerfile(port));
+      const res = await f.docker('tenant', ['build', '-q', dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+      assert.deepEqual(hits, [], `dockerd contacted 127.0.0.1:${port} for the tenant's build (exit ${res.code}: ${res.stderr.trim()})`);
     });
   }
 });
