@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,4 +163,34 @@ describe('a hostile tenant and the URLs a classic build makes dockerd fetch (not
       assert.deepEqual(hits, [], `dockerd contacted 127.0.0.1:${port} for the tenant's build (exit ${res.code}: ${res.stderr.trim()})`);
     });
   }
+});
+
+describe('a constrained role and the network an endpoint names', { skip }, () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture();
+    const made = await f.docker('worker', ['network', 'create', 'plain'], { timeoutMs: 60_000 });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(async () => {
+    if (!f) return;
+    await removeContainersAndNetworks(f);
+    await f.stop();
+  });
+
+  it("EndpointSettings.NetworkID \"host\" under a user-defined network does not put the container in the host's network namespace", async () => {
+    const body = JSON.stringify({
+      Image: TEST_IMAGE,
+      Cmd: ['sleep', '600'],
+      HostConfig: { NetworkMode: 'plain' },
+      NetworkingConfig: { EndpointsConfig: { plain: { NetworkID: 'host' } } },
+    });
+    const res = await rawPost(f, 'worker', `${f.api}/containers/create?name=hostnet`, body);
+    if (status(res) !== 201) return;
+    const start = await f.docker('worker', ['start', 'hostnet'], { timeoutMs: 60_000 });
+    const inspect = (await f.engine.docker(['inspect', '--format', '{{.State.Pid}} {{json .NetworkSettings.Networks}}', 'hostnet'])).stdout.trim();
+    const pid = inspect.split(' ')[0]!;
+    const ns = pid !== '0' ? await readlink(`/proc/${pid}/ns/net`) : 'not running';
+    assert.notEqual(ns, await readlink('/proc/self/ns/net'), `the container runs in the host's network namespace (start: ${start.stderr.trim()}; ${inspect})`);
+  });
 });
