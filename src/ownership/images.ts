@@ -12,6 +12,14 @@ function withTag(repo: string, tag: string | null): string {
   return tag ? `${repo}:${tag}` : repo;
 }
 
+/** A digest as go-digest parses one, for the algorithms dockerd registers. */
+const DIGEST = /^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+
+/** A pull's `tag` that parses as a digest is one to dockerd (postImagesCreate): `repo@digest`, which re-points no name. */
+function pulled(repo: string, tag: string | null): string {
+  return tag && DIGEST.test(tag) ? `${repo}@${tag}` : withTag(repo, tag);
+}
+
 /** The names a request points at an image (or removes), by route. */
 export function namesWritten(route: string, query: URLSearchParams, param: string | undefined): string[] {
   switch (route) {
@@ -24,7 +32,7 @@ export function namesWritten(route: string, query: URLSearchParams, param: strin
       return query.getAll('t').filter(Boolean);
     case 'POST /images/create': {
       const from = query.get('fromImage');
-      if (from) return [withTag(from, query.get('tag'))];
+      if (from) return [pulled(from, query.get('tag'))];
       const repo = query.get('repo');
       return repo ? [withTag(repo, query.get('tag'))] : [];
     }

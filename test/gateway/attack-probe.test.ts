@@ -194,3 +194,21 @@ describe('a constrained role and the network an endpoint names', { skip }, () =>
     assert.notEqual(ns, await readlink('/proc/self/ns/net'), `the container runs in the host's network namespace (start: ${start.stderr.trim()}; ${inspect})`);
   });
 });
+
+describe('ordinary tenant usage that must not be refused', { skip }, () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture(TENANTS_POLICY);
+  });
+  after(async () => {
+    if (!f) return;
+    await removeContainersAndNetworks(f);
+    await f.stop();
+  });
+
+  it('docker pull IMAGE@DIGEST reaches dockerd (which has no network here) instead of a gateway error', async () => {
+    const r = await f.docker('alice', ['pull', `busybox@sha256:${'a'.repeat(64)}`], { timeoutMs: 60_000 });
+    assert.doesNotMatch(r.stderr, /dockward|the daemon answered/, r.stderr);
+  });
+
+});
