@@ -10,7 +10,7 @@ import type { OwnershipCache } from './cache.js';
 import { ownerFilters, OwnershipRefusal, parseFilters, type Filters } from './label.js';
 import { daemonName, invalidName } from './names.js';
 import { resolveExec, resolveOwned } from './resolve.js';
-import { containerCreateBody, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
+import { containerCreateBody, isSharedNetwork, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
 import * as answers from './answers.js';
 import { namesWritten, refuseOthersNames, stampImage } from './images.js';
 
@@ -233,9 +233,13 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
   }
   if (param !== undefined && route.includes(' /exec/{id}')) return { target: withParam(route, target, await resolveExec(cache, owner, param)) };
   if (param !== undefined && /^[A-Z]+ \/networks\/\{id\}/.test(route)) {
-    const plan: Plan = { target: withParam(route, target, await resolveOwned(cache, 'network', owner, param)) };
+    const attach = route.endsWith('/connect') || route.endsWith('/disconnect');
+    // dockerd's own networks are anyone's to join and leave by name, as in a create body; not to
+    // inspect (that lists everyone's containers on them) or remove.
+    const network = attach && isSharedNetwork(param) ? param : await resolveOwned(cache, 'network', owner, param);
+    const plan: Plan = { target: withParam(route, target, network) };
     if (route === 'GET /networks/{id}') plan.answer = { kind: 'json', rewrite: (v) => answers.network(v, owner) };
-    if (route.endsWith('/connect') || route.endsWith('/disconnect')) plan.body = (raw) => networkConnectBody(cache, owner, raw);
+    if (attach) plan.body = (raw) => networkConnectBody(cache, owner, raw);
     return plan;
   }
   if (param !== undefined && /^[A-Z]+ \/volumes\/\{name\}/.test(route)) {

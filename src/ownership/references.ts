@@ -18,6 +18,10 @@ type Body = Record<string, unknown>;
 /** Networks every tenant may use by name: dockerd's own, which nobody creates. */
 const SHARED_NETWORKS = new Set(['default', 'bridge', 'host', 'none']);
 
+export function isSharedNetwork(ref: string): boolean {
+  return SHARED_NETWORKS.has(ref);
+}
+
 /**
  * An object a body names that the tenant does not have: dockerd's wording, but 400, not 404: the
  * docker CLI takes a 404 on create for a missing image and would go and pull it.
@@ -42,7 +46,7 @@ async function modeRef(cache: OwnershipCache, owner: string, mode: unknown): Pro
 }
 
 async function networkRef(cache: OwnershipCache, owner: string, ref: string): Promise<string> {
-  return SHARED_NETWORKS.has(ref) ? ref : inBody(resolveOwned(cache, 'network', owner, ref));
+  return isSharedNetwork(ref) ? ref : inBody(resolveOwned(cache, 'network', owner, ref));
 }
 
 /** A network mode (containers, builds): `container:X`, dockerd's own networks, or a network of the tenant's. */

@@ -211,4 +211,13 @@ describe('ordinary tenant usage that must not be refused', { skip }, () => {
     assert.doesNotMatch(r.stderr, /dockward|the daemon answered/, r.stderr);
   });
 
+  it("docker network connect bridge / disconnect bridge on the tenant's own container", async () => {
+    const run = await f.docker('alice', ['create', '--name', 'dd', TEST_IMAGE, 'true'], { timeoutMs: 60_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const r = await f.docker('alice', ['network', 'disconnect', 'bridge', 'dd'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const c = await f.docker('alice', ['network', 'connect', 'bridge', 'dd'], { timeoutMs: 60_000 });
+    assert.equal(c.code, 0, c.stderr);
+  });
+
 });
