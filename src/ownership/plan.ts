@@ -96,7 +96,9 @@ function scopedFilters(query: URLSearchParams, owner: string, scopeNames: boolea
  * The container list: besides the owner's filters, `since` and `before` name a container that
  * dockerd looks up (id, name or prefix; every value, whatever its boolean) and answers 404 for
  * when it has none, so they are resolved among the tenant's own: anyone else's would be
- * confirmed by a 200.
+ * confirmed by a 200. `network` (a name, or an id prefix) and `volume` (a name, or a path) match
+ * the daemon's names, so the tenant's own network's id and daemon name and volume's daemon name
+ * are added to the values, which dockerd ORs.
  */
 async function containerListTarget(cache: OwnershipCache, target: string, owner: string): Promise<string> {
   const { path, query } = split(target);
@@ -105,6 +107,18 @@ async function containerListTarget(cache: OwnershipCache, target: string, owner:
     const refs = filters[key];
     if (refs) filters[key] = Object.fromEntries(await Promise.all(Object.entries(refs).map(async ([ref, on]) => [await resolveOwned(cache, 'container', owner, ref), on] as const)));
   }
+  const networks = filters.network;
+  if (networks) {
+    for (const ref of Object.keys(networks)) {
+      const id = await resolveOwned(cache, 'network', owner, ref).catch(() => undefined);
+      if (!id) continue;
+      networks[id] = true;
+      // A container not started yet knows its network by name only.
+      networks[cache.networks.get(id)!.name] = true;
+    }
+  }
+  const volumes = filters.volume;
+  if (volumes) for (const ref of Object.keys(volumes)) if (!ref.startsWith('/')) volumes[daemonName(owner, ref)] = true;
   setOnly(query, 'filters', JSON.stringify(filters));
   return join(path, query);
 }

@@ -220,4 +220,16 @@ describe('ordinary tenant usage that must not be refused', { skip }, () => {
     assert.equal(c.code, 0, c.stderr);
   });
 
+  it('docker ps --filter network=NET / volume=VOL name the tenant\'s own objects', async () => {
+    const ok = async (args: string[]) => {
+      const r = await f.docker('alice', args, { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    await ok(['network', 'create', 'nn']);
+    await ok(['volume', 'create', 'vv']);
+    await ok(['create', '--name', 'onnet', '--network', 'nn', '-v', 'vv:/v', TEST_IMAGE, 'true']);
+    assert.equal(await ok(['ps', '-a', '--filter', 'network=nn', '--format', '{{.Names}}']), 'onnet');
+    assert.equal(await ok(['ps', '-a', '--filter', 'volume=vv', '--format', '{{.Names}}']), 'onnet');
+  });
 });
