@@ -214,10 +214,16 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
           },
         },
       };
-    case 'GET /events':
+    case 'GET /events': {
+      const { path, query } = split(target);
+      const filters = parseFilters(query.get('filters'));
       // Filtered as the answer streams; a filter on the owner label is refused all the same.
-      ownerFilters(parseFilters(split(target).query.get('filters')), owner);
-      return { target, answer: { kind: 'events' } };
+      ownerFilters(filters, owner);
+      // dockerd matches these against the daemon's names (and ids): the tenant's own daemon names are added to the values, which it ORs.
+      for (const key of ['container', 'network', 'volume']) for (const name of Object.keys(filters[key] ?? {})) filters[key]![daemonName(owner, name)] = true;
+      if (Object.keys(filters).length) setOnly(query, 'filters', JSON.stringify(filters));
+      return { target: join(path, query), answer: { kind: 'events' } };
+    }
     case 'GET /system/df':
       return { target, answer: { kind: 'json', rewrite: (v) => answers.diskUsage(v, owner) } };
   }

@@ -232,4 +232,17 @@ describe('ordinary tenant usage that must not be refused', { skip }, () => {
     assert.equal(await ok(['ps', '-a', '--filter', 'network=nn', '--format', '{{.Names}}']), 'onnet');
     assert.equal(await ok(['ps', '-a', '--filter', 'volume=vv', '--format', '{{.Names}}']), 'onnet');
   });
+
+  it("docker events --filter container=NAME / network=NAME / volume=NAME show the tenant's own objects' events", async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const made = async (args: string[]) => assert.equal((await f.docker('alice', args, { timeoutMs: 60_000 })).code, 0, args.join(' '));
+    await made(['create', '--name', 'evweb', '--network', 'none', TEST_IMAGE, 'true']);
+    await made(['network', 'create', 'evnet']);
+    await made(['volume', 'create', 'evvol']);
+    const until = Math.floor(Date.now() / 1000) + 1;
+    for (const [key, name, type] of [['container', 'evweb', 'container'], ['network', 'evnet', 'network'], ['volume', 'evvol', 'volume']]) {
+      const r = await f.docker('alice', ['events', '--since', String(since), '--until', String(until), '--filter', `${key}=${name}`, '--format', '{{.Type}} {{.Action}}'], { timeoutMs: 60_000 });
+      assert.match(r.stdout, new RegExp(`^${type} create$`, 'm'), `docker events --filter ${key}=${name}: ${r.stdout} ${r.stderr}`);
+    }
+  });
 });
