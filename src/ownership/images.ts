@@ -52,6 +52,16 @@ export async function refuseOthersNames(cache: OwnershipCache, owner: string, na
   }
 }
 
+/**
+ * dockerd joins the changes with line breaks and parses them as one Dockerfile, so a change that
+ * spans lines (a line break; a trailing `\`, or `` ` `` after an escape directive) swallows the
+ * gateway's LABEL line that follows it, and a label built from variables (`LABEL ${P}.owner=bob`)
+ * is then the one that stays. A change starting with `#` is a comment or a parser directive.
+ */
+function spansLines(change: string): boolean {
+  return /[\r\n]/.test(change) || /^\s*#/.test(change) || /[\\`][ \t]*$/.test(change);
+}
+
 /** The owner label stamped into what the request makes: build labels, or a commit's or import's Dockerfile changes. */
 export function stampImage(route: string, query: URLSearchParams, owner: string): void {
   if (route === 'POST /build') {
@@ -75,6 +85,9 @@ export function stampImage(route: string, query: URLSearchParams, owner: string)
     const changes = query.getAll('changes');
     if (changes.some((c) => c.includes(RESERVED_PREFIX))) {
       throw new OwnershipRefusal(403, 'DW_OWNER_LABEL', `dockward: the changes name a label under ${RESERVED_PREFIX}: such labels are set by the gateway only`);
+    }
+    if (changes.some(spansLines)) {
+      throw new OwnershipRefusal(400, 'DW_OWNER_INVALID', 'dockward: a change must be one Dockerfile instruction on one line (no line break, comment, parser directive or line continuation)');
     }
     // Last, so it wins over any LABEL before it.
     query.append('changes', `LABEL ${OWNER_LABEL}=${owner}`);

@@ -246,3 +246,40 @@ describe('ordinary tenant usage that must not be refused', { skip }, () => {
     }
   });
 });
+
+describe("a hostile tenant and the owner label of what it commits", { skip }, () => {
+  let f: GatewayFixture;
+  before(async () => {
+    f = await startGatewayFixture(TENANTS_POLICY);
+    const made = await f.docker('alice', ['create', '--name', 'src', '--network', 'none', TEST_IMAGE, 'true'], { timeoutMs: 60_000 });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(async () => {
+    if (!f) return;
+    await removeContainersAndNetworks(f);
+    await f.stop();
+  });
+
+  const label = async (image: string) => (await f.engine.docker(['image', 'inspect', '--format', '{{index .Config.Labels "io.dockward.owner"}}', image])).stdout.trim();
+
+  for (const [what, changes] of [
+    ['a last change ending in a backslash (it swallows the gateway\'s LABEL line)', ['ENV P=io.dockward', 'LABEL ${P}.owner=bob', 'ENV Z=\\']],
+    ['an escape directive, then a last change ending in a backtick', ['# escape=`', 'ENV P=io.dockward', 'LABEL ${P}.owner=bob', 'ENV Z=`']],
+    ['a change with a line break', ['ENV P=io.dockward\nLABEL ${P}.owner=bob\nENV Z=\\']],
+  ] as const) {
+    it(`docker commit with ${what} still carries the tenant's owner label`, async () => {
+      const repo = `forged${changes.length}${what.length}`;
+      const q = new URLSearchParams({ container: 'src', repo, tag: 'latest' });
+      for (const c of changes) q.append('changes', c);
+      const res = await rawPost(f, 'alice', `${f.api}/commit?${q.toString().replace(/\+/g, '%20')}`, '');
+      if (status(res) !== 201) return;
+      assert.equal(await label(`${repo}:latest`), 'alice', `alice committed an image labelled ${JSON.stringify(await label(`${repo}:latest`))}`);
+    });
+  }
+
+  it('an ordinary docker commit --change still works and carries the owner label', async () => {
+    const r = await f.docker('alice', ['commit', '--change', 'ENV A=b', '--change', 'CMD ["sh", "-c", "echo a\\\\"]', 'src', 'plain-commit:1'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await label('plain-commit:1'), 'alice');
+  });
+});
