@@ -283,3 +283,31 @@ describe("a hostile tenant and the owner label of what it commits", { skip }, ()
     assert.equal(await label('plain-commit:1'), 'alice');
   });
 });
+
+describe("a hostile tenant and the containers its classic build makes (not fixed: the labels are in the Dockerfile)", { skip }, () => {
+  let f: GatewayFixture;
+  let dir: string;
+  before(async () => {
+    f = await startGatewayFixture(TENANTS_POLICY);
+    dir = await mkdtemp(join(tmpdir(), 'dw-ctx-'));
+  });
+  after(async () => {
+    if (!f) return;
+    await removeContainersAndNetworks(f);
+    await f.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a RUN step's container is not another tenant's (Dockerfile LABEL io.dockward.owner=bob)", { todo: 'the gateway does not read the Dockerfile; the build container inherits its labels' }, async () => {
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${TEST_IMAGE}\nLABEL io.dockward.owner=bob com.docker.compose.project=app\nRUN sleep 20\n`);
+    const build = f.docker('alice', ['build', '-q', dir], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 90_000 });
+    let seen = '';
+    const end = Date.now() + 15_000;
+    while (!seen && Date.now() < end) {
+      seen = (await f.docker('bob', ['ps', '--filter', 'label=com.docker.compose.project=app', '--format', '{{.ID}} {{.Command}}'])).stdout.trim();
+      if (!seen) await new Promise((r) => setTimeout(r, 500));
+    }
+    await build;
+    assert.equal(seen, '', `bob's docker ps lists alice's build container: ${seen}`);
+  });
+});
