@@ -57,6 +57,18 @@ export function volumeList(l: unknown, owner: string): unknown {
 
 export const list = (each: (v: unknown, owner: string) => unknown) => (l: unknown, owner: string) => (Array.isArray(l) ? l.map((v) => each(v, owner)) : l);
 
+/**
+ * `images/{name}/json`: images are shared, but one committed from a container (or built by the
+ * classic builder) names that container in `Container`, and before API 1.45 in `ContainerConfig`
+ * (its Hostname is the short id): an image that is not the tenant's shows neither.
+ */
+export function image(i: unknown, owner: string): unknown {
+  if (!isObj(i) || (isObj(i.Config) && labelsOwner(i.Config) === owner)) return i;
+  if (typeof i.Container === 'string') i.Container = '';
+  delete i.ContainerConfig;
+  return i;
+}
+
 /** `system/df`: images are shared and stay; containers and volumes are the tenant's own; the build cache is nobody's to see. */
 export function diskUsage(df: unknown, owner: string): unknown {
   if (!isObj(df)) return df;

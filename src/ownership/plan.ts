@@ -166,6 +166,7 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     }
     return { target: join(path, query) };
   }
+  if (route === 'GET /images/{name}/json') return { target, answer: { kind: 'json', rewrite: (v) => answers.image(v, owner) } };
   if (SHARED.has(route) || route.includes(' /images/{name}') || route.startsWith('GET /distribution/')) return { target };
   switch (route) {
     case 'GET /containers/json':

@@ -311,3 +311,29 @@ describe("a hostile tenant and the containers its classic build makes (not fixed
     assert.equal(seen, '', `bob's docker ps lists alice's build container: ${seen}`);
   });
 });
+
+describe("images another tenant committed", { skip }, () => {
+  let f: GatewayFixture;
+  let bobId: string;
+  before(async () => {
+    f = await startGatewayFixture(TENANTS_POLICY);
+    const made = await f.docker('bob', ['run', '-d', '--name', 'secretive', '--network', 'none', '-e', 'TOKEN=s3cret', TEST_IMAGE, 'sleep', '600'], { timeoutMs: 60_000 });
+    assert.equal(made.code, 0, made.stderr);
+    bobId = made.stdout.trim();
+    const c = await f.docker('bob', ['commit', 'secretive', 'bob-snap:1'], { timeoutMs: 60_000 });
+    assert.equal(c.code, 0, c.stderr);
+  });
+  after(async () => {
+    if (!f) return;
+    await removeContainersAndNetworks(f);
+    await f.stop();
+  });
+
+  for (const version of ['1.41', '']) {
+    it(`GET ${version ? `/v${version}` : ''}/images/bob-snap:1/json does not show alice bob's container id`, async () => {
+      const res = await rawGet(f, 'alice', `${version ? `/v${version}` : f.api}/images/bob-snap:1/json`);
+      assert.equal(status(res), 200, res.split('\r\n')[0]);
+      assert.ok(!res.includes(bobId.slice(0, 12)), `alice reads bob's container id ${bobId.slice(0, 12)} in the image: ${res.slice(res.indexOf('\r\n\r\n') + 4, res.indexOf('\r\n\r\n') + 400)}`);
+    });
+  }
+});
