@@ -1,7 +1,7 @@
 /** The query stage of a decision: the parameters of a query route, judged by the role's rules. */
 import type { QueryCheck } from './authorize.js';
 import type { BodyRefusal } from './constraints/container.js';
-import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery, checkImageRegistry } from './constraints/query.js';
+import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery, checkImageRegistry, checkContainerStartQuery } from './constraints/query.js';
 
 /** `target` is the canonical forward target, `param` the decoded route parameter: what is checked is what dockerd reads. */
 export function checkQuery(check: QueryCheck, target: string, param?: string): BodyRefusal | undefined {
@@ -20,5 +20,7 @@ export function checkQuery(check: QueryCheck, target: string, param?: string): B
       return checkImageRegistry('name', param ?? '', check.rules);
     case 'image-search':
       return checkImageRegistry('term', params.get('term') ?? '', check.rules);
+    case 'container-start':
+      return checkContainerStartQuery(params);
   }
 }

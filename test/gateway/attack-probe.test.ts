@@ -4,7 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -336,4 +337,33 @@ describe("images another tenant committed", { skip }, () => {
       assert.ok(!res.includes(bobId.slice(0, 12)), `alice reads bob's container id ${bobId.slice(0, 12)} in the image: ${res.slice(res.indexOf('\r\n\r\n') + 4, res.indexOf('\r\n\r\n') + 400)}`);
     });
   }
+});
+
+describe('a hostile tenant on an experimental dockerd (start from a checkpoint)', { skip }, () => {
+  const MARKER = `host-only-${process.pid}-checkpoint`;
+  let f: GatewayFixture;
+  let hostDir: string;
+  before(async () => {
+    hostDir = await mkdtemp(join(tmpdir(), 'dw-cpdir-'));
+    await mkdir(join(hostDir, 'cp1'));
+    await writeFile(join(hostDir, 'cp1', 'inventory.img'), MARKER);
+    f = await startGatewayFixture(undefined, ['--experimental']);
+  });
+  after(async () => {
+    await f?.stop();
+    await rm(hostDir, { recursive: true, force: true });
+  });
+
+  it('POST /containers/{id}/start?checkpoint=../../HOSTDIR does not make dockerd restore from a host directory', async () => {
+    const created = await f.docker('tenant', ['create', TEST_IMAGE, 'sleep', '60']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = created.stdout.trim();
+    // dockerd refuses a custom checkpoint-dir on start, but joins the checkpoint name, unchecked,
+    // to the container's own; 20.10 then copies that directory into containerd's content store
+    // and has runc restore from it ("OCI runtime restore failed: …descriptors.json").
+    const res = await rawPost(f, 'tenant', `${f.api}/containers/${id}/start?checkpoint=${encodeURIComponent(`${'../'.repeat(24)}${hostDir.slice(1)}/cp1`)}`, '');
+    const copied = execFileSync('sh', ['-c', `grep -rl '${MARKER}' ${f.engine.dir} || true`]).toString().trim();
+    assert.equal(copied, '', `dockerd copied ${hostDir}/cp1 for the tenant (${res.split('\r\n')[0]}: ${res.slice(res.indexOf('\r\n\r\n') + 4)})`);
+    assert.match(res, /^HTTP\/1\.1 403 [^]*DW_BODY_CHECKPOINT/);
+  });
 });

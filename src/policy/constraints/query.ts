@@ -151,6 +151,20 @@ export function checkServiceUpdateQuery(params: URLSearchParams): BodyRefusal | 
   return refuse('DW_BODY_ROLLBACK', 'rollback', 'a rollback to the previous spec runs a spec the gateway did not check; send the spec to roll back to instead');
 }
 
+/**
+ * `POST /containers/{id}/start?checkpoint=NAME` (r.Form.Get; experimental dockerd): dockerd joins
+ * NAME, unchecked, to the container's checkpoint directory, so `../../…` names any host
+ * directory, which it stats, copies into containerd's content store and has runc (CRIU) restore
+ * the container from. Like the checkpoint routes, not for a constrained role; `checkpoint-dir`
+ * too, though dockerd refuses a custom one on start.
+ */
+export function checkContainerStartQuery(params: URLSearchParams): BodyRefusal | undefined {
+  for (const key of ['checkpoint', 'checkpoint-dir']) {
+    if ((params.get(key) ?? '') !== '') return refuse('DW_BODY_CHECKPOINT', key, 'starting a container from a checkpoint reads a host directory; it is not allowed for this role');
+  }
+  return undefined;
+}
+
 /** `GET /plugins/privileges?remote=` (r.FormValue): the registry the daemon fetches a plugin's config from. */
 export function checkPluginRemoteQuery(params: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
   const remote = params.get('remote') ?? '';
