@@ -194,6 +194,22 @@ describe('a constrained role and the network an endpoint names', { skip }, () =>
     const ns = pid !== '0' ? await readlink(`/proc/${pid}/ns/net`) : 'not running';
     assert.notEqual(ns, await readlink('/proc/self/ns/net'), `the container runs in the host's network namespace (start: ${start.stderr.trim()}; ${inspect})`);
   });
+
+  it('a network connect does not set a per-endpoint sysctl the role does not allow', async () => {
+    const made = await f.docker('worker', ['run', '-d', '--name', 'sysc', '--network', 'plain', TEST_IMAGE, 'sleep', '600'], { timeoutMs: 60_000 });
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((await f.docker('worker', ['network', 'create', 'other'])).code, 0);
+    const opt = 'com.docker.network.endpoint.sysctls=net.ipv4.conf.IFNAME.route_localnet=1';
+    // The same option on a create is refused (DW_BODY_SYSCTL).
+    const create = await f.docker('worker', ['create', '--network', `name=other,driver-opt=${opt}`, TEST_IMAGE, 'true']);
+    assert.match(create.stderr, /DW_BODY_SYSCTL/);
+    const connect = await f.docker('worker', ['network', 'connect', '--driver-opt', opt, 'other', 'sysc'], { timeoutMs: 60_000 });
+    assert.match(connect.stderr, /DW_BODY_SYSCTL/);
+    const set = (await f.engine.docker(['exec', 'sysc', 'sh', '-c', 'cat /proc/sys/net/ipv4/conf/*/route_localnet'])).stdout.split('\n').filter(Boolean);
+    assert.ok(!set.includes('1'), `the connect set route_localnet on the container's interface: ${set.join(' ')}`);
+    const plain = await f.docker('worker', ['network', 'connect', '--alias', 'db', 'other', 'sysc'], { timeoutMs: 60_000 });
+    assert.equal(plain.code, 0, plain.stderr);
+  });
 });
 
 describe('ordinary tenant usage that must not be refused', { skip }, () => {

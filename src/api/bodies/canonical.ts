@@ -26,8 +26,11 @@ import { volumeCreate151 } from './volume-create-1.51.generated.js';
 import { serviceSpec141 } from './service-spec-1.41.generated.js';
 import { serviceSpec151 } from './service-spec-1.51.generated.js';
 import { authConfig } from './auth.js';
+import { containerCreate141 } from './container-create-1.41.generated.js';
+import { containerCreate151 } from './container-create-1.51.generated.js';
+import { networkConnectType } from './network-connect.js';
 
-export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'service-spec' | 'auth';
+export type BodyKind = 'container-create' | 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'network-connect' | 'service-spec' | 'auth';
 
 /** The routes whose body decides what happens, by `METHOD template`. */
 export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKind>([
@@ -36,6 +39,8 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
   ['POST /containers/{id}/update', 'container-update'],
   ['POST /volumes/create', 'volume-create'],
   ['POST /networks/create', 'network-create'],
+  // The endpoint a container gets holds per-interface sysctls, as in a create's NetworkingConfig.
+  ['POST /networks/{id}/connect', 'network-connect'],
   // A service's task is a container on some node: swarm.ServiceSpec, the same for both routes.
   ['POST /services/create', 'service-spec'],
   ['POST /services/{id}/update', 'service-spec'],
@@ -58,6 +63,7 @@ const STRUCT_BODIES: Record<Exclude<BodyKind, 'container-create'>, Record<string
   'container-update': { '1.41': containerUpdate141, '1.51': containerUpdate151 },
   'volume-create': { '1.41': volumeCreate141, '1.51': volumeCreate151 },
   'network-create': { '1.41': networkCreate141, '1.51': networkCreate151 },
+  'network-connect': { '1.41': networkConnectType(containerCreate141), '1.51': networkConnectType(containerCreate151) },
   'service-spec': { '1.41': serviceSpec141, '1.51': serviceSpec151 },
   auth: { '1.41': authConfig, '1.51': authConfig },
 };
