@@ -9,9 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
-import { clientTls, rawExchange, rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { engineJson } from '../../src/engine/engine-client.js';
+import { engineSkipReason, freePort, TEST_IMAGE } from '../harness/engine.js';
+import { clientTls, rawExchange, rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, TEST_POLICY, until, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
 
@@ -381,5 +382,44 @@ describe('a hostile tenant on an experimental dockerd (start from a checkpoint)'
     const copied = execFileSync('sh', ['-c', `grep -rl '${MARKER}' ${f.engine.dir} || true`]).toString().trim();
     assert.equal(copied, '', `dockerd copied ${hostDir}/cp1 for the tenant (${res.split('\r\n')[0]}: ${res.slice(res.indexOf('\r\n\r\n') + 4)})`);
     assert.match(res, /^HTTP\/1\.1 403 [^]*DW_BODY_CHECKPOINT/);
+  });
+});
+
+describe('a constrained role with preset:swarm and the swarm-wide task defaults', { skip }, () => {
+  let f: GatewayFixture;
+  let hits: number;
+  let server: NetServer;
+  before(async () => {
+    hits = 0;
+    server = createNetServer((s) => {
+      hits++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const allow = '    allow: [preset:containers, preset:exec, preset:images, preset:volumes, preset:build]\n';
+    f = await startGatewayFixture(TEST_POLICY.replace(allow, '    allow: [preset:containers, preset:images, preset:networks, preset:swarm]\n'));
+    const init = await f.engine.docker(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${await freePort()}`]);
+    assert.equal(init.code, 0, init.stderr);
+  });
+  after(async () => {
+    await f?.engine.docker(['swarm', 'leave', '--force']);
+    await f?.stop();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  // dockerd 28.5 drops TaskDefaults from the Engine API's swarm spec (moby#53396); once it carries
+  // it, a swarm-wide default log driver reaches every service that names none.
+  it("POST /swarm/update with TaskDefaults.LogDriver does not give the role's tasks a log driver it may not use", async () => {
+    const swarm = await engineJson<{ Version: { Index: number }; Spec: Record<string, unknown> }>({ socketPath: f.engine.socketPath }, 'GET', '/swarm');
+    const { port } = server.address() as AddressInfo;
+    const spec = { ...swarm.Spec, TaskDefaults: { LogDriver: { Name: 'syslog', Options: { 'syslog-address': `tcp://127.0.0.1:${port}` } } } };
+    const res = await rawPost(f, 'tenant', `${f.api}/swarm/update?version=${swarm.Version.Index}`, JSON.stringify(spec));
+    if (status(res) !== 200) return;
+    const made = await f.docker('tenant', ['service', 'create', '--detach', '--no-resolve-image', '--restart-condition', 'none', '--name', 'logs', TEST_IMAGE, 'sleep', '60']);
+    assert.equal(made.code, 0, made.stderr);
+    await until('the task to run', async () => (await f.engine.docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=logs'])).stdout.trim() !== '', 60_000).catch(() => undefined);
+    const id = (await f.engine.docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=logs'])).stdout.trim().split('\n')[0] ?? '';
+    const driver = id ? (await f.engine.docker(['inspect', '--format', '{{.HostConfig.LogConfig.Type}}', id])).stdout.trim() : '(no task container)';
+    assert.ok(driver !== 'syslog' && hits === 0, `the task logs with ${driver} (connections to 127.0.0.1:${port}: ${hits})`);
   });
 });
