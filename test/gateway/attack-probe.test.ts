@@ -416,6 +416,8 @@ describe('a constrained role with preset:swarm and the swarm-wide task defaults'
     const res = await rawPost(f, 'tenant', `${f.api}/swarm/update?version=${swarm.Version.Index}`, JSON.stringify(spec));
     if (status(res) !== 200) return;
     const made = await f.docker('tenant', ['service', 'create', '--detach', '--no-resolve-image', '--restart-condition', 'none', '--name', 'logs', TEST_IMAGE, 'sleep', '60']);
+    // dockerd 20.10 (API 1.41) would drop the role's enforced defaults: no service runs for it at all.
+    if (/DW_BODY_SERVICE_DEFAULTS/.test(made.stderr)) return;
     assert.equal(made.code, 0, made.stderr);
     await until('the task to run', async () => (await f.engine.docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=logs'])).stdout.trim() !== '', 60_000).catch(() => undefined);
     const id = (await f.engine.docker(['ps', '-aq', '--filter', 'label=com.docker.swarm.service.name=logs'])).stdout.trim().split('\n')[0] ?? '';
