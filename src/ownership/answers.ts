@@ -67,6 +67,20 @@ export function info(v: unknown, c: ContainerCounts): unknown {
   return v;
 }
 
+/**
+ * `images/{name}/json`: images are shared, but one committed from a container (or built by the
+ * classic builder) names that container in `Container`, and before API 1.45 in `ContainerConfig`;
+ * the Hostname of both configs is its short id (20.10 keeps it in a commit's Config): an image that
+ * is not the tenant's shows none of them.
+ */
+export function image(i: unknown, owner: string): unknown {
+  if (!isObj(i) || (isObj(i.Config) && labelsOwner(i.Config) === owner)) return i;
+  if (typeof i.Container === 'string') i.Container = '';
+  delete i.ContainerConfig;
+  if (isObj(i.Config) && typeof i.Config.Hostname === 'string') i.Config.Hostname = '';
+  return i;
+}
+
 /** `system/df`: images are shared and stay; containers and volumes are the tenant's own; the build cache is nobody's to see. */
 export function diskUsage(df: unknown, owner: string): unknown {
   if (!isObj(df)) return df;

@@ -7,10 +7,10 @@
  * such an object is.
  */
 import type { OwnershipCache } from './cache.js';
-import { ownerFilters, OwnershipRefusal, parseFilters } from './label.js';
+import { ownerFilters, OwnershipRefusal, parseFilters, type Filters } from './label.js';
 import { daemonName, invalidName } from './names.js';
 import { resolveExec, resolveOwned } from './resolve.js';
-import { containerCreateBody, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
+import { containerCreateBody, isSharedNetwork, networkConnectBody, networkCreateBody, networkMode, volumeCreateBody } from './references.js';
 import * as answers from './answers.js';
 import { namesWritten, refuseOthersNames, stampImage } from './images.js';
 import { checkLoadArchive } from './load.js';
@@ -82,12 +82,47 @@ function setOnly(query: URLSearchParams, key: string, value: string): void {
 
 function ownFilters(target: string, owner: string, scopeNames = false): string {
   const { path, query } = split(target);
+  setOnly(query, 'filters', JSON.stringify(scopedFilters(query, owner, scopeNames)));
+  return join(path, query);
+}
+
+function scopedFilters(query: URLSearchParams, owner: string, scopeNames: boolean): Filters {
   const filters = ownerFilters(parseFilters(query.get('filters')), owner);
   // A name filter is a pattern (Go regexp) on the daemon's names: an anchored one gets the prefix,
   // its dot escaped (tenant names have no other special character), after its anchor.
   if (scopeNames && filters.name) {
     filters.name = Object.fromEntries(Object.entries(filters.name).map(([n, on]) => [n.startsWith('^') ? `^${owner}\\.${n.slice(1).replace(/^\//, '')}` : n, on]));
   }
+  return filters;
+}
+
+/**
+ * The container list: besides the owner's filters, `since` and `before` name a container that
+ * dockerd looks up (id, name or prefix; every value, whatever its boolean) and answers 404 for
+ * when it has none, so they are resolved among the tenant's own: anyone else's would be
+ * confirmed by a 200. `network` (a name, or an id prefix) and `volume` (a name, or a path) match
+ * the daemon's names, so the tenant's own network's id and daemon name and volume's daemon name
+ * are added to the values, which dockerd ORs.
+ */
+async function containerListTarget(cache: OwnershipCache, target: string, owner: string): Promise<string> {
+  const { path, query } = split(target);
+  const filters = scopedFilters(query, owner, true);
+  for (const key of ['since', 'before']) {
+    const refs = filters[key];
+    if (refs) filters[key] = Object.fromEntries(await Promise.all(Object.entries(refs).map(async ([ref, on]) => [await resolveOwned(cache, 'container', owner, ref), on] as const)));
+  }
+  const networks = filters.network;
+  if (networks) {
+    for (const ref of Object.keys(networks)) {
+      const id = await resolveOwned(cache, 'network', owner, ref).catch(() => undefined);
+      if (!id) continue;
+      networks[id] = true;
+      // A container not started yet knows its network by name only.
+      networks[cache.networks.get(id)!.name] = true;
+    }
+  }
+  const volumes = filters.volume;
+  if (volumes) for (const ref of Object.keys(volumes)) if (!ref.startsWith('/')) volumes[daemonName(owner, ref)] = true;
   setOnly(query, 'filters', JSON.stringify(filters));
   return join(path, query);
 }
@@ -136,10 +171,11 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
     return { target: join(path, query) };
   }
   if (route === 'POST /images/load') return { target, archive: (file) => checkLoadArchive(cache, owner, file) };
+  if (route === 'GET /images/{name}/json') return { target, answer: { kind: 'json', rewrite: (v) => answers.image(v, owner) } };
   if (SHARED.has(route) || route.includes(' /images/{name}') || route.startsWith('GET /distribution/')) return { target };
   switch (route) {
     case 'GET /containers/json':
-      return { target: ownFilters(target, owner, true), answer: { kind: 'json', rewrite: (v) => answers.list(answers.container)(v, owner) } };
+      return { target: await containerListTarget(cache, target, owner), answer: { kind: 'json', rewrite: (v) => answers.list(answers.container)(v, owner) } };
     case 'POST /containers/create': {
       const { path, query } = split(target);
       const name = query.get('name');
@@ -184,10 +220,16 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
           },
         },
       };
-    case 'GET /events':
+    case 'GET /events': {
+      const { path, query } = split(target);
+      const filters = parseFilters(query.get('filters'));
       // Filtered as the answer streams; a filter on the owner label is refused all the same.
-      ownerFilters(parseFilters(split(target).query.get('filters')), owner);
-      return { target, answer: { kind: 'events' } };
+      ownerFilters(filters, owner);
+      // dockerd matches these against the daemon's names (and ids): the tenant's own daemon names are added to the values, which it ORs.
+      for (const key of ['container', 'network', 'volume']) for (const name of Object.keys(filters[key] ?? {})) filters[key]![daemonName(owner, name)] = true;
+      if (Object.keys(filters).length) setOnly(query, 'filters', JSON.stringify(filters));
+      return { target: join(path, query), answer: { kind: 'events' } };
+    }
     case 'GET /info': {
       // The daemon's facts are shared, its container counts are not: another tenant's containers
       // would show there. Counted as dockerd counts them, over the tenant's own.
@@ -223,9 +265,13 @@ export async function planRequest(cache: OwnershipCache, r: OwnedRequest): Promi
   }
   if (param !== undefined && route.includes(' /exec/{id}')) return { target: withParam(route, target, await resolveExec(cache, owner, param)) };
   if (param !== undefined && /^[A-Z]+ \/networks\/\{id\}/.test(route)) {
-    const plan: Plan = { target: withParam(route, target, await resolveOwned(cache, 'network', owner, param)) };
+    const attach = route.endsWith('/connect') || route.endsWith('/disconnect');
+    // dockerd's own networks are anyone's to join and leave by name, as in a create body; not to
+    // inspect (that lists everyone's containers on them) or remove.
+    const network = attach && isSharedNetwork(param) ? param : await resolveOwned(cache, 'network', owner, param);
+    const plan: Plan = { target: withParam(route, target, network) };
     if (route === 'GET /networks/{id}') plan.answer = { kind: 'json', rewrite: (v) => answers.network(v, owner) };
-    if (route.endsWith('/connect') || route.endsWith('/disconnect')) plan.body = (raw) => networkConnectBody(cache, owner, raw);
+    if (attach) plan.body = (raw) => networkConnectBody(cache, owner, raw);
     return plan;
   }
   if (param !== undefined && /^[A-Z]+ \/volumes\/\{name\}/.test(route)) {

@@ -18,6 +18,10 @@ type Body = Record<string, unknown>;
 /** Networks every tenant may use by name: dockerd's own, which nobody creates. */
 const SHARED_NETWORKS = new Set(['default', 'bridge', 'host', 'none']);
 
+export function isSharedNetwork(ref: string): boolean {
+  return SHARED_NETWORKS.has(ref);
+}
+
 /**
  * An object a body names that the tenant does not have: dockerd's wording, but 400, not 404: the
  * docker CLI takes a 404 on create for a missing image and would go and pull it.
@@ -42,7 +46,7 @@ async function modeRef(cache: OwnershipCache, owner: string, mode: unknown): Pro
 }
 
 async function networkRef(cache: OwnershipCache, owner: string, ref: string): Promise<string> {
-  return SHARED_NETWORKS.has(ref) ? ref : inBody(resolveOwned(cache, 'network', owner, ref));
+  return isSharedNetwork(ref) ? ref : inBody(resolveOwned(cache, 'network', owner, ref));
 }
 
 /** A network mode (containers, builds): `container:X`, dockerd's own networks, or a network of the tenant's. */
@@ -77,15 +81,20 @@ function linkRefs(cache: OwnershipCache, owner: string, links: unknown[]): Promi
 }
 
 /**
- * An endpoint's links (`EndpointSettings.Links`), resolved like `HostConfig.Links`. A connect
- * body's endpoint is passed on as the client wrote it, so every key Go's decoder would take for
- * `Links` (any case, ſ, the Kelvin sign) is resolved: whichever dockerd keeps names the tenant's own.
+ * An endpoint (`EndpointSettings`) of a create or connect body, made to name only the tenant's
+ * own: its links resolved like `HostConfig.Links`, and its `NetworkID` dropped, since dockerd
+ * attaches the endpoint to the network `NetworkID` names (an id, name or prefix of anyone's) rather
+ * than to the user-defined network it is filed under (moby's getNetworkID); without it, dockerd
+ * uses the network the gateway resolved. A connect body's endpoint is passed on as the client wrote
+ * it, so every key Go's decoder would take for a field (any case, ſ, the Kelvin sign) is handled.
  */
-async function endpointLinks(cache: OwnershipCache, owner: string, endpoint: unknown): Promise<void> {
+async function ownEndpoint(cache: OwnershipCache, owner: string, endpoint: unknown): Promise<void> {
   if (typeof endpoint !== 'object' || endpoint === null || Array.isArray(endpoint)) return;
   const ep = endpoint as Body;
   for (const key of Object.keys(ep)) {
-    if (foldKey(key) === 'LINKS' && Array.isArray(ep[key])) ep[key] = await linkRefs(cache, owner, ep[key] as unknown[]);
+    const field = foldKey(key);
+    if (field === 'NETWORKID') delete ep[key];
+    else if (field === 'LINKS' && Array.isArray(ep[key])) ep[key] = await linkRefs(cache, owner, ep[key] as unknown[]);
   }
 }
 
@@ -124,7 +133,7 @@ export async function containerCreateBody(cache: OwnershipCache, owner: string, 
   if (nc && endpoints) {
     const out: Body = {};
     for (const [name, conf] of Object.entries(endpoints)) {
-      await endpointLinks(cache, owner, conf);
+      await ownEndpoint(cache, owner, conf);
       out[await networkRef(cache, owner, name)] = conf;
     }
     nc.EndpointsConfig = out;
@@ -169,6 +178,6 @@ export async function networkConnectBody(cache: OwnershipCache, owner: string, r
   if (d.unknownCount > 0 || d.rest !== 'end') throw new OwnershipRefusal(400, 'DW_OWNER_INVALID', `dockward: the body has ${d.unknownCount ? `an unknown field ${d.unknown[0]}` : 'data after the JSON value'}`);
   const body = JSON.parse(encode(d.value, NETWORK_CONNECT)) as Body;
   body.Container = await containerRef(cache, owner, String(body.Container ?? ''));
-  await endpointLinks(cache, owner, body.EndpointConfig);
+  await ownEndpoint(cache, owner, body.EndpointConfig);
   return Buffer.from(JSON.stringify(body));
 }

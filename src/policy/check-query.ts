@@ -1,10 +1,10 @@
 /** The query stage of a decision: the parameters of a query route, judged by the role's rules. */
 import type { QueryCheck } from './authorize.js';
 import type { BodyRefusal } from './constraints/container.js';
-import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery } from './constraints/query.js';
+import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery, checkImageRegistry, checkContainerStartQuery } from './constraints/query.js';
 
-/** `target` is the canonical forward target: what is checked is what dockerd reads. */
-export function checkQuery(check: QueryCheck, target: string): BodyRefusal | undefined {
+/** `target` is the canonical forward target, `param` the decoded route parameter: what is checked is what dockerd reads. */
+export function checkQuery(check: QueryCheck, target: string, param?: string): BodyRefusal | undefined {
   const q = target.indexOf('?');
   const params = new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
   switch (check.kind) {
@@ -16,5 +16,11 @@ export function checkQuery(check: QueryCheck, target: string): BodyRefusal | und
       return checkServiceUpdateQuery(params);
     case 'plugin-privileges':
       return checkPluginRemoteQuery(params, check.rules);
+    case 'image-registry':
+      return checkImageRegistry('name', param ?? '', check.rules);
+    case 'image-search':
+      return checkImageRegistry('term', params.get('term') ?? '', check.rules);
+    case 'container-start':
+      return checkContainerStartQuery(params);
   }
 }

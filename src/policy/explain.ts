@@ -70,7 +70,7 @@ export async function explainRequest(policy: Policy, id: Identity, method: strin
     case 'allow': {
       const owned = verdict.owner ? ` (scope own: the objects it names are resolved among its own, anyone else's answer "No such …")` : '';
       const by = `${verdict.route} for identity "${verdict.identity}" by ${verdict.rule}, forwarded as ${verdict.forwardTarget}${owned}`;
-      const query = verdict.query && checkQuery(verdict.query, verdict.forwardTarget);
+      const query = verdict.query && checkQuery(verdict.query, verdict.forwardTarget, verdict.param);
       if (query && !verdict.query!.auditOnly) {
         return { verdict, refused: query, line: `deny (403) ${by}, but its parameters are refused: ${query.field}: ${query.message} (${query.code}, role ${verdict.query!.role})` };
       }

@@ -7,7 +7,7 @@ import { BodyError, canonicalBody, serializeBody, type PlainBody } from '../api/
 import type { BodyCheck } from './authorize.js';
 import type { BodyCode } from './codes.js';
 import { checkAuth } from './constraints/query.js';
-import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
+import { checkContainerCreate, checkContainerUpdate, checkExecCreate, checkNetworkConnect, checkVolumeCreate, type BodyRefusal, type CheckedBody, type HostFacts } from './constraints/container.js';
 import { checkNetworkCreate } from './constraints/network.js';
 import { checkServiceSpec, serviceNetworkTargets, type ResolvedNetworks } from './constraints/service.js';
 import { bodyFeatures, type BodyFeatures } from './body-features.js';
@@ -62,6 +62,8 @@ function judge(check: BodyCheck, body: PlainBody, ctx: BodyContext, networks: Re
       return checkVolumeCreate(body, check.rules.containers, host) ?? { body, mutations: [] };
     case 'network-create':
       return checkNetworkCreate(body, check.rules);
+    case 'network-connect':
+      return checkNetworkConnect(body, check.rules.containers);
     case 'service-spec':
       return checkServiceSpec(body, check.rules, host, networks, ctx.requestApi);
     case 'auth':

@@ -1,5 +1,5 @@
-/** The routes whose query parameters change what they do, and which check reads them. */
-export type QueryKind = 'build' | 'image-create' | 'service-update' | 'plugin-privileges';
+/** The routes whose query parameters (or route parameter) change what they do, and which check reads them. */
+export type QueryKind = 'build' | 'image-create' | 'service-update' | 'plugin-privileges' | 'image-registry' | 'image-search' | 'container-start';
 
 export const QUERY_ROUTES: ReadonlyMap<string, QueryKind> = new Map<string, QueryKind>([
   ['POST /build', 'build'],
@@ -8,6 +8,13 @@ export const QUERY_ROUTES: ReadonlyMap<string, QueryKind> = new Map<string, Quer
   ['POST /services/{id}/update', 'service-update'],
   // The daemon fetches the plugin's config from the registry `remote` names.
   ['GET /plugins/privileges', 'plugin-privileges'],
+  // The daemon contacts the registry the image name in the path names (the route parameter).
+  ['POST /images/{name}/push', 'image-registry'],
+  ['GET /distribution/{name}/json', 'image-registry'],
+  // The daemon searches the registry `term` names.
+  ['GET /images/search', 'image-search'],
+  // `checkpoint` restores the container from a checkpoint directory (experimental dockerd).
+  ['POST /containers/{id}/start', 'container-start'],
 ]);
 
 /** BuildKit's own API (HTTP/2 after an upgrade): nothing in it can be checked by an HTTP gateway. */

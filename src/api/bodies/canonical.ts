@@ -26,6 +26,8 @@ export const BODY_ROUTES: ReadonlyMap<string, BodyKind> = new Map<string, BodyKi
   ['POST /containers/{id}/update', 'container-update'],
   ['POST /volumes/create', 'volume-create'],
   ['POST /networks/create', 'network-create'],
+  // The endpoint a container gets holds per-interface sysctls, as in a create's NetworkingConfig.
+  ['POST /networks/{id}/connect', 'network-connect'],
   // A service's task is a container on some node: swarm.ServiceSpec, the same for both routes.
   ['POST /services/create', 'service-spec'],
   ['POST /services/{id}/update', 'service-spec'],

@@ -10,7 +10,8 @@
  * httputils.ReadJSON (types.ExecConfig, container.UpdateConfig, volume.CreateOptions,
  * types.NetworkCreateRequest, swarm.ServiceSpec); 28.5 with httputils.ReadJSON
  * (container.ExecOptions, container.UpdateConfig, volume.CreateOptions, network.CreateRequest,
- * swarm.ServiceSpec). `/auth` is json.NewDecoder into a registry.AuthConfig in all three. What the
+ * swarm.ServiceSpec). A network connect's body (types.NetworkConnect, 28.5's network.ConnectOptions)
+ * is read the same way as each daemon's others. `/auth` is json.NewDecoder into a registry.AuthConfig in all three. What the
  * routers then drop by request version (update's PidsLimit before 1.40, KernelMemory from 1.42;
  * exec's ConsoleSize before 1.42; volumes' ClusterVolumeSpec before 1.42; networks' EnableIPv4
  * before 1.48) only narrows what runs, so it is checked as sent.
@@ -26,6 +27,7 @@ import { containerUpdate151 } from './container-update-1.51.generated.js';
 import { execCreate141 } from './exec-create-1.41.generated.js';
 import { execCreate145 } from './exec-create-1.45.generated.js';
 import { execCreate151 } from './exec-create-1.51.generated.js';
+import { networkConnectType } from './network-connect.js';
 import { networkCreate141 } from './network-create-1.41.generated.js';
 import { networkCreate145 } from './network-create-1.45.generated.js';
 import { networkCreate151 } from './network-create-1.51.generated.js';
@@ -37,7 +39,7 @@ import { volumeCreate145 } from './volume-create-1.45.generated.js';
 import { volumeCreate151 } from './volume-create-1.51.generated.js';
 
 /** Bodies dockerd decodes straight into one struct. */
-export type StructBodyKind = 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'service-spec' | 'auth';
+export type StructBodyKind = 'exec-create' | 'container-update' | 'volume-create' | 'network-create' | 'network-connect' | 'service-spec' | 'auth';
 
 export interface KnownDaemon {
   /** The moby release the types come from. */
@@ -61,6 +63,7 @@ export const KNOWN_DAEMONS: Readonly<Record<string, KnownDaemon>> = {
       'container-update': containerUpdate141,
       'volume-create': volumeCreate141,
       'network-create': networkCreate141,
+      'network-connect': networkConnectType(containerCreate141),
       'service-spec': serviceSpec141,
       auth: authConfig,
     },
@@ -74,6 +77,7 @@ export const KNOWN_DAEMONS: Readonly<Record<string, KnownDaemon>> = {
       'container-update': containerUpdate145,
       'volume-create': volumeCreate145,
       'network-create': networkCreate145,
+      'network-connect': networkConnectType(containerCreate145),
       'service-spec': serviceSpec145,
       auth: authConfig,
     },
@@ -87,6 +91,7 @@ export const KNOWN_DAEMONS: Readonly<Record<string, KnownDaemon>> = {
       'container-update': containerUpdate151,
       'volume-create': volumeCreate151,
       'network-create': networkCreate151,
+      'network-connect': networkConnectType(containerCreate151),
       'service-spec': serviceSpec151,
       auth: authConfig,
     },

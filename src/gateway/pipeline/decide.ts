@@ -78,7 +78,7 @@ export function decide(ctx: GatewayContext, req: IncomingMessage, id: Identity |
   if (v.kind === 'refuse') return v;
   let queryWouldDeny: string | undefined;
   if (v.query) {
-    const r = checkQuery(v.query, v.forwardTarget);
+    const r = checkQuery(v.query, v.forwardTarget, v.param);
     if (r && !v.query.auditOnly) {
       const message = `dockward: identity ${JSON.stringify(v.identity)} may not ${v.route} with these parameters: ${r.field}: ${r.message} (${r.code}, role ${v.query.role})`;
       return refusedAfter(v, 403, message, { code: r.code, field: r.field });

@@ -144,6 +144,12 @@ export function checkEndpointSysctls(driverOpts: unknown, at: string, net: strin
   return undefined;
 }
 
+/** `POST /networks/{id}/connect`: the endpoint's per-interface sysctls, as on a create. */
+export function checkNetworkConnect(body: Obj, rules: ContainerRules): BodyRefusal | CheckedBody {
+  const ep = isObj(body.EndpointConfig) ? body.EndpointConfig : {};
+  return checkEndpointSysctls(ep.DriverOpts, 'EndpointConfig.DriverOpts', 'being connected', rules) ?? { body, mutations: [] };
+}
+
 function checkSysctls(body: Obj, hc: Obj, rules: ContainerRules): BodyRefusal | undefined {
   const named = checkSysctlNames(hc.Sysctls, 'HostConfig.Sysctls', rules);
   if (named) return named;

@@ -123,6 +123,17 @@ export function checkImageCreateQuery(q: URLSearchParams, rules: RoleRules): Bod
   return undefined;
 }
 
+/**
+ * An image name whose registry dockerd contacts: `POST /images/{name}/push` (where the image goes),
+ * `GET /distribution/{name}/json` (whose manifest it fetches), `GET /images/search?term=` (which
+ * index it searches: registry's splitReposSearchTerm, which registryOf only makes stricter by
+ * taking an upper-case first component for a host).
+ */
+export function checkImageRegistry(field: 'name' | 'term', ref: string, rules: RoleRules): BodyRefusal | undefined {
+  if (registryAllowed(registryOf(ref), rules)) return undefined;
+  return refuse('DW_BODY_REGISTRY', field, `contacting registry ${registryOf(ref)} is not allowed for this role`);
+}
+
 /** `POST /auth`: the registry dockerd logs in to (serveraddress, Docker Hub when empty). */
 export function checkAuth(body: Record<string, unknown>, rules: RoleRules): BodyRefusal | undefined {
   const address = typeof body.serveraddress === 'string' ? body.serveraddress : '';
@@ -138,6 +149,20 @@ export function checkAuth(body: Record<string, unknown>, rules: RoleRules): Body
 export function checkServiceUpdateQuery(params: URLSearchParams): BodyRefusal | undefined {
   if (params.get('rollback') !== 'previous') return undefined;
   return refuse('DW_BODY_ROLLBACK', 'rollback', 'a rollback to the previous spec runs a spec the gateway did not check; send the spec to roll back to instead');
+}
+
+/**
+ * `POST /containers/{id}/start?checkpoint=NAME` (r.Form.Get; experimental dockerd): dockerd joins
+ * NAME, unchecked, to the container's checkpoint directory, so `../../…` names any host
+ * directory, which it stats, copies into containerd's content store and has runc (CRIU) restore
+ * the container from. Like the checkpoint routes, not for a constrained role; `checkpoint-dir`
+ * too, though dockerd refuses a custom one on start.
+ */
+export function checkContainerStartQuery(params: URLSearchParams): BodyRefusal | undefined {
+  for (const key of ['checkpoint', 'checkpoint-dir']) {
+    if ((params.get(key) ?? '') !== '') return refuse('DW_BODY_CHECKPOINT', key, 'starting a container from a checkpoint reads a host directory; it is not allowed for this role');
+  }
+  return undefined;
 }
 
 /** `GET /plugins/privileges?remote=` (r.FormValue): the registry the daemon fetches a plugin's config from. */
