@@ -81,10 +81,18 @@ export function image(i: unknown, owner: string): unknown {
   return i;
 }
 
-/** `system/df`: images are shared and stay; containers and volumes are the tenant's own; the build cache is nobody's to see. */
+/**
+ * `system/df`: images are shared and stay, but how many containers use each is counted over the
+ * tenant's own; containers and volumes are the tenant's own; the build cache is nobody's to see.
+ */
 export function diskUsage(df: unknown, owner: string): unknown {
   if (!isObj(df)) return df;
   if (Array.isArray(df.Containers)) df.Containers = df.Containers.filter((c) => isObj(c) && labelsOwner(c) === owner).map((c) => container(c, owner));
+  if (Array.isArray(df.Images) && Array.isArray(df.Containers)) {
+    const users = new Map<unknown, number>();
+    for (const c of df.Containers as Record<string, unknown>[]) users.set(c.ImageID, (users.get(c.ImageID) ?? 0) + 1);
+    for (const i of df.Images) if (isObj(i) && typeof i.Containers === 'number' && i.Containers >= 0) i.Containers = users.get(i.Id) ?? 0;
+  }
   if (Array.isArray(df.Volumes)) df.Volumes = df.Volumes.filter((v) => isObj(v) && labelsOwner(v) === owner).map((v) => volume(v, owner));
   if (Array.isArray(df.BuildCache)) df.BuildCache = [];
   return df;

@@ -54,6 +54,8 @@ describe('tenants on one daemon (scope: own) through the docker CLI', { skip }, 
       const df = await ok(t, ['system', 'df', '-v']);
       assert.match(df, new RegExp(`${t[0]}-vol`));
       assert.doesNotMatch(df, new RegExp(`${o}-vol|${o}-only|alice\\.|bob\\.`));
+      // The one image is used by two containers of each tenant: counted over the tenant's own.
+      assert.equal(await ok(t, ['system', 'df', '-v', '--format', '{{range .Images}}{{.Containers}} {{end}}']), '2');
       // docker info counts the tenant's own containers only: web runs, x-only never started.
       assert.equal(await ok(t, ['info', '--format', '{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}}']), '2 1 0 1');
     }
