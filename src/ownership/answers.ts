@@ -126,7 +126,7 @@ export async function event(cache: OwnershipCache, owner: string, ev: DaemonEven
     case 'volume': {
       let o = cache.ownerOf(ev.Type, id);
       if (!o) {
-        await cache.refresh(ev.Type).catch(() => undefined);
+        await cache.relistAfterMiss(ev.Type).catch(() => undefined);
         o = cache.ownerOf(ev.Type, id);
       }
       if (o?.owner !== owner) return undefined;

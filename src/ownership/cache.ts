@@ -8,10 +8,14 @@
  * that a tenant's events stream can still tell whose object a `destroy` was about.
  */
 import http from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { engineJson, engineRequest } from '../engine/engine-client.js';
 import { OWNER_LABEL } from './label.js';
 
 export type Kind = 'container' | 'network' | 'volume';
+
+/** The fewest milliseconds between two listings of one kind that lookups which missed cause. */
+export const MISS_RELIST_MS = 100;
 
 export interface ContainerCounts {
   total: number;
@@ -49,6 +53,10 @@ export class OwnershipCache {
   private readonly gone = new Map<string, { kind: Kind; owned: Owned; at: number }>();
   private ready: Promise<void> | undefined;
   private refreshing = new Map<Kind, Promise<void>>();
+  /** When the last listing of each kind started (performance.now()). */
+  private readonly listedAt = new Map<Kind, number>();
+  /** The listing that misses of a kind wait for, when the last one was too recent. */
+  private readonly relistSoon = new Map<Kind, Promise<void>>();
   private events: { destroy(): void } | undefined;
   private closed = false;
 
@@ -156,10 +164,31 @@ export class OwnershipCache {
   refresh(kind: Kind): Promise<void> {
     let p = this.refreshing.get(kind);
     if (!p) {
+      this.listedAt.set(kind, performance.now());
       p = this.list(kind).finally(() => this.refreshing.delete(kind));
       this.refreshing.set(kind, p);
     }
     return p;
+  }
+
+  /**
+   * After a lookup missed: lists again in case the object was made or renamed a moment ago (its
+   * event not read yet), but one listing of a kind serves every miss within MISS_RELIST_MS: each
+   * is a whole list from dockerd, and a tenant asking for names that do not exist, in a loop,
+   * made the gateway list every container on the daemon as fast as it asked. A miss soon after a
+   * listing waits for the next one rather than being answered from what may be stale.
+   */
+  relistAfterMiss(kind: Kind): Promise<void> {
+    const running = this.refreshing.get(kind) ?? this.relistSoon.get(kind);
+    if (running) return running;
+    const wait = MISS_RELIST_MS - (performance.now() - (this.listedAt.get(kind) ?? -Infinity));
+    if (wait <= 0) return this.refresh(kind);
+    const soon = delay(wait).then(() => {
+      this.relistSoon.delete(kind);
+      return this.refresh(kind);
+    });
+    this.relistSoon.set(kind, soon);
+    return soon;
   }
 
   private async list(kind: Kind): Promise<void> {
@@ -208,7 +237,7 @@ export class OwnershipCache {
     await this.whenReady();
     let c = this.containers.get(exec.ContainerID);
     if (!c) {
-      await this.refresh('container');
+      await this.relistAfterMiss('container');
       c = this.containers.get(exec.ContainerID);
     }
     return { found: true, owner: c?.owner };

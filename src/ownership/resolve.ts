@@ -42,7 +42,7 @@ export async function resolveOwned(cache: OwnershipCache, kind: Kind, owner: str
   let found = find(cache.mapOf(kind), owner, ref, byPrefix);
   if (found === undefined) {
     // Perhaps created a moment ago, its event not read yet.
-    await cache.refresh(kind);
+    await cache.relistAfterMiss(kind);
     found = find(cache.mapOf(kind), owner, ref, byPrefix);
   }
   if (found === 'ambiguous') return Promise.reject(new OwnershipRefusal(404, 'DW_OWNER_NOT_FOUND', `multiple IDs found with provided prefix: ${ref}`));

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OwnershipCache } from '../../src/ownership/index.js';
+import { MISS_RELIST_MS } from '../../src/ownership/cache.js';
 import { resolveOwned } from '../../src/ownership/resolve.js';
 import { engineSkipReason, startTestEngine, TEST_IMAGE, type TestEngine } from '../harness/engine.js';
 import { until } from '../gateway/fixture.js';
@@ -64,5 +65,31 @@ describe('ownership cache', { skip }, () => {
     await until('the listing after reconnecting', () => !cache.containers.has('f'.repeat(64)), 20_000);
     const w = await create('alice.w', 'alice');
     await until('events after reconnecting', () => cache.containers.get(w)?.owner === 'alice', 20_000);
+  });
+  it('lists a kind again after a miss, but once for all the misses that come within MISS_RELIST_MS', async () => {
+    await cache.whenReady();
+    const refresh = cache.refresh.bind(cache);
+    let listed = 0;
+    cache.refresh = (kind) => {
+      listed++;
+      return refresh(kind);
+    };
+    try {
+      // A flood of lookups of names that do not exist, one after another, as a looping client makes them.
+      const started = performance.now();
+      let misses = 0;
+      while (performance.now() - started < 1000) {
+        await assert.rejects(resolveOwned(cache, 'container', 'alice', `nothing-${misses++}`), /No such container/);
+      }
+      const allowed = Math.ceil((performance.now() - started) / MISS_RELIST_MS) + 1;
+      assert.ok(misses > 5, `only ${misses} misses in a second`);
+      assert.ok(listed <= allowed, `${listed} listings for ${misses} misses in a second (at most ${allowed})`);
+      // A container made outside the gateway a moment ago is still found by a miss.
+      listed = 0;
+      const made = await create('alice.fresh', 'alice');
+      assert.equal(await resolveOwned(cache, 'container', 'alice', 'fresh'), made);
+    } finally {
+      cache.refresh = refresh;
+    }
   });
 });
