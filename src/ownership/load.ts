@@ -42,19 +42,19 @@ function invalid(message: string): OwnershipRefusal {
 }
 
 /** The shared reader's failures are this check's refusals. */
-async function unpack(file: string, compression: Compression, keep: (e: TarEntry, kept: number) => boolean): Promise<Unpacked> {
-  try {
-    return await unpackArchive(file, compression, keep);
-  } catch (e) {
-    throw e instanceof ArchiveError ? invalid(e.message) : e;
-  }
+const asRefusal = (e: unknown) => (e instanceof ArchiveError ? invalid(e.message) : e);
+
+function unpack(file: string, compression: Compression, keep: (e: TarEntry, kept: number) => boolean): Promise<Unpacked> {
+  return unpackArchive(file, compression, keep).catch((e: unknown) => {
+    throw asRefusal(e);
+  });
 }
 
 function fileIn(u: Unpacked, name: string): ReturnType<typeof archiveFile> {
   try {
     return archiveFile(u, name);
   } catch (e) {
-    throw e instanceof ArchiveError ? invalid(e.message) : e;
+    throw asRefusal(e);
   }
 }
 
@@ -151,7 +151,7 @@ async function usesContainerdStore(cache: OwnershipCache): Promise<boolean> {
 /** Throws the refusal (OwnershipRefusal) for a `docker load` archive tenant `owner` may not load. */
 export async function checkLoadArchive(cache: OwnershipCache, owner: string, file: string): Promise<void> {
   const compression = await compressionOf(file).catch((e: unknown) => {
-    throw e instanceof ArchiveError ? invalid(e.message) : e;
+    throw asRefusal(e);
   });
   // First reading: the top-level files always, small ones while the budget lasts (configs are
   // named only in manifest.json, at the end of what `docker save` writes).
