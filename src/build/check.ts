@@ -260,7 +260,7 @@ class BuildCheck {
 
   private add(i: Instruction, escape: string, lookup: Lookup, where: (w: string) => string): void {
     // Whatever the parser makes of the words, no part of them may name a URL.
-    if (fetched(loose(i.rest, escape))) throw refusal('DW_BODY_FETCH', at(i, where('names a URL: the daemon would fetch it, as root, from the host')));
+    if (fetched(loose(i.text, escape))) throw refusal('DW_BODY_FETCH', at(i, where('names a URL: the daemon would fetch it, as root, from the host')));
     for (const words of listWords(i.rest)) {
       for (const w of words.slice(0, -1)) {
         const source = this.word(i, w, escape, lookup, where(`the source ${JSON.stringify(w.slice(0, 100))}`));
@@ -271,7 +271,7 @@ class BuildCheck {
 
   private label(i: Instruction, escape: string, lookup: Lookup, where: (w: string) => string): void {
     const refused = (key: string) => refusal('DW_BODY_BUILD_LABEL', at(i, where(`sets ${JSON.stringify(key.slice(0, 100))}: labels under ${RESERVED_LABELS.join(' and ')} are not set by a build (its steps' containers would carry them)`)));
-    const text = loose(i.rest, escape);
+    const text = loose(i.text, escape);
     const hit = RESERVED_LABELS.find((p) => text.includes(p));
     if (hit) throw refused(hit);
     for (const [k] of pairs(i.rest, escape, true)) {

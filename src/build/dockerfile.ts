@@ -24,6 +24,8 @@ export interface Instruction {
   flags: string[];
   /** What follows the instruction word and its flags, trimmed. */
   rest: string;
+  /** The whole instruction (continuations joined): what a check that must not depend on the split reads. */
+  text: string;
   /** First line, 1-based. */
   line: number;
   /** ONBUILD's instruction. */
@@ -94,8 +96,12 @@ class Directives {
   }
 }
 
-/** extractBuilderFlags: leading `--name[=value]` words (quotes and `\` honoured), and the rest. */
-function extractFlags(line: string): { rest: string; flags: string[] } {
+/**
+ * extractBuilderFlags: leading `--name[=value]` words (quotes and `\` honoured), and the rest. Go
+ * reads these byte by byte, taking the bytes 0x85 and 0xA0 inside a UTF-8 character for spaces:
+ * a flag with a character beyond ASCII is refused rather than split differently.
+ */
+function extractFlags(line: string, lineNo: number): { rest: string; flags: string[] } {
   const words: string[] = [];
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let word = '';
@@ -105,6 +111,8 @@ function extractFlags(line: string): { rest: string; flags: string[] } {
     const ch = pos < line.length ? line[pos]! : '';
     if (phase === 'spaces') {
       if (pos === line.length) break;
+      // A character beyond ASCII starts with a byte Go does not take for a space: the rest starts there.
+      if (ch > '\x7f') return { rest: line.slice(pos), flags: words };
       if (SPACE.test(ch)) continue;
       if (ch !== '-' || pos + 1 === line.length || line[pos + 1] !== '-') return { rest: line.slice(pos), flags: words };
       phase = 'word';
@@ -113,6 +121,7 @@ function extractFlags(line: string): { rest: string; flags: string[] } {
       if (word !== '--' && (blankOK || word.length > 0)) words.push(word);
       break;
     }
+    if (ch > '\x7f') throw new DockerfileError('a flag holds a character beyond ASCII, which the builder splits byte by byte', lineNo);
     if (phase === 'word') {
       if (SPACE.test(ch)) {
         phase = 'spaces';
@@ -160,8 +169,8 @@ function instruction(line: string, lineNo: number): Instruction {
   const after = split ? trimmed.slice(split.index + split[0].length) : '';
   const cmd = word.toLowerCase();
   if (!KNOWN.has(cmd)) throw new DockerfileError(`unknown instruction ${JSON.stringify(word.slice(0, 40))}`, lineNo);
-  const { rest, flags } = after ? extractFlags(after) : { rest: '', flags: [] };
-  const i: Instruction = { cmd, flags, rest: rest.trim(), line: lineNo };
+  const { rest, flags } = after ? extractFlags(after, lineNo) : { rest: '', flags: [] };
+  const i: Instruction = { cmd, flags, rest: rest.trim(), text: trimmed, line: lineNo };
   if (cmd === 'onbuild') {
     if (!i.rest) throw new DockerfileError('ONBUILD needs an instruction', lineNo);
     i.sub = instruction(i.rest, lineNo);

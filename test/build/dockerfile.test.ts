@@ -68,6 +68,9 @@ test('flags and words as the parser splits them', () => {
   assert.deepEqual(quotedWords(f.instructions[2]!.rest, '\\'), ['"a b"=c', 'd=e\\ f', "'g h'=i"]);
   assert.deepEqual(pairs('key a value', '\\', true), [['key', 'a value']]);
   assert.throws(() => pairs('a=b c', '\\', true), /not name=value/);
+  // Go splits flags byte by byte: 0xA0 inside "à" is a space to it, so this would be --from=evil/x.
+  assert.throws(() => parseDockerfile('FROM scratch\nCOPY --chown=\u00e0--from=evil/x a b\n'), /beyond ASCII/);
+  assert.deepEqual(parseDockerfile('FROM scratch\nCOPY \u00e0 b\n').instructions[1]!.rest, '\u00e0 b');
 });
 
 test('substitution as shell.Lex does it; what cannot be known throws', () => {
