@@ -79,6 +79,9 @@ class Directives {
     if (this.seen.has(key!)) throw new DockerfileError(`only one ${key} parser directive can be used`, lineNo);
     this.seen.add(key!);
     if (key === 'escape') {
+      // dockerd 20.10's parser (BuildKit 0.8) reads an escape directive only on the first line,
+      // spaced with blanks and tabs only, and no other directive: elsewhere it is a comment there.
+      if (lineNo !== 1 || !/^#[ \t]*escape[ \t]*=[ \t]*(.*)$/.test(line.toLowerCase())) throw new DockerfileError('an escape directive after another directive, or spaced otherwise than with blanks, is read differently by different engines', lineNo);
       const v = m[2]!;
       if (v !== '`' && v !== '\\') throw new DockerfileError(`invalid escape token ${JSON.stringify(v)}`, lineNo);
       this.escape = v;

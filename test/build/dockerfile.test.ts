@@ -55,6 +55,9 @@ test('the other escape token is an ordinary character; a late directive is a com
   const late = parseDockerfile('FROM scratch\n# escape=`\nRUN a \\\n  b\n');
   assert.deepEqual(late.instructions.map((i) => [i.cmd, i.rest]), [['from', 'scratch'], ['run', 'a   b']]);
   assert.throws(() => parseDockerfile('# escape=x\nFROM scratch\n'), /invalid escape token/);
+  // dockerd 20.10 reads an escape directive only on the first line.
+  assert.throws(() => parseDockerfile('# syntax=docker/dockerfile:1\n# escape=`\nFROM scratch\n'), /read differently/);
+  assert.throws(() => parseDockerfile('#\fescape=`\nFROM scratch\n'), /read differently/);
   // Read differently by dockerd 20.10 and later parsers: refused.
   assert.throws(() => parseDockerfile('FROM scratch\nRUN a \\\\\nADD http://x /y\n'), /read differently/);
   // Heredocs take the lines after them as data.
