@@ -29,7 +29,7 @@ export interface GatewayContext {
   log(line: string): void;
   /** Who owns what on the daemon, for `scope: own` identities; started on first use. */
   ownership: OwnershipCache;
-  /** Where a tenant's `docker load` archive is held while it is checked (bounded by maxLoadBytes). */
+  /** Where a tenant's `docker load` archive or a constrained role's build context is held while it is checked (bounded by maxLoadBytes). */
   spool: BodySpool;
   /** Client sockets of live hijacked streams, so a shutdown can end them. */
   tunnels: Set<Duplex>;

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { STREAM_BUFFER_BYTES, type GatewayContext } from './context.js';
 import { bodyNotRead, decide, streamRefusal, unreadBodyStage } from './pipeline/decide.js';
 import { applyPlan, ownershipPlan, ownershipRefusal } from './pipeline/ownership.js';
-import type { Plan } from '../ownership/index.js';
+import { archiveRefusal, buildContextCheck } from './pipeline/build.js';
 import { ownedAnswer } from './owned-answer.js';
 import { allowFields, finishExchange, forwarding, openExchange, refusalFields, type Exchange } from './pipeline/exchange.js';
 import type { Allow, ReadBody, Refuse } from './pipeline/outcome.js';
@@ -71,7 +71,10 @@ export function handleRequest(ctx: GatewayContext, listener: string, req: Incomi
   if ('refused' in share) return refuse(ctx, ex, req, res, streamRefusal(o.verdict, share));
   whenClosed(res, share.release);
   if (o.verdict.owner) return void owned(ctx, ex, req, res, o);
-  if (o.kind === 'allow') return forward(ctx, ex, req, res, o);
+  if (o.kind === 'allow') {
+    const check = buildContextCheck(ctx, o);
+    return check ? void spooledArchive(ctx, ex, req, res, o, check) : forward(ctx, ex, req, res, o);
+  }
   void withBody(ctx, req, res, o).then(({ next, received }) => (next.kind === 'refuse' ? refuse(ctx, ex, req, res, next, received) : forward(ctx, ex, req, res, next)));
 }
 
@@ -87,10 +90,11 @@ async function withBody(ctx: GatewayContext, req: IncomingMessage, res: ServerRe
 async function owned(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, o: Allow | ReadBody): Promise<void> {
   const plan = await ownershipPlan(ctx, o.verdict);
   if ('kind' in plan) return refuse(ctx, ex, req, res, plan);
-  if (plan.archive) {
+  const archive = plan.archive ?? (o.kind === 'allow' ? buildContextCheck(ctx, { ...o, forwardTarget: plan.target }) : undefined);
+  if (archive) {
     // An archive is checked whole, never read into memory as a checked body would be.
     if (o.kind !== 'allow') return refuse(ctx, ex, req, res, ownershipRefusal(o.verdict, new Error(`${o.verdict.route} has a body check as well as an archive check`)));
-    return spooledArchive(ctx, ex, req, res, { ...o, forwardTarget: plan.target }, plan.archive);
+    return spooledArchive(ctx, ex, req, res, { ...o, forwardTarget: plan.target }, archive);
   }
   // The body is read when a check or the plan needs it; otherwise it is relayed as it comes.
   const read = o.kind === 'read-body' || plan.body ? await withBody(ctx, req, res, o.kind === 'read-body' ? o : unreadBodyStage(ctx, o)) : { next: o as Allow, received: 0 };
@@ -102,10 +106,11 @@ async function owned(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, re
 }
 
 /**
- * A tenant's archive (`docker load`), whose manifest comes last: spooled to disk, checked whole,
- * then forwarded unchanged from the file. The file goes when the exchange ends, however it ends.
+ * An archive checked whole (a tenant's `docker load`, whose manifest comes last; a constrained
+ * role's build context): spooled to disk, checked, then forwarded unchanged from the file. The
+ * file goes when the exchange ends, however it ends.
  */
-async function spooledArchive(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, a: Allow, check: NonNullable<Plan['archive']>): Promise<void> {
+async function spooledArchive(ctx: GatewayContext, ex: Exchange, req: IncomingMessage, res: ServerResponse, a: Allow, check: (file: string) => Promise<void>): Promise<void> {
   if (expectsContinue(req)) res.writeContinue();
   let s;
   try {
@@ -122,7 +127,7 @@ async function spooledArchive(ctx: GatewayContext, ex: Exchange, req: IncomingMe
   try {
     await check(file);
   } catch (e) {
-    return refuse(ctx, ex, req, res, ownershipRefusal(a.verdict, e), size);
+    return refuse(ctx, ex, req, res, archiveRefusal(a.verdict, e), size);
   }
   if (res.closed) return refuse(ctx, ex, req, res, bodyNotRead(a.verdict, 'client-gone', ctx.spool.maxBytes), size);
   forward(ctx, ex, req, res, { ...a, archive: { file, size } });

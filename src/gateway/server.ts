@@ -36,7 +36,7 @@ export interface GatewayOptions {
   limits?: Partial<ServerLimits>;
   /** Bodies the gateway reads before forwarding (checked bodies, upgrade requests); 1 MiB by default. */
   maxBodyBytes?: number;
-  /** A tenant's `docker load` archive, spooled to disk to be checked whole; 8 GiB by default. */
+  /** A tenant's `docker load` archive or a constrained role's build context, spooled to disk to be checked whole; 8 GiB by default. */
   maxLoadBytes?: number;
   /** Where the private directory of spooled archives is made; the OS's temporary directory by default. */
   spoolDir?: string;

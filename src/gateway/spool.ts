@@ -1,6 +1,6 @@
 /**
  * Request bodies held whole on disk before they are forwarded (a tenant's `docker load`, whose
- * manifest comes last in the archive): each written to a file of its own in a private directory
+ * manifest comes last in the archive; a constrained role's build context): each written to a file of its own in a private directory
  * (0700, made on first use), at most `maxBytes`, streamed so memory stays bounded. A file that
  * did not become a whole body is removed here; a whole one is the caller's to remove when its
  * exchange ends; the directory goes when the gateway stops.

@@ -12,14 +12,12 @@
  * containerd image store it prefers one, and its names and configs, reached through
  * content-addressed manifests, are not followed here: such an archive is refused.
  */
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
 import { decode, GoJsonError } from '../api/gojson/decode.js';
 import { encode } from '../api/gojson/encode.js';
 import { field, map, slice, string, struct } from '../api/gojson/types.js';
 import { engineJson } from '../engine/engine-client.js';
-import { tarEntries, TarFormatError, type TarEntry } from '../util/go-tar.js';
+import { ArchiveError, compressionOf, fileIn as archiveFile, unpack as unpackArchive, type Compression, type Unpacked } from '../util/tar-file.js';
+import type { TarEntry } from '../util/go-tar.js';
 import type { OwnershipCache } from './cache.js';
 import { OWNER_LABEL, OwnershipRefusal, RESERVED_PREFIX } from './label.js';
 import { refuseOthersNames } from './images.js';
@@ -43,82 +41,21 @@ function invalid(message: string): OwnershipRefusal {
   return new OwnershipRefusal(400, 'DW_OWNER_INVALID', `dockward: the archive cannot be loaded by a tenant: ${message}`);
 }
 
-/** The archive as the loader sees it once unpacked: the last of each name wins, as in a directory. */
-interface Unpacked {
-  /** Regular files; undefined data: not kept on this reading. */
-  files: Map<string, Buffer | undefined>;
-  /** Names that were, at some point, something other than a regular file. */
-  notFiles: Set<string>;
-  /** Names that were a symbolic or hard link: dockerd would follow them, this check does not. */
-  links: Set<string>;
-  topDirs: Set<string>;
+/** The shared reader's failures are this check's refusals. */
+const asRefusal = (e: unknown) => (e instanceof ArchiveError ? invalid(e.message) : e);
+
+function unpack(file: string, compression: Compression, keep: (e: TarEntry, kept: number) => boolean): Promise<Unpacked> {
+  return unpackArchive(file, compression, keep).catch((e: unknown) => {
+    throw asRefusal(e);
+  });
 }
 
-async function compressionOf(file: string): Promise<'none' | 'gzip'> {
-  const fh = await open(file, 'r');
-  const head = Buffer.alloc(8);
+function fileIn(u: Unpacked, name: string): ReturnType<typeof archiveFile> {
   try {
-    await fh.read(head, 0, 8, 0);
-  } finally {
-    await fh.close();
-  }
-  // moby's compression.Detect, in its order.
-  if (head.subarray(0, 3).equals(Buffer.from('BZh'))) throw invalid('it is bzip2-compressed; dockward reads only uncompressed or gzip-compressed archives');
-  if (head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return 'gzip';
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) throw invalid('it is xz-compressed; dockward reads only uncompressed or gzip-compressed archives');
-  const zstdFrame = head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
-  const zstdSkippable = (head.readUInt32LE(0) & 0xfffffff0) === 0x184d2a50;
-  if (zstdFrame || zstdSkippable) throw invalid('it is zstd-compressed; dockward reads only uncompressed or gzip-compressed archives');
-  return 'none';
-}
-
-/** One reading of the whole archive, keeping the data of the files `keep` asks for (within METADATA_BUDGET). */
-async function unpack(file: string, compression: 'none' | 'gzip', keep: (e: TarEntry, kept: number) => boolean): Promise<Unpacked> {
-  const u: Unpacked = { files: new Map(), notFiles: new Set(), links: new Set(), topDirs: new Set() };
-  let kept = 0;
-  const raw = createReadStream(file);
-  const source = compression === 'gzip' ? raw.pipe(createGunzip()) : raw;
-  try {
-    for await (const { entry, data } of tarEntries(source, (e) => keep(e, kept))) {
-      const { name, type } = entry;
-      const slash = name.indexOf('/');
-      const base = name.slice(name.lastIndexOf('/') + 1);
-      // A whiteout removes what came before it: dockerd's unpacking honours them, this check does not.
-      if (base.startsWith('.wh.')) throw invalid(`it holds the whiteout ${JSON.stringify(name)}`);
-      if (slash !== -1) u.topDirs.add(name.slice(0, slash));
-      else if (type === 'dir' && name !== '.') u.topDirs.add(name);
-      const before = u.files.get(name);
-      if (before) kept -= before.length;
-      if (type === 'file') {
-        u.files.set(name, data);
-        if (data) kept += data.length;
-      } else {
-        u.files.delete(name);
-        u.notFiles.add(name);
-        if (type !== 'dir') u.links.add(name);
-      }
-    }
+    return archiveFile(u, name);
   } catch (e) {
-    if (e instanceof TarFormatError) throw invalid(e.message);
-    if ((e as NodeJS.ErrnoException).code?.startsWith('Z_')) throw invalid(`its gzip stream is broken (${(e as Error).message})`);
-    throw e;
-  } finally {
-    raw.destroy();
-    source.destroy();
+    throw asRefusal(e);
   }
-  return u;
-}
-
-/** A file dockerd reads, as a regular file reached by no link (undefined: not in the archive). */
-function fileIn(u: Unpacked, name: string): Buffer | undefined | 'not-kept' {
-  const parts = name.split('/');
-  for (let i = 1; i <= parts.length; i++) {
-    const p = parts.slice(0, i).join('/');
-    if (u.links.has(p)) throw invalid(`${JSON.stringify(p)} is a link; dockward reads ${JSON.stringify(name)} only as a regular file`);
-  }
-  if (u.notFiles.has(name)) throw invalid(`${JSON.stringify(name)} is not a regular file`);
-  if (!u.files.has(name)) return undefined;
-  return u.files.get(name) ?? 'not-kept';
 }
 
 function goJson<T>(raw: Buffer, type: Parameters<typeof decode>[1], what: string): T {
@@ -213,7 +150,9 @@ async function usesContainerdStore(cache: OwnershipCache): Promise<boolean> {
 
 /** Throws the refusal (OwnershipRefusal) for a `docker load` archive tenant `owner` may not load. */
 export async function checkLoadArchive(cache: OwnershipCache, owner: string, file: string): Promise<void> {
-  const compression = await compressionOf(file);
+  const compression = await compressionOf(file).catch((e: unknown) => {
+    throw asRefusal(e);
+  });
   // First reading: the top-level files always, small ones while the budget lasts (configs are
   // named only in manifest.json, at the end of what `docker save` writes).
   let u = await unpack(file, compression, (e, kept) => {

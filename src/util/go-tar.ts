@@ -56,10 +56,14 @@ class Bytes {
     return all.subarray(0, n);
   }
 
-  async skip(n: number): Promise<void> {
+  /** Skips n bytes; false when the stream ends first (an error unless `lenient`). */
+  async skip(n: number, lenient = false): Promise<boolean> {
     while (n > 0) {
       if (this.have === 0) await this.fill(1);
-      if (this.have === 0) throw new TarFormatError('the archive ends within an entry');
+      if (this.have === 0) {
+        if (lenient) return false;
+        throw new TarFormatError('the archive ends within an entry');
+      }
       const c = this.chunks[0]!;
       if (c.length <= n) {
         this.chunks.shift();
@@ -71,10 +75,25 @@ class Bytes {
         n = 0;
       }
     }
+    return true;
   }
 }
 
 const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+
+/**
+ * An entry's data, exactly; then its padding, which Go reads with tryReadFull: a stream that
+ * ends within the padding ends the archive cleanly (io.EOF), as the docker CLI's build contexts
+ * with a Dockerfile from outside the context do. Returns false when it ended so.
+ */
+async function readPadded(bytes: Bytes, size: number, keep: boolean): Promise<{ data?: Buffer; more: boolean }> {
+  let data: Buffer | undefined;
+  if (keep) {
+    data = size === 0 ? Buffer.alloc(0) : await bytes.read(size);
+    if (!data) throw new TarFormatError('the archive ends within an entry');
+  } else await bytes.skip(size);
+  return { data, more: await bytes.skip(padded(size) - size, true) };
+}
 
 /** Go's parseString: up to the first NUL. Latin-1 keeps every byte distinct (Go's names are bytes). */
 function str(b: Buffer): string {
@@ -155,13 +174,6 @@ function cleanName(raw: string): string {
   return parts.length ? parts.join('/') : '.';
 }
 
-async function readData(bytes: Bytes, size: number): Promise<Buffer> {
-  if (size === 0) return Buffer.alloc(0);
-  const block = await bytes.read(padded(size));
-  if (!block) throw new TarFormatError('the archive ends within an entry');
-  return block.subarray(0, size);
-}
-
 const TYPES: Record<string, TarEntry['type']> = { '0': 'file', '\0': 'file', '1': 'link', '2': 'symlink', '5': 'dir' };
 
 /**
@@ -193,16 +205,17 @@ export async function* tarEntries(source: AsyncIterable<Buffer>, want: (e: TarEn
       const size = numeric(h.subarray(124, 136), 'size');
       if (flag === 'x' || flag === 'L' || flag === 'K') {
         if (size > MAX_SPECIAL) throw new TarFormatError('an extended header is over 1 MiB');
-        const data = await readData(bytes, size);
-        if (flag === 'x') pax = paxRecords(data);
-        else if (flag === 'L') longName = str(data);
-        else longLink = str(data);
+        const { data, more } = await readPadded(bytes, size, true);
+        if (!more) return;
+        if (flag === 'x') pax = paxRecords(data!);
+        else if (flag === 'L') longName = str(data!);
+        else longLink = str(data!);
         continue;
       }
       if (flag === 'g') {
         // Go returns a global header as an entry of its own, applied to nothing, and forgets
         // what extended headers came before it.
-        await bytes.skip(padded(size));
+        if (!(await readPadded(bytes, size, false)).more) return;
         pax = longName = longLink = undefined;
         continue;
       }
@@ -231,12 +244,9 @@ export async function* tarEntries(source: AsyncIterable<Buffer>, want: (e: TarEn
       // Go reads no data for header-only types, whatever their size field says.
       if (type !== 'file') dataSize = 0;
       const entry: TarEntry = { name: cleanName(name), type, linkname, size: dataSize };
-      if (type === 'file' && want(entry)) {
-        yield { entry, data: await readData(bytes, dataSize) };
-      } else {
-        await bytes.skip(padded(dataSize));
-        yield { entry };
-      }
+      const { data, more } = await readPadded(bytes, dataSize, type === 'file' && want(entry));
+      yield data ? { entry, data } : { entry };
+      if (!more) return;
     }
   } finally {
     // What follows the end marker is never read, as Go never reads it.

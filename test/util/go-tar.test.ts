@@ -88,6 +88,14 @@ describe('tarEntries (Go archive/tar semantics)', () => {
     // An archive that simply stops after a whole entry ends there, as in Go.
     assert.equal((await read(Buffer.concat([header({ name: 'a', size: 1 }), data('x')]))).length, 1);
     await refused(Buffer.concat([header({ name: 'a', size: 600 }), data('x')]), /ends within an entry/);
+    // Go reads the padding after an entry's data with tryReadFull: a stream that stops within it
+    // ends the archive (the docker CLI sends build contexts so, with -f outside the context).
+    const unpadded = Buffer.concat([header({ name: 'a', size: 1 }), data('x'), header({ name: 'b', size: 3 }), Buffer.from('abc'), Buffer.alloc(10)]);
+    assert.deepEqual(await read(unpadded), [
+      { name: 'a', type: 'file', linkname: '', data: 'x' },
+      { name: 'b', type: 'file', linkname: '', data: 'abc' },
+    ]);
+    await refused(Buffer.concat([header({ name: 'b', size: 3 }), Buffer.from('ab')]), /ends within an entry/);
   });
 
   it('reads no data for a link, whatever its size field says', async () => {
