@@ -13,6 +13,22 @@ import { until } from '../gateway/fixture.js';
 
 const skip = engineSkipReason();
 
+/** Counts the cache's listings until stop(). */
+function countListings(cache: OwnershipCache): { count: number; stop(): void } {
+  const refresh = cache.refresh.bind(cache);
+  const counter = {
+    count: 0,
+    stop: () => {
+      cache.refresh = refresh;
+    },
+  };
+  cache.refresh = (kind) => {
+    counter.count++;
+    return refresh(kind);
+  };
+  return counter;
+}
+
 describe('ownership cache', { skip }, () => {
   let engine: TestEngine;
   let cache: OwnershipCache;
@@ -35,12 +51,7 @@ describe('ownership cache', { skip }, () => {
     const x = await create('alice.x', 'alice');
     await cache.whenReady();
     assert.deepEqual(cache.containers.get(x), { owner: 'alice', name: 'alice.x' });
-    const refresh = cache.refresh.bind(cache);
-    let listed = 0;
-    cache.refresh = (kind) => {
-      listed++;
-      return refresh(kind);
-    };
+    const listings = countListings(cache);
     try {
       const y = await create('bob.y', 'bob');
       await until('the create event', () => cache.containers.get(y)?.owner === 'bob', 20_000);
@@ -50,9 +61,9 @@ describe('ownership cache', { skip }, () => {
       await until('the destroy event', () => !cache.containers.has(y), 20_000);
       // Still known as bob's, for a tenant's events stream that reads the destroy later.
       assert.equal(cache.ownerOf('container', y)?.owner, 'bob');
-      assert.equal(listed, 0);
+      assert.equal(listings.count, 0);
     } finally {
-      cache.refresh = refresh;
+      listings.stop();
     }
     assert.equal(await resolveOwned(cache, 'container', 'alice', 'x'), x);
     await assert.rejects(resolveOwned(cache, 'container', 'bob', 'x'), /No such container: x/);
@@ -68,12 +79,7 @@ describe('ownership cache', { skip }, () => {
   });
   it('lists a kind again after a miss, but once for all the misses that come within MISS_RELIST_MS', async () => {
     await cache.whenReady();
-    const refresh = cache.refresh.bind(cache);
-    let listed = 0;
-    cache.refresh = (kind) => {
-      listed++;
-      return refresh(kind);
-    };
+    const listings = countListings(cache);
     try {
       // A flood of lookups of names that do not exist, one after another, as a looping client makes them.
       const started = performance.now();
@@ -83,13 +89,12 @@ describe('ownership cache', { skip }, () => {
       }
       const allowed = Math.ceil((performance.now() - started) / MISS_RELIST_MS) + 1;
       assert.ok(misses > 5, `only ${misses} misses in a second`);
-      assert.ok(listed <= allowed, `${listed} listings for ${misses} misses in a second (at most ${allowed})`);
+      assert.ok(listings.count <= allowed, `${listings.count} listings for ${misses} misses in a second (at most ${allowed})`);
       // A container made outside the gateway a moment ago is still found by a miss.
-      listed = 0;
       const made = await create('alice.fresh', 'alice');
       assert.equal(await resolveOwned(cache, 'container', 'alice', 'fresh'), made);
     } finally {
-      cache.refresh = refresh;
+      listings.stop();
     }
   });
 });
