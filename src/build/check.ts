@@ -15,6 +15,7 @@
  *   builder fetch a base image other than the one inspected.
  */
 import { engineRequest } from '../engine/engine-client.js';
+import { NAME_PATTERN, TAG_PATTERN } from '../api/reference.js';
 import { registryAllowed, registryOf } from '../policy/constraints/query.js';
 import type { RoleRules } from '../policy/constraints/rules.js';
 import type { BodyCode } from '../policy/codes.js';
@@ -43,10 +44,8 @@ const BUILTIN_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_
 /** A Dockerfile is kept in memory while it is read: larger ones are refused. */
 const MAX_DOCKERFILE_BYTES = 4 << 20;
 
-/** distribution/reference: a name, an optional tag and digest; or an image id (prefix). */
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const DOMAIN = '(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?';
-const REFERENCE = new RegExp(`^(?:(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?|(?:sha256:)?[a-f0-9]{12,64})$`);
+/** A name, an optional tag and digest; or an image id (prefix). */
+const REFERENCE = new RegExp(`^(?:${NAME_PATTERN}(?::${TAG_PATTERN})?(?:@sha256:[a-f0-9]{64})?|(?:sha256:)?[a-f0-9]{12,64})$`);
 
 export interface BuildRequest {
   rules: RoleRules;

@@ -13,6 +13,7 @@
  * content-addressed manifests, are not followed here: such an archive is refused.
  */
 import { decode, GoJsonError } from '../api/gojson/decode.js';
+import { NAME_PATTERN, TAG_PATTERN } from '../api/reference.js';
 import { encode } from '../api/gojson/encode.js';
 import { field, map, slice, string, struct } from '../api/gojson/types.js';
 import { engineJson } from '../engine/engine-client.js';
@@ -79,10 +80,8 @@ function archivePath(p: string): string {
   return parts.join('/');
 }
 
-/** distribution/reference's grammar: a name, an optional tag, no digest (a loaded name is a tag). */
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const DOMAIN = '(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?';
-const REFERENCE = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?$`);
+/** A name and an optional tag, no digest (a loaded name is a tag). */
+const REFERENCE = new RegExp(`^(${NAME_PATTERN})(?::(${TAG_PATTERN}))?$`);
 
 function parseName(ref: string): { name: string; tag: string | undefined } {
   const m = REFERENCE.exec(ref);
