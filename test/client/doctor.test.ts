@@ -133,6 +133,9 @@ test('expired server certificate', { skip }, async () => {
   assert.match(d.stderr, /certificate has expired or is not yet valid/);
 });
 
+/** What the docker CLI prints when its request loses the TLS 1.3 race with dockerd's alert. */
+const LOST_ALERT = { code: 1, stdout: '', stderr: 'error during connect: read: connection reset by peer\n' };
+
 test('client certificate rejected by dockerd: expired, serverAuth only, from another CA', { skip }, async () => {
   const cases = [
     { bundle: fx.bundles.expiredClient, id: 'client-cert-validity', why: /refused the connection with the TLS alert "[a-z ]+", because of your client certificate .*expired on/ },
@@ -146,6 +149,8 @@ test('client certificate rejected by dockerd: expired, serverAuth only, from ano
     assert.match(finding(r, c.id), c.why);
     const d = await dockerWith(tcp(tlsPort), c.bundle);
     await assertCertificateRefused(d, { port: tlsPort, bundle: c.bundle });
+    // Which of the two proofs runs depends on a TLS 1.3 race: run the TLS 1.2 one every time.
+    await assertCertificateRefused(LOST_ALERT, { port: tlsPort, bundle: c.bundle });
   }
 });
 

@@ -31,10 +31,12 @@ export async function assertCertificateRefused(result: ProcessResult, server: { 
   const key = file('key.pem');
   const curl = await runProcess(
     'curl',
-    ['-sS', '--max-time', '10', '--tls-max', '1.2', '--cacert', join(server.bundle, 'ca.pem'), ...(cert && key ? ['--cert', cert, '--key', key] : []), `https://${server.host ?? '127.0.0.1'}:${server.port}/_ping`],
+    ['-sSv', '--max-time', '10', '--tls-max', '1.2', '--cacert', join(server.bundle, 'ca.pem'), ...(cert && key ? ['--cert', cert, '--key', key] : []), `https://${server.host ?? '127.0.0.1'}:${server.port}/_ping`],
     { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
   );
-  // curl's 35: the handshake failed; OpenSSL names the alert the server sent.
-  assert.equal(curl.code, 35, `under TLS 1.2 the server did not refuse the handshake:\n${curl.stdout}${curl.stderr}`);
-  assert.match(curl.stderr, /alert [a-z ]+/, curl.stderr);
+  // The handshake failed because of an alert the server sent, not one curl sent: curl's 35, or
+  // its 60 when the alert is "certificate expired" (Go 1.21+ sends it), which curl files under
+  // verification.
+  assert.ok(curl.code === 35 || curl.code === 60, `under TLS 1.2 the server did not refuse the handshake:\n${curl.stdout}${curl.stderr}`);
+  assert.match(curl.stderr, /\(IN\), TLS alert, [a-z ]+/, curl.stderr);
 }
