@@ -139,13 +139,13 @@ export async function benchCommands(stack: Stack): Promise<void> {
   const tls = stack.targets.filter((t) => t.name !== 'direct');
   const names = stack.targets.map((t) => t.name);
   console.log(`\ndocker commands: seconds, median of ${RUNS}, targets round-robin; ratios to dockerd's own TLS`);
-  console.log(`${'CLI  command'.padEnd(32)} ${names.map((n) => n.padStart(11)).join(' ')}  ${tls.slice(1).map((t) => `${t.name}/tls`.padStart(12)).join(' ')}`);
+  console.log(`${'CLI  command'.padEnd(32)} ${names.map((n) => n.padStart(11)).join(' ')}  ${tls.slice(1).map((t) => `${t.name}/tls`.padStart(12)).join(' ')} ${'gw/node'.padStart(8)}`);
   const row = (label: string, m: Map<TargetName, number>) =>
     console.log(
       `${label.padEnd(32)} ${names.map((n) => fmt(m.get(n) ?? NaN, 3).padStart(11)).join(' ')}  ${tls
         .slice(1)
         .map((t) => ratio(m.get(t.name) ?? NaN, m.get('dockerd-tls') ?? NaN).padStart(12))
-        .join(' ')}`,
+        .join(' ')} ${ratio(m.get('gateway') ?? NaN, m.get('node-floor') ?? NaN).padStart(8)}`,
     );
   const clis: [string, string][] = [['28', DOCKER_CLI]];
   if (existsSync(CLI_2010)) clis.push(['20', CLI_2010]);

@@ -19,7 +19,16 @@ import { fmt, median, quantile, ratio } from './table.js';
 
 const STREAM_RUNS = Number(process.env.BENCH_STREAM_RUNS ?? 3);
 const CREATE_RUNS = Number(process.env.BENCH_CREATE_RUNS ?? 50);
-const PROXIES: TargetName[] = ['haproxy', 'gateway', 'gateway-base'];
+const PROXIES: TargetName[] = ['haproxy', 'node-floor', 'gateway', 'gateway-base'];
+
+/** The gateway's figure over each baseline's, as columns. */
+const GATEWAY_OVER: [string, TargetName][] = [
+  ['gw/tls', 'dockerd-tls'],
+  ['gw/hap', 'haproxy'],
+  ['gw/node', 'node-floor'],
+];
+const overHeader = () => GATEWAY_OVER.map(([label]) => label.padStart(7)).join(' ');
+const overCells = (value: (n: TargetName) => number) => GATEWAY_OVER.map(([, n]) => ratio(value('gateway'), value(n)).padStart(7)).join(' ');
 
 interface Load {
   rps: number;
@@ -96,7 +105,7 @@ async function rates(stack: Stack, variant: string): Promise<void> {
   const present = PROXIES.filter((p) => names.includes(p));
   console.log(`\nrequests/s, ${SECONDS}s per cell, keep-alive, autocannon in the bench process; ${variant}`);
   console.log(
-    `${'path'.padEnd(24)} ${'c'.padStart(2)} ${names.map((n) => n.padStart(11)).join(' ')} ${'gw/tls'.padStart(7)} ${'gw/hap'.padStart(7)}   ` +
+    `${'path'.padEnd(24)} ${'c'.padStart(2)} ${names.map((n) => n.padStart(11)).join(' ')} ${overHeader()}   ` +
       `p50/p99 ms ${names.slice(1).join(' | ')}   CPU µs/req user+sys: ${present.join(', ')}, dockerd (via tls)`,
   );
   for (const path of ['/_ping', '/containers/json?all=1']) {
@@ -108,7 +117,7 @@ async function rates(stack: Stack, variant: string): Promise<void> {
       const cpuCols = present.map((p) => us(res.get(p)!.cpu.get(p), res.get(p)!.requests));
       const tls = res.get('dockerd-tls')!;
       console.log(
-        `${path.padEnd(24)} ${String(c).padStart(2)} ${names.map((n) => fmt(rps(n)).padStart(11)).join(' ')} ${ratio(rps('gateway'), rps('dockerd-tls')).padStart(7)} ${ratio(rps('gateway'), rps('haproxy')).padStart(7)}   ` +
+        `${path.padEnd(24)} ${String(c).padStart(2)} ${names.map((n) => fmt(rps(n)).padStart(11)).join(' ')} ${overCells(rps)}   ` +
           `${names.slice(1).map((n) => `${res.get(n)!.p50}/${res.get(n)!.p99}`).join(' | ')}   ${cpuCols.join(', ')}, ${us(tls.cpu.get('dockerd-tls'), tls.requests)}` +
           (names.includes('gateway-base') ? `   gw/base ${ratio(rps('gateway'), rps('gateway-base'))}` : '') +
           (errs ? `  (${errs} errors/non-2xx)` : ''),
@@ -212,13 +221,13 @@ export async function benchGateway(stack: Stack): Promise<void> {
 
   const names = stack.targets.map((t) => t.name);
   const present = PROXIES.filter((p) => names.includes(p));
-  console.log(`\nMB/s, median of ${STREAM_RUNS}, round-robin   ${names.map((n) => n.padStart(11)).join(' ')} ${'gw/tls'.padStart(7)} ${'gw/hap'.padStart(7)}   CPU ms/MB user+sys: ${present.join(', ')}`);
+  console.log(`\nMB/s, median of ${STREAM_RUNS}, round-robin   ${names.map((n) => n.padStart(11)).join(' ')} ${overHeader()}   CPU ms/MB user+sys: ${present.join(', ')}`);
   for (const [{ name, mb }, m] of results) {
     const mbps = (n: TargetName) => m.get(n)?.mbps ?? NaN;
     const perMb = present.map((p) => {
       const c = m.get(p)?.cpu.get(p);
       return c ? `${fmt((c.user / mb) * 1000, 2)}+${fmt((c.system / mb) * 1000, 2)}` : '-';
     });
-    console.log(`${name.padEnd(39)} ${names.map((n) => fmt(mbps(n)).padStart(11)).join(' ')} ${ratio(mbps('gateway'), mbps('dockerd-tls')).padStart(7)} ${ratio(mbps('gateway'), mbps('haproxy')).padStart(7)}   ${perMb.join(', ')}${names.includes('gateway-base') ? `   gw/base ${ratio(mbps('gateway'), mbps('gateway-base'))}` : ''}`);
+    console.log(`${name.padEnd(39)} ${names.map((n) => fmt(mbps(n)).padStart(11)).join(' ')} ${overCells(mbps)}   ${perMb.join(', ')}${names.includes('gateway-base') ? `   gw/base ${ratio(mbps('gateway'), mbps('gateway-base'))}` : ''}`);
   }
 }

@@ -35,6 +35,14 @@ const benches: [string, () => Promise<void>][] = [
 ];
 const only = process.argv.slice(2);
 
+// A bench stopped with ^C or a timeout stops what it started (dockerd, HAProxy, the gateways).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`bench: ${signal}, stopping what it started`);
+    void (stack?.stop() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
 try {
   for (const [name, run] of benches) {
     if (only.length && !only.includes(name)) continue;

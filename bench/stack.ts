@@ -1,8 +1,9 @@
 /**
  * What every gateway measurement runs against, started once per run so each baseline shares the
  * same daemon, certificates and moment: a private dockerd (the engine of DOCKWARD_TEST_ENGINE)
- * with its own mTLS listener, the gateway as a child process (as deployed), and HAProxy
- * terminating the same mTLS in front of the same Unix socket.
+ * with its own mTLS listener, the gateway as a child process (as deployed), HAProxy terminating
+ * the same mTLS in front of the same Unix socket, and the Node floor (node-floor.ts) doing so
+ * with Node's http and nothing of dockward's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -48,7 +49,7 @@ ${BENCH_TENANTS.map((t) => `  - name: ${t}\n    match: { cn: ${t} }\n    roles: 
     scope: own
 `;
 
-export type TargetName = 'direct' | 'dockerd-tls' | 'haproxy' | 'gateway' | 'gateway-base';
+export type TargetName = 'direct' | 'dockerd-tls' | 'haproxy' | 'node-floor' | 'gateway' | 'gateway-base';
 
 export interface Target {
   name: TargetName;
@@ -99,21 +100,28 @@ async function startGatewayProcess(dist: string, args: string[], gcFile: string,
   const main = join(dist, 'cli/main.js');
   const probe = join(import.meta.dirname, 'gc-probe.mjs');
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--import', probe, ...GATEWAY_NODE_FLAGS, ...nodeArgs, ...extraNodeArgs, main, 'gateway', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, DOCKWARD_BENCH_GC_FILE: gcFile },
-  });
+  return startNodeChild('the gateway', ['--import', probe, ...GATEWAY_NODE_FLAGS, ...nodeArgs, ...extraNodeArgs, main, 'gateway', ...args], { DOCKWARD_BENCH_GC_FILE: gcFile }, 'listening on');
+}
+
+/** The Node floor (node-floor.ts), with the gateway's node flags. */
+function startNodeFloor(port: number, serverDir: string, crl: string, socketPath: string): Promise<ChildProcess> {
+  return startNodeChild('the Node floor', ['--import', 'tsx', ...GATEWAY_NODE_FLAGS, join(import.meta.dirname, 'node-floor.ts'), String(port), serverDir, crl, socketPath], {}, 'listening');
+}
+
+/** A node process, started once it has written `ready` to stderr. */
+async function startNodeChild(what: string, argv: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${err}`)), 20_000);
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
-      if (err.includes('listening on')) {
+      if (err.includes(ready)) {
         clearTimeout(timer);
         resolve();
       }
     });
-    child.on('exit', (code) => reject(new Error(`the gateway exited (${code}): ${err}`)));
+    child.on('exit', (code) => reject(new Error(`${what} exited (${code}): ${err}`)));
   });
   return child;
 }
@@ -180,6 +188,10 @@ export async function startStack(): Promise<Stack> {
     } catch (e) {
       haproxyMissing = (e as Error).message;
     }
+    const floorPort = await freePort();
+    const floor = await startNodeFloor(floorPort, l.serverDir, l.crl, daemon.socketPath);
+    gateways.push(floor);
+    targets.push(tcp('node-floor', floorPort, floor.pid));
     targets.push(tcp('gateway', gw.port, gw.pid));
     // BENCH_BASELINE_DIST: another build's dist/ (the previous commit, main) measured beside this one.
     const baseline = process.env.BENCH_BASELINE_DIST;
