@@ -3,10 +3,12 @@
  * manifest comes last in the archive; a constrained role's build context): each written to a file of its own in a private directory
  * (0700, made on first use), at most `maxBytes`, streamed so memory stays bounded. A file that
  * did not become a whole body is removed here; a whole one is the caller's to remove when its
- * exchange ends; the directory goes when the gateway stops.
+ * exchange ends; the directory goes when the gateway stops. A gateway that could not stop (killed,
+ * or its host lost power) leaves its directory behind: the next one to spool in the same place
+ * removes every such directory whose gateway is gone.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -17,6 +19,34 @@ export type Spooled =
   | { refused: 'too-large' | 'incomplete' | 'client-gone'; received: number }
   /** The gateway's own failure (a full disk): nothing the client did. */
   | { refused: 'spool-failed'; received: number; error: string };
+
+const PREFIX = 'dockward-spool-';
+
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The spool directories in `parent` of gateways no longer running: named after their gateway's
+ * pid, and ours (another user's are not ours to remove). A pid reused since only keeps a
+ * leftover a while longer. Cleaning is a courtesy: what fails here is left as it is.
+ */
+async function removeLeftovers(parent: string): Promise<void> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^dockward-spool-(\d+)-[^/]+$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    const dir = join(parent, name);
+    const st = await lstat(dir).catch(() => undefined);
+    if (st?.isDirectory() && st.uid === process.getuid?.()) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
 
 export class BodySpool {
   private dir: Promise<string> | undefined;
@@ -29,7 +59,7 @@ export class BodySpool {
 
   private directory(): Promise<string> {
     // mkdtemp makes it 0700: other users cannot read what tenants load.
-    this.dir ??= mkdtemp(join(this.parent, 'dockward-spool-'));
+    this.dir ??= removeLeftovers(this.parent).then(() => mkdtemp(join(this.parent, `${PREFIX}${process.pid}-`)));
     return this.dir;
   }
 
