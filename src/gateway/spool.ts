@@ -21,6 +21,7 @@ export type Spooled =
   | { refused: 'spool-failed'; received: number; error: string };
 
 const PREFIX = 'dockward-spool-';
+const LEFTOVER = new RegExp(`^${PREFIX}(\\d+)-`);
 
 /** Whether a process with this pid exists (EPERM: it does, as another user's). */
 function alive(pid: number): boolean {
@@ -40,7 +41,7 @@ function alive(pid: number): boolean {
 async function removeLeftovers(parent: string): Promise<void> {
   const names = await readdir(parent).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(/^dockward-spool-(\d+)-[^/]+$/.exec(name)?.[1]);
+    const pid = Number(LEFTOVER.exec(name)?.[1]);
     if (!pid || pid === process.pid || alive(pid)) continue;
     const dir = join(parent, name);
     const st = await lstat(dir).catch(() => undefined);
