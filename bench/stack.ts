@@ -112,7 +112,7 @@ function startNodeFloor(port: number, serverDir: string, crl: string, socketPath
 async function startNodeChild(what: string, argv: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not start: ${err}`)), 20_000);
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
@@ -122,6 +122,11 @@ async function startNodeChild(what: string, argv: string[], env: Record<string, 
       }
     });
     child.on('exit', (code) => reject(new Error(`${what} exited (${code}): ${err}`)));
+  });
+  // One that never said it was ready is not left running.
+  await started.catch((e: unknown) => {
+    child.kill('SIGKILL');
+    throw e;
   });
   return child;
 }
