@@ -37,7 +37,10 @@ const server = https.createServer(
       upRes.pipe(res);
     });
     up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
+    // A client gone mid-answer (logs -f) ends the upstream exchange; a finished one keeps its socket for the next.
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
     req.pipe(up);
   },
 );
