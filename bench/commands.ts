@@ -158,7 +158,9 @@ export async function benchCommands(stack: Stack): Promise<void> {
   for (const [v, cli, targets, cmd] of plan) {
     if (ONLY.length && !ONLY.includes(cmd.args[0]!)) continue;
     try {
-      row(`${v}   ${cmd.name}`, await timeCommand(cli, targets, stack, configDir, cmd));
+      const m = await timeCommand(cli, targets, stack, configDir, cmd);
+      row(`${v}   ${cmd.name}`, m);
+      stack.summary.add(`CLI ${v === '20' ? '20.10' : v}: \`${cmd.name}\`, s`, m, 3);
     } catch (e) {
       console.log(`${v}   ${cmd.name}: failed, ${(e as Error).message.split('\n')[0]}`);
     }

@@ -92,6 +92,9 @@ async function handshakes(stack: Stack, t: Target): Promise<{ rate: number; p50:
   return { rate: done / SECONDS, p50: median(alone), cpuUs: ((own.user + own.system) / done) * 1e6 };
 }
 
+/** Seconds of CPU (user + system) per unit, NaN when not measured. */
+const cpuPer = (c: Cpu | undefined, n: number) => (c ? (c.user + c.system) / n : NaN);
+
 const us = (c: Cpu | undefined, n: number) => (c ? `${fmt((c.user / n) * 1e6)}+${fmt((c.system / n) * 1e6)}` : '-');
 
 /** Pins this process (the load generator, all its threads) to `cpu`, and the servers to the others. */
@@ -100,7 +103,7 @@ function pin(stack: Stack, own: string, others: string): void {
   for (const t of stack.targets) if (t.pid) execFileSync('taskset', ['-a', '-p', '-c', others, String(t.pid)], { stdio: 'ignore' });
 }
 
-async function rates(stack: Stack, variant: string): Promise<void> {
+async function rates(stack: Stack, variant: string, short: 'shared' | 'pinned'): Promise<void> {
   const names = stack.targets.map((t) => t.name);
   const present = PROXIES.filter((p) => names.includes(p));
   console.log(`\nrequests/s, ${SECONDS}s per cell, keep-alive, autocannon in the bench process; ${variant}`);
@@ -116,6 +119,10 @@ async function rates(stack: Stack, variant: string): Promise<void> {
       const errs = [...res.values()].reduce((a, l) => a + l.errors, 0);
       const cpuCols = present.map((p) => us(res.get(p)!.cpu.get(p), res.get(p)!.requests));
       const tls = res.get('dockerd-tls')!;
+      if (c === 16) {
+        stack.summary.add(`\`${path}\` c=16, requests/s (${short})`, names.map((n) => [n, rps(n)]));
+        stack.summary.add(`\`${path}\` c=16, proxy CPU µs per request (${short})`, present.map((p) => [p, cpuPer(res.get(p)!.cpu.get(p), res.get(p)!.requests) * 1e6]));
+      }
       console.log(
         `${path.padEnd(24)} ${String(c).padStart(2)} ${names.map((n) => fmt(rps(n)).padStart(11)).join(' ')} ${overCells(rps)}   ` +
           `${names.slice(1).map((n) => `${res.get(n)!.p50}/${res.get(n)!.p99}`).join(' | ')}   ${cpuCols.join(', ')}, ${us(tls.cpu.get('dockerd-tls'), tls.requests)}` +
@@ -135,16 +142,18 @@ async function inspectedCreate(stack: Stack): Promise<void> {
     Labels: { bench: 'create' },
     HostConfig: { NetworkMode: 'none', PidsLimit: 100, Memory: 64 << 20, CapDrop: ['ALL'], ReadonlyRootfs: true },
   });
-  const cases: [string, Target, TlsClient][] = [];
+  // A gateway is measured as both identities; every other target has one figure for both rows.
+  const cases: [string, Target, TlsClient, ('unrestricted' | 'inspected')[]][] = [];
   for (const t of stack.targets) {
     if (t.name === 'direct') continue;
     const gateway = t.name.startsWith('gateway');
-    if (gateway) cases.push([`${t.name}, admin (not inspected)`, t, stack.tlsClient]);
-    cases.push([gateway ? `${t.name}, inspected` : t.name, t, gateway ? stack.inspectedClient : stack.tlsClient]);
+    if (gateway) cases.push([`${t.name}, admin (not inspected)`, t, stack.tlsClient, ['unrestricted']]);
+    cases.push(gateway ? [`${t.name}, inspected`, t, stack.inspectedClient, ['inspected']] : [t.name, t, stack.tlsClient, ['unrestricted', 'inspected']]);
   }
+  const p50 = { unrestricted: new Map<TargetName, number>(), inspected: new Map<TargetName, number>() };
   console.log(`\nPOST /containers/create, ${CREATE_RUNS} one after another on a keep-alive connection (ms; gateway CPU µs per request user+sys)`);
   const rows: string[] = [];
-  for (const [label, t, tls] of cases) {
+  for (const [label, t, tls, rowsOf] of cases) {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     const times: number[] = [];
     const ids: string[] = [];
@@ -159,11 +168,14 @@ async function inspectedCreate(stack: Stack): Promise<void> {
     }
     const cpu = cpuSince(t.pid!, before);
     agent.destroy();
+    for (const row of rowsOf) p50[row].set(t.name, median(times));
     rows.push(`  ${label.padEnd(40)} p50 ${fmt(median(times), 1).padStart(6)}  p99 ${fmt(quantile(times, 0.99), 1).padStart(6)}${t.name.startsWith('gateway') ? `   gateway CPU ${us(cpu, CREATE_RUNS)}` : ''}`);
     const direct = stack.targets[0]!.ep;
     for (const id of ids) await engineJson(direct, 'DELETE', `/containers/${id}?force=1`);
   }
   for (const r of rows) console.log(r);
+  stack.summary.add('`POST /containers/create` p50 ms, the gateway as an unrestricted identity', p50.unrestricted, 1);
+  stack.summary.add('`POST /containers/create` p50 ms, the gateway as a constrained identity (body decoded and checked)', p50.inspected, 1);
 }
 
 export async function benchGateway(stack: Stack): Promise<void> {
@@ -172,7 +184,7 @@ export async function benchGateway(stack: Stack): Promise<void> {
   // JIT warm-up, so the first cell does not measure a cold gateway.
   for (const t of stack.targets) await flood(stack, t, '/_ping', 16, 1);
 
-  await rates(stack, `all processes share the ${cpus().length} CPUs`);
+  await rates(stack, `all processes share the ${cpus().length} CPUs`, 'shared');
   let canPin = cpus().length >= 2;
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
@@ -184,17 +196,21 @@ export async function benchGateway(stack: Stack): Promise<void> {
     const rest = last === 1 ? '1' : `1-${last}`;
     pin(stack, '0', rest);
     try {
-      await rates(stack, `load generator pinned to CPU 0, dockerd, HAProxy and the gateway to CPU ${rest} (taskset)`);
+      await rates(stack, `load generator pinned to CPU 0, dockerd, HAProxy and the gateway to CPU ${rest} (taskset)`, 'pinned');
     } finally {
       pin(stack, `0-${last}`, `0-${last}`);
     }
   } else console.log('\n(pinned variant left out: it needs taskset (util-linux) and 2 CPUs)');
 
   console.log('\nnew mTLS connection per GET /_ping');
+  const connections = new Map<TargetName, { rate: number; p50: number; cpuUs: number }>();
   for (const t of stack.targets.slice(1)) {
     const h = await handshakes(stack, t);
+    connections.set(t.name, h);
     console.log(`  ${t.name.padEnd(12)} ${fmt(h.rate).padStart(6)} connections/s (16 at a time), one alone ${fmt(h.p50, 2)} ms (median of 30), its CPU ${fmt(h.cpuUs)} µs per connection`);
   }
+  stack.summary.add('new mTLS connection and its `/_ping`, one alone, ms', [...connections].map(([n, h]) => [n, h.p50]), 2);
+  stack.summary.add('new mTLS connection and its `/_ping`, CPU µs (dockerd TLS: dockerd\'s)', [...connections].map(([n, h]) => [n, h.cpuUs]));
 
   await inspectedCreate(stack);
 
@@ -228,6 +244,8 @@ export async function benchGateway(stack: Stack): Promise<void> {
       const c = m.get(p)?.cpu.get(p);
       return c ? `${fmt((c.user / mb) * 1000, 2)}+${fmt((c.system / mb) * 1000, 2)}` : '-';
     });
+    stack.summary.add(`${name}, MB/s`, names.map((n) => [n, mbps(n)]));
+    stack.summary.add(`${name}, proxy CPU ms per MB`, present.map((p) => [p, cpuPer(m.get(p)?.cpu.get(p), mb) * 1000]), 2);
     console.log(`${name.padEnd(39)} ${names.map((n) => fmt(mbps(n)).padStart(11)).join(' ')} ${overCells(mbps)}   ${perMb.join(', ')}${names.includes('gateway-base') ? `   gw/base ${ratio(mbps('gateway'), mbps('gateway-base'))}` : ''}`);
   }
 }

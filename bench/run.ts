@@ -55,6 +55,7 @@ try {
   }
 } finally {
   if (stack) {
+    stack.summary.print(stack.targets.map((t) => t.name));
     await printGatewayTotals(stack).catch((e: Error) => console.error(`gateway totals: ${e.message}`));
     await stack.stop();
   }

@@ -16,6 +16,7 @@ import type { EngineEndpoint } from '../src/engine/engine-client.js';
 import { dockerdTlsArgs, freePort, importTestImage, startEngineDaemon, testEngineInstall } from '../test/harness/engine.js';
 import { startHaproxy, type Haproxy } from './haproxy.js';
 import { GATEWAY_NODE_FLAGS } from '../src/gateway/node-flags.js';
+import { Summary } from './summary.js';
 
 /** This build's dist/, the gateway the bench measures. */
 export const BUILD_DIST = join(import.meta.dirname, '../dist');
@@ -82,6 +83,8 @@ export interface Stack {
   targets: Target[];
   /** Why HAProxy is not among the targets, if it is not. */
   haproxyMissing?: string;
+  /** The headline figures of the benches run on this stack, printed as one table at the end. */
+  summary: Summary;
   /**
    * One more gateway of this build beside the others (same PKI, policy and daemon), with
    * `nodeArgs` for Node after BENCH_GATEWAY_NODE_ARGS: the profile bench's `--cpu-prof`, which
@@ -215,6 +218,7 @@ export async function startStack(): Promise<Stack> {
       client,
       targets,
       haproxyMissing,
+      summary: new Summary(),
       extraGateway: async (name, nodeArgs) => {
         const g = await gateway(BUILD_DIST, name, nodeArgs);
         return { target: tcp('gateway', g.port, g.pid), stop: () => stopGateway(g.child) };
