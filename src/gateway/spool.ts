@@ -12,6 +12,7 @@ import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { STREAM_BUFFER_BYTES } from './context.js';
 
 export type Spooled =
@@ -21,7 +22,8 @@ export type Spooled =
   | { refused: 'spool-failed'; received: number; error: string };
 
 const PREFIX = 'dockward-spool-';
-const LEFTOVER = new RegExp(`^${PREFIX}(\\d+)-`);
+/** `dockward-spool-PID@HOST-XXXXXX`: a pid says whether its gateway runs only on its own host (spoolDir may be shared). */
+const LEFTOVER = new RegExp(`^${PREFIX}(\\d+)@(.+)-[A-Za-z0-9]{6}$`);
 
 /** Whether a process with this pid exists (EPERM: it does, as another user's). */
 function alive(pid: number): boolean {
@@ -35,14 +37,15 @@ function alive(pid: number): boolean {
 
 /**
  * The spool directories in `parent` of gateways no longer running: named after their gateway's
- * pid, and ours (another user's are not ours to remove). A pid reused since only keeps a
+ * pid and host (this host's only), and ours (another user's are not ours to remove). A pid reused since only keeps a
  * leftover a while longer. Cleaning is a courtesy: what fails here is left as it is.
  */
 async function removeLeftovers(parent: string): Promise<void> {
   const names = await readdir(parent).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(LEFTOVER.exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
+    const m = LEFTOVER.exec(name);
+    const pid = Number(m?.[1]);
+    if (!pid || m![2] !== hostname() || pid === process.pid || alive(pid)) continue;
     const dir = join(parent, name);
     const st = await lstat(dir).catch(() => undefined);
     if (st?.isDirectory() && st.uid === process.getuid?.()) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -60,7 +63,7 @@ export class BodySpool {
 
   private directory(): Promise<string> {
     // mkdtemp makes it 0700: other users cannot read what tenants load.
-    this.dir ??= removeLeftovers(this.parent).then(() => mkdtemp(join(this.parent, `${PREFIX}${process.pid}-`)));
+    this.dir ??= removeLeftovers(this.parent).then(() => mkdtemp(join(this.parent, `${PREFIX}${process.pid}@${hostname()}-`)));
     return this.dir;
   }
 

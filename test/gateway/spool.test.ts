@@ -4,7 +4,7 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BodySpool, type Spooled } from '../../src/gateway/spool.js';
@@ -38,15 +38,18 @@ async function spoolOne(spool: BodySpool, body: string): Promise<Spooled> {
   }
 }
 
-test('a spool directory left by a gateway that is gone is removed; a running one, its own, and what is not a spool stay', async () => {
+test('a spool directory left by a gateway that is gone from this host is removed; a running one, its own, another host\'s, and what is not a spool stay', async () => {
   const parent = await mkdtemp(join(tmpdir(), 'dw-spool-'));
   const sleeper = spawn('sleep', ['60']);
   try {
-    const dead = `dockward-spool-${await deadPid()}-AbC123`;
-    const running = `dockward-spool-${sleeper.pid}-DeF456`;
-    const ours = `dockward-spool-${process.pid}-GhI789`;
-    const unrelated = ['dockward-spool-notapid', 'something-else'];
-    for (const name of [dead, running, ours, ...unrelated]) {
+    const gone = await deadPid();
+    const dead = `dockward-spool-${gone}@${hostname()}-AbC123`;
+    const running = `dockward-spool-${sleeper.pid}@${hostname()}-DeF456`;
+    const ours = `dockward-spool-${process.pid}@${hostname()}-GhI789`;
+    // A spoolDir shared with another host: its pids say nothing here.
+    const otherHost = `dockward-spool-${gone}@not-${hostname()}-JkL012`;
+    const unrelated = ['dockward-spool-notapid', `dockward-spool-${gone}-MnO345`, 'something-else'];
+    for (const name of [dead, running, ours, otherHost, ...unrelated]) {
       await mkdir(join(parent, name));
       await writeFile(join(parent, name, 'body'), 'x');
     }
@@ -54,10 +57,10 @@ test('a spool directory left by a gateway that is gone is removed; a running one
     const r = await spoolOne(spool, 'the archive');
     assert.ok('file' in r, JSON.stringify(r));
     assert.equal(await readFile(r.file, 'utf8'), 'the archive');
-    assert.match(basename(dirname(r.file)), new RegExp(`^dockward-spool-${process.pid}-`));
+    assert.match(basename(dirname(r.file)), new RegExp(`^dockward-spool-${process.pid}@${hostname()}-`));
     const left = await readdir(parent);
     assert.ok(!left.includes(dead), 'the dead gateway\'s directory is gone');
-    for (const name of [running, ours, ...unrelated]) assert.ok(left.includes(name), `${name} stays`);
+    for (const name of [running, ours, otherHost, ...unrelated]) assert.ok(left.includes(name), `${name} stays`);
     await spool.close();
     assert.ok(!(await readdir(parent)).includes(basename(dirname(r.file))), 'close() removes its own directory');
   } finally {
