@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { pack } from 'tar-stream';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,20 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(good, /^HTTP\/1\.1 200/);
     const bzip = await rawPost(f, 'alice', target, Buffer.from('BZh91AY&SY'), { headers });
     assert.match(bzip, /^HTTP\/1\.1 400[\s\S]*bzip2/);
+  });
+
+  it('a Dockerfile replaced through a symlinked directory (d -> .), which dockerd\'s untar follows, is refused', async () => {
+    const p = pack();
+    const chunks: Buffer[] = [];
+    p.on('data', (c: unknown) => chunks.push(c as Buffer));
+    const ended = new Promise<void>((resolve) => p.on('end', resolve));
+    p.entry({ name: 'Dockerfile' }, `FROM ${TEST_IMAGE}\nRUN true\n`);
+    p.entry({ name: 'd', type: 'symlink', linkname: '.' });
+    p.entry({ name: 'd/Dockerfile' }, `FROM ${TEST_IMAGE}\nADD ${url}/through /got\n`);
+    p.finalize();
+    await ended;
+    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build`, Buffer.concat(chunks), { headers: { 'Content-Type': 'application/x-tar' } });
+    assert.match(r, /^HTTP\/1\.1 400[\s\S]*through the link/, r.slice(0, 600));
   });
 
   it('a base image from a registry the role may not pull from, or not on the daemon, is refused; so is --pull', async () => {
