@@ -47,7 +47,7 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.deepEqual(hits, [], 'dockerd fetched from the host for a tenant');
     if (f) {
       await removeContainersAndNetworks(f);
-      await f.engine.docker(['rmi', '-f', 'alice.multi:1', 'dw-onbuild:1', 'dw-labelled:1']);
+      await f.engine.docker(['rmi', '-f', 'alice.multi:1', 'dw-onbuild:1', 'dw-onbuild-escape:1', 'dw-labelled:1']);
       await f.stop();
     }
     await new Promise((resolve) => server.close(resolve));
@@ -98,6 +98,8 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     ['ADD of a URL from ENV, JSON form', (u: string) => `FROM ${TEST_IMAGE}\nENV U=${u}/env\nADD ["\${U}", "/got"]\n`],
     ['ADD of a URL split by a continuation and a comment', (u: string) => `FROM ${TEST_IMAGE}\nADD h\\\n# x\nttp${u.slice(4)}/cont /got\n`],
     ['ONBUILD ADD of a URL', (u: string) => `FROM ${TEST_IMAGE}\nONBUILD ADD ${u}/onbuild /got\n`],
+    // FROM of an earlier stage runs that stage's ONBUILD triggers, as FROM of an image does.
+    ['a URL set by an ONBUILD ENV of a stage, run by FROM of that stage', (u: string) => `FROM ${TEST_IMAGE} AS y\nENV U=/etc/hostname\nONBUILD ENV U=${u}/stage-trigger\nFROM y\nADD $U /got\n`],
     ['ADD of a source that cannot be known', () => `FROM ${TEST_IMAGE}\nADD $NOWHERE /got\n`],
   ] as const) {
     it(`${what} is refused`, async () => {
@@ -173,6 +175,11 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(trigger.stderr, /DW_BODY_FETCH/);
     const labelled = await build({ Dockerfile: 'FROM dw-labelled:1\nRUN true\n' });
     assert.match(labelled.stderr, /DW_BODY_BUILD_LABEL/);
+    // The triggers are run with the escape token of the Dockerfile that names the image.
+    await engineBuild('dw-onbuild-escape:1', `FROM ${TEST_IMAGE}\nONBUILD ADD ${url.replace('://', ':/`/')}/escaped /got\n`);
+    const escaped = await build({ Dockerfile: '# escape=`\nFROM dw-onbuild-escape:1\n' });
+    assert.notEqual(escaped.code, 0);
+    assert.match(escaped.stderr, /DW_BODY_BUILD_UNKNOWN/);
     // The tenant's own images carry its owner label: building on them is ordinary.
     const own = await build({ Dockerfile: 'FROM multi:1\nRUN true\n' });
     assert.equal(own.code, 0, own.stderr);
