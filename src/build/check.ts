@@ -65,8 +65,10 @@ interface ImageConfig {
 const refusal = (code: BuildCode, message: string) => new BuildRefusal(code === 'DW_BODY_INVALID' ? 400 : 403, code, `dockward: ${message}`);
 const at = (i: Instruction, what: string) => `${i.cmd.toUpperCase()} on line ${i.line} ${what}`;
 
+/** Go's strings.TrimSpace (unicode.IsSpace), which trims no BOM where String.prototype.trim does. */
+const goTrimSpace = (s: string) => s.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
 /** httputils.BoolValue: anything but "", "0", "no", "false", "none". */
-const boolValue = (v: string | null) => !['', '0', 'no', 'false', 'none'].includes((v ?? '').trim().toLowerCase());
+const boolValue = (v: string | null) => !['', '0', 'no', 'false', 'none'].includes(goTrimSpace(v ?? '').toLowerCase());
 
 /** What the build context's Dockerfile is, as dockerd finds it: the `dockerfile` path joined to the context root. */
 function dockerfilePath(query: URLSearchParams): string {

@@ -163,6 +163,12 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(pull.stderr, /DW_BODY_BUILD_BASE/);
   });
 
+  it('pull set to a value Go does not trim (a BOM) is refused: dockerd takes it for true', async () => {
+    const dir = await context({ Dockerfile: `FROM ${TEST_IMAGE}\nRUN true\n` });
+    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build?pull=%EF%BB%BF`, execFileSync('tar', ['-cf', '-', '-C', dir, '.']), { headers: { 'Content-Type': 'application/x-tar' } });
+    assert.match(r, /^HTTP\/1\.1 403[\s\S]*DW_BODY_BUILD_BASE/, r.slice(0, 800));
+  });
+
   it("a base image's ONBUILD ADD of a URL and its reserved labels are refused", async () => {
     const engineBuild = async (tag: string, text: string) => {
       const dir = await context({ Dockerfile: text });
