@@ -65,8 +65,10 @@ interface ImageConfig {
 const refusal = (code: BuildCode, message: string) => new BuildRefusal(code === 'DW_BODY_INVALID' ? 400 : 403, code, `dockward: ${message}`);
 const at = (i: Instruction, what: string) => `${i.cmd.toUpperCase()} on line ${i.line} ${what}`;
 
+/** Go's strings.TrimSpace (unicode.IsSpace), which trims no BOM where String.prototype.trim does. */
+const goTrimSpace = (s: string) => s.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
 /** httputils.BoolValue: anything but "", "0", "no", "false", "none". */
-const boolValue = (v: string | null) => !['', '0', 'no', 'false', 'none'].includes((v ?? '').trim().toLowerCase());
+const boolValue = (v: string | null) => !['', '0', 'no', 'false', 'none'].includes(goTrimSpace(v ?? '').toLowerCase());
 
 /** What the build context's Dockerfile is, as dockerd finds it: the `dockerfile` path joined to the context root. */
 function dockerfilePath(query: URLSearchParams): string {
@@ -118,10 +120,12 @@ function buildArgs(query: URLSearchParams): Map<string, string | null> {
   return new Map(Object.entries(v as Record<string, string | null>));
 }
 
-/** What a build stage knows: its environment (the base image's and ENV's), its ARGs. */
+/** What a build stage knows: its environment (the base image's and ENV's), its ARGs, its ONBUILD triggers. */
 interface Stage {
   env: Map<string, string | 'unknown'>;
   args: Map<string, string | null | 'unknown'>;
+  /** What a later FROM of this stage runs, as the image config holds them. */
+  triggers: string[];
 }
 
 class BuildCheck {
@@ -193,10 +197,11 @@ class BuildCheck {
     if (!(words.length === 1 || (words.length === 3 && words[1]!.toLowerCase() === 'as'))) throw refusal('DW_BODY_INVALID', at(i, 'takes an image and optionally AS <name>'));
     const base = this.word(i, words[0]!, escape, this.fromLookup, 'the image');
     const name = words[2]?.toLowerCase() ?? '';
-    const stage: Stage = { env: new Map(), args: new Map() };
+    const stage: Stage = { env: new Map(), args: new Map(), triggers: [] };
     const prior = this.named.get(base.toLowerCase());
     if (prior) {
       stage.env = new Map(prior.env);
+      await this.triggers(i, escape, stage, prior.triggers, `stage ${JSON.stringify(base)}`);
       return { stage, name };
     }
     if (base === 'scratch') return { stage, name };
@@ -209,13 +214,21 @@ class BuildCheck {
       if (key === OWNER_LABEL && config.Labels![key] === this.r.owner) continue;
       if (reserved(key)) throw refusal('DW_BODY_BUILD_LABEL', at(i, `names the image ${JSON.stringify(base)}, which carries the label ${JSON.stringify(key)}: a build step's container would carry it`));
     }
-    // The base image's ONBUILD triggers run now, in this stage, each parsed as a Dockerfile of its own.
-    for (const trigger of config.OnBuild ?? []) {
-      const t = parseDockerfile(trigger);
-      if (t.instructions.length !== 1) throw refusal('DW_BODY_INVALID', at(i, 'names an image whose ONBUILD trigger is not one instruction'));
-      await this.instruction({ ...t.instructions[0]!, line: i.line }, t.escape, stage, `(an ONBUILD trigger of ${JSON.stringify(base)})`);
-    }
+    await this.triggers(i, escape, stage, config.OnBuild ?? [], JSON.stringify(base));
     return { stage, name };
+  }
+
+  /**
+   * The ONBUILD triggers of what FROM names, run now in this stage: each parsed as a Dockerfile
+   * of its own (escape token: backslash), its words then substituted with this Dockerfile's escape token.
+   */
+  private async triggers(i: Instruction, escape: string, stage: Stage, triggers: string[], whose: string): Promise<void> {
+    if (triggers.length && escape !== '\\') throw refusal('DW_BODY_BUILD_UNKNOWN', at(i, `names ${whose}, whose ONBUILD triggers the builder parses with the escape token \\ but substitutes with this Dockerfile's ${JSON.stringify(escape)}, which dockward does not follow`));
+    for (const trigger of triggers) {
+      const t = parseDockerfile(trigger);
+      if (t.instructions.length !== 1) throw refusal('DW_BODY_INVALID', at(i, `names ${whose}, whose ONBUILD trigger is not one instruction`));
+      await this.instruction({ ...t.instructions[0]!, line: i.line }, t.escape, stage, `(an ONBUILD trigger of ${whose})`);
+    }
   }
 
   /** The config of an image the builder uses, which must be on the daemon and from a registry the role may pull from. */
@@ -253,6 +266,8 @@ class BuildCheck {
       case 'copy':
         return this.copyFrom(i, where);
       case 'onbuild':
+        // The trigger as the builder keeps it: the instruction's text without ONBUILD.
+        s.triggers.push(i.text.replace(/^[\t\n\f\r ]*onbuild[\t\n\f\r ]*/i, ''));
         return this.onbuild(i, escape);
     }
   }

@@ -57,6 +57,13 @@ export async function unpack(file: string, compression: Compression, keep: (e: T
   try {
     for await (const { entry, data } of tarEntries(source, (e) => keep(e, kept))) {
       const { name, type } = entry;
+      // dockerd's untar follows a link that is a parent of a later entry (it checks names, not
+      // paths on disk): `d -> .` then `d/Dockerfile` replaces the top-level Dockerfile.
+      const parts = name.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const p = parts.slice(0, i).join('/');
+        if (u.links.has(p)) throw new ArchiveError(`the entry ${JSON.stringify(name)} is written through the link ${JSON.stringify(p)}`);
+      }
       const slash = name.indexOf('/');
       const base = name.slice(name.lastIndexOf('/') + 1);
       // A whiteout removes what came before it where a layer is applied: a check here does not honour them.

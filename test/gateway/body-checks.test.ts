@@ -124,6 +124,11 @@ describe('body checks through the gateway', { skip }, () => {
     const big = `{"Image":${image},"Env":["X=${'a'.repeat(1 << 20)}"]}`;
     assert.match(await rawCreate(big), /^HTTP\/1\.1 413/);
     assert.match(await rawCreate('HostConfig=x', { 'Content-Type': 'application/x-www-form-urlencoded' }), /^HTTP\/1\.1 400[\s\S]*override the request's query/);
+    // Go reads the header as UTF-8 and lower-cases and trims it by Unicode rules: İ is i, a
+    // no-break space is a space. dockerd took these for forms (a pull's fromImage from the body).
+    for (const type of ['appl\u0130cation/x-www-form-urlencoded', 'application/x-www-form-urlencoded\u00a0']) {
+      assert.match(await rawCreate('HostConfig=x', { 'Content-Type': type }), /^HTTP\/1\.1 400[\s\S]*beyond ASCII/);
+    }
     assert.match(await rawCreate('{}', { 'Content-Type': 'text/plain' }), /^HTTP\/1\.1 400[\s\S]*must be JSON/);
   });
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { pack } from 'tar-stream';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,7 +47,7 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.deepEqual(hits, [], 'dockerd fetched from the host for a tenant');
     if (f) {
       await removeContainersAndNetworks(f);
-      await f.engine.docker(['rmi', '-f', 'alice.multi:1', 'dw-onbuild:1', 'dw-labelled:1']);
+      await f.engine.docker(['rmi', '-f', 'alice.multi:1', 'dw-onbuild:1', 'dw-onbuild-escape:1', 'dw-labelled:1']);
       await f.stop();
     }
     await new Promise((resolve) => server.close(resolve));
@@ -97,6 +98,8 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     ['ADD of a URL from ENV, JSON form', (u: string) => `FROM ${TEST_IMAGE}\nENV U=${u}/env\nADD ["\${U}", "/got"]\n`],
     ['ADD of a URL split by a continuation and a comment', (u: string) => `FROM ${TEST_IMAGE}\nADD h\\\n# x\nttp${u.slice(4)}/cont /got\n`],
     ['ONBUILD ADD of a URL', (u: string) => `FROM ${TEST_IMAGE}\nONBUILD ADD ${u}/onbuild /got\n`],
+    // FROM of an earlier stage runs that stage's ONBUILD triggers, as FROM of an image does.
+    ['a URL set by an ONBUILD ENV of a stage, run by FROM of that stage', (u: string) => `FROM ${TEST_IMAGE} AS y\nENV U=/etc/hostname\nONBUILD ENV U=${u}/stage-trigger\nFROM y\nADD $U /got\n`],
     ['ADD of a source that cannot be known', () => `FROM ${TEST_IMAGE}\nADD $NOWHERE /got\n`],
   ] as const) {
     it(`${what} is refused`, async () => {
@@ -135,6 +138,20 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(bzip, /^HTTP\/1\.1 400[\s\S]*bzip2/);
   });
 
+  it('a Dockerfile replaced through a symlinked directory (d -> .), which dockerd\'s untar follows, is refused', async () => {
+    const p = pack();
+    const chunks: Buffer[] = [];
+    p.on('data', (c: unknown) => chunks.push(c as Buffer));
+    const ended = new Promise<void>((resolve) => p.on('end', resolve));
+    p.entry({ name: 'Dockerfile' }, `FROM ${TEST_IMAGE}\nRUN true\n`);
+    p.entry({ name: 'd', type: 'symlink', linkname: '.' });
+    p.entry({ name: 'd/Dockerfile' }, `FROM ${TEST_IMAGE}\nADD ${url}/through /got\n`);
+    p.finalize();
+    await ended;
+    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build`, Buffer.concat(chunks), { headers: { 'Content-Type': 'application/x-tar' } });
+    assert.match(r, /^HTTP\/1\.1 400[\s\S]*through the link/, r.slice(0, 600));
+  });
+
   it('a base image from a registry the role may not pull from, or not on the daemon, is refused; so is --pull', async () => {
     const registry = await build({ Dockerfile: `FROM ${url.slice(7)}/x\n` });
     assert.match(registry.stderr, /DW_BODY_REGISTRY/);
@@ -144,6 +161,12 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(absent.stderr, /pull it first/);
     const pull = await build({ Dockerfile: `FROM ${TEST_IMAGE}\n` }, ['--pull']);
     assert.match(pull.stderr, /DW_BODY_BUILD_BASE/);
+  });
+
+  it('pull set to a value Go does not trim (a BOM) is refused: dockerd takes it for true', async () => {
+    const dir = await context({ Dockerfile: `FROM ${TEST_IMAGE}\nRUN true\n` });
+    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build?pull=%EF%BB%BF`, execFileSync('tar', ['-cf', '-', '-C', dir, '.']), { headers: { 'Content-Type': 'application/x-tar' } });
+    assert.match(r, /^HTTP\/1\.1 403[\s\S]*DW_BODY_BUILD_BASE/, r.slice(0, 800));
   });
 
   it("a base image's ONBUILD ADD of a URL and its reserved labels are refused", async () => {
@@ -158,6 +181,11 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(trigger.stderr, /DW_BODY_FETCH/);
     const labelled = await build({ Dockerfile: 'FROM dw-labelled:1\nRUN true\n' });
     assert.match(labelled.stderr, /DW_BODY_BUILD_LABEL/);
+    // The triggers are run with the escape token of the Dockerfile that names the image.
+    await engineBuild('dw-onbuild-escape:1', `FROM ${TEST_IMAGE}\nONBUILD ADD ${url.replace('://', ':/`/')}/escaped /got\n`);
+    const escaped = await build({ Dockerfile: '# escape=`\nFROM dw-onbuild-escape:1\n' });
+    assert.notEqual(escaped.code, 0);
+    assert.match(escaped.stderr, /DW_BODY_BUILD_UNKNOWN/);
     // The tenant's own images carry its owner label: building on them is ordinary.
     const own = await build({ Dockerfile: 'FROM multi:1\nRUN true\n' });
     assert.equal(own.code, 0, own.stderr);

@@ -164,6 +164,21 @@ describe('docker load by a tenant (scope: own)', { skip }, () => {
     assert.match(r.stderr, /image name app:1 is another tenant's/, r.stderr);
   });
 
+  it("refuses a manifest.json written through a symlinked directory (d -> .), which dockerd's untar follows", async () => {
+    const before = await daemonId('app:1');
+    // The top-level manifest.json names the tenant's own image; the one written through `d`
+    // replaces it on the daemon's disk, where the loader reads it.
+    const through = [
+      ...renamed('b-through:1'),
+      { header: { name: 'd', type: 'symlink', linkname: '.' }, data: Buffer.alloc(0) },
+      { header: { name: 'd/manifest.json', type: 'file' }, data: Buffer.from(JSON.stringify(manifest().map((m) => ({ ...m, RepoTags: ['app:1'] })))) },
+    ];
+    const r = await load('bob', 'through.tar', await writeTar(through));
+    assert.notEqual(r.code, 0, `bob: docker load through a symlink succeeded: ${r.stdout}`);
+    assert.match(r.stderr, /through the link/, r.stderr);
+    assert.equal(await daemonId('app:1'), before);
+  });
+
   it('refuses an image config that carries an io.dockward. label, however it is spelled', async () => {
     const path = manifest()[0]!.Config;
     const config = text(saved.find((e) => e.header.name === path)) as { config: { Labels?: Record<string, string> | null } };

@@ -39,6 +39,9 @@ export function screen(ctx: GatewayContext, req: IncomingMessage, id: Identity |
   if (h.host === undefined) return refusal(400, 'dockward: the request has no Host header', target);
   if (h.expect !== undefined && h.expect.toLowerCase() !== '100-continue') return refusal(417, 'dockward: the only Expect accepted is 100-continue', target);
   // dockerd's r.FormValue would read such a body and let it override the query the gateway checked.
+  // Go reads the header as UTF-8 and lower-cases and trims it by Unicode rules (İ is i, a no-break
+  // space is a space), Node as Latin-1: only an ASCII type reads the same to both.
+  if (/[\u0080-\uffff]/.test(h['content-type'] ?? '')) return refusal(400, 'dockward: a Content-Type with characters beyond ASCII is refused (dockerd could read it as a form)', target);
   const type = h['content-type']?.split(';')[0]!.trim().toLowerCase();
   if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
     return refusal(400, `dockward: ${type} bodies are refused (dockerd would let them override the request's query)`, target);
