@@ -4,8 +4,8 @@
  * (0700, made on first use), at most `maxBytes`, streamed so memory stays bounded. A file that
  * did not become a whole body is removed here; a whole one is the caller's to remove when its
  * exchange ends; the directory goes when the gateway stops. A gateway that could not stop (killed,
- * or its host lost power) leaves its directory behind: the next one to spool in the same place
- * removes every such directory whose gateway is gone.
+ * or its host lost power) leaves its directory behind: the next one on the same host to spool in
+ * the same place removes every such directory whose gateway is gone.
  */
 import { createWriteStream } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -36,9 +36,10 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The spool directories in `parent` of gateways no longer running: named after their gateway's
- * pid and host (this host's only), and ours (another user's are not ours to remove). A pid reused since only keeps a
- * leftover a while longer. Cleaning is a courtesy: what fails here is left as it is.
+ * Removes the spool directories in `parent` of gateways no longer running: those named after
+ * this host and a pid no process has, and owned by us (another user's are not ours to remove). A
+ * pid reused since only keeps a leftover a while longer. Cleaning is a courtesy: what fails here
+ * is left as it is.
  */
 async function removeLeftovers(parent: string): Promise<void> {
   const names = await readdir(parent).catch(() => [] as string[]);
