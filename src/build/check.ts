@@ -70,9 +70,16 @@ const goTrimSpace = (s: string) => s.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2
 /** httputils.BoolValue: anything but "", "0", "no", "false", "none". */
 const boolValue = (v: string | null) => !['', '0', 'no', 'false', 'none'].includes(goTrimSpace(v ?? '').toLowerCase());
 
-/** What the build context's Dockerfile is, as dockerd finds it: the `dockerfile` path joined to the context root. */
+/**
+ * What the build context's Dockerfile is, as dockerd finds it: the `dockerfile` path joined to the
+ * context root. dockerd opens the name's bytes; tar names are read byte for byte (latin1), so the
+ * path is compared as its UTF-8 bytes. A byte that is not UTF-8 was decoded to U+FFFD and is
+ * lost, so such a name is refused.
+ */
 function dockerfilePath(query: URLSearchParams): string {
-  const raw = query.get('dockerfile') || 'Dockerfile';
+  const given = query.get('dockerfile') || 'Dockerfile';
+  if (given.includes('\ufffd')) throw refusal('DW_BODY_INVALID', 'the dockerfile parameter is not UTF-8');
+  const raw = Buffer.from(given, 'utf8').toString('latin1');
   const parts: string[] = [];
   for (const p of raw.split('/')) {
     if (p === '' || p === '.') continue;

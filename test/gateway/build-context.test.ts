@@ -163,6 +163,30 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.match(pull.stderr, /DW_BODY_BUILD_BASE/);
   });
 
+  it('a dockerfile parameter beyond ASCII names the file whose name is its UTF-8 bytes, as dockerd opens it', async () => {
+    // dockerd opens the Go string's bytes (`é` is C3 A9); an entry named by the single byte E9
+    // reads as the same JavaScript string when tar names are read byte for byte (latin1).
+    const p = pack();
+    const chunks: Buffer[] = [];
+    p.on('data', (c: unknown) => chunks.push(c as Buffer));
+    const ended = new Promise<void>((resolve) => p.on('end', resolve));
+    p.entry({ name: 'X' }, `FROM ${TEST_IMAGE}\nRUN true\n`);
+    p.entry({ name: '\u00e9' }, `FROM ${TEST_IMAGE}\nADD ${url}/utf8-name /got\n`);
+    p.finalize();
+    await ended;
+    const tar = Buffer.concat(chunks);
+    // The first entry's name becomes the one byte E9; its header checksum recomputed.
+    tar[0] = 0xe9;
+    tar.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += tar[i]!;
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build?dockerfile=%C3%A9`, tar, { headers: { 'Content-Type': 'application/x-tar' } });
+    assert.match(r, /^HTTP\/1\.1 403[\s\S]*DW_BODY_FETCH/, r.slice(0, 800));
+    const lost = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build?dockerfile=%E9`, tar, { headers: { 'Content-Type': 'application/x-tar' } });
+    assert.match(lost, /^HTTP\/1\.1 400/, lost.slice(0, 800));
+  });
+
   it('pull set to a value Go does not trim (a BOM) is refused: dockerd takes it for true', async () => {
     const dir = await context({ Dockerfile: `FROM ${TEST_IMAGE}\nRUN true\n` });
     const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build?pull=%EF%BB%BF`, execFileSync('tar', ['-cf', '-', '-C', dir, '.']), { headers: { 'Content-Type': 'application/x-tar' } });
