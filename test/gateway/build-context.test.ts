@@ -215,3 +215,25 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
     assert.equal(own.code, 0, own.stderr);
   });
 });
+
+describe("a classic build's step containers under the role's memory bound", { skip }, () => {
+  let f: GatewayFixture;
+  let dir: string;
+  before(async () => {
+    f = await startGatewayFixture(TENANTS_POLICY.replace('volumesFrom: true }', 'volumesFrom: true, maxMemory: 64m }'));
+    dir = await mkdtemp(join(tmpdir(), 'dw-build-'));
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${TEST_IMAGE}\nRUN cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true\n`);
+  });
+  after(async () => {
+    if (f) await f.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a build without --memory runs its steps within maxMemory, as a container created without one does', {
+    todo: 'checkBuildQuery only refuses memory above the bound; memory=0 (what the CLI sends without -m) leaves RUN steps unlimited. Needs the forwarded query rewritten to memory=<defaults.memory or maxMemory> when it is 0 or absent, as containerDefaults does for HostConfig.Memory',
+  }, async () => {
+    const r = await f.docker('alice', ['build', '--no-cache', dir], classic);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\n ?67108864\n/, r.stdout);
+  });
+});
