@@ -1,7 +1,7 @@
 /** The query stage of a decision: the parameters of a query route, judged by the role's rules. */
 import type { QueryCheck } from './authorize.js';
 import type { BodyRefusal } from './constraints/container.js';
-import { checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery, checkImageRegistry, checkContainerStartQuery } from './constraints/query.js';
+import { buildTargetWithDefaults, checkBuildQuery, checkImageCreateQuery, checkServiceUpdateQuery, checkPluginRemoteQuery, checkImageRegistry, checkContainerStartQuery } from './constraints/query.js';
 
 /** `target` is the canonical forward target, `param` the decoded route parameter: what is checked is what dockerd reads. */
 export function checkQuery(check: QueryCheck, target: string, param?: string): BodyRefusal | undefined {
@@ -23,4 +23,9 @@ export function checkQuery(check: QueryCheck, target: string, param?: string): B
     case 'container-start':
       return checkContainerStartQuery(params);
   }
+}
+
+/** The forward target of an allowed query route with the role's defaults enforced (a build's memory). */
+export function queryTargetWithDefaults(check: QueryCheck, target: string): string {
+  return check.kind === 'build' && !check.auditOnly ? buildTargetWithDefaults(target, check.rules) : target;
 }

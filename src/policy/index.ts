@@ -18,4 +18,4 @@ export { inspectBody, type BodyOutcome } from './inspect-body.js';
 export type { BodyFeatures } from './body-features.js';
 export type { HostFacts } from './constraints/container.js';
 export { ALWAYS_PROTECTED, resolveHostPath } from './constraints/host-paths.js';
-export { checkQuery } from './check-query.js';
+export { checkQuery, queryTargetWithDefaults } from './check-query.js';

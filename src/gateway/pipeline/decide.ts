@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { targetApiVersion } from '../../api/versions.js';
-import { authorize, checkQuery, inspectBody, type Identity, type Verdict } from '../../policy/index.js';
+import { authorize, checkQuery, inspectBody, queryTargetWithDefaults, type Identity, type Verdict } from '../../policy/index.js';
 import type { GatewayContext } from '../context.js';
 import type { Share } from '../fair-share.js';
 import type { Allow, Allowed, Outcome, ReadBody, Refuse } from './outcome.js';
@@ -74,7 +74,7 @@ function routeStage(ctx: GatewayContext, req: IncomingMessage, id: Identity | un
 
 /** The decision on an ordinary request; a body route's decision waits for its body (ReadBody). */
 export function decide(ctx: GatewayContext, req: IncomingMessage, id: Identity | undefined): Outcome {
-  const v = routeStage(ctx, req, id);
+  let v = routeStage(ctx, req, id);
   if (v.kind === 'refuse') return v;
   let queryWouldDeny: string | undefined;
   if (v.query) {
@@ -84,6 +84,7 @@ export function decide(ctx: GatewayContext, req: IncomingMessage, id: Identity |
       return refusedAfter(v, 403, message, { code: r.code, field: r.field });
     }
     if (r) queryWouldDeny = `${r.field}: ${r.message} (${r.code})`;
+    v = { ...v, forwardTarget: queryTargetWithDefaults(v.query, v.forwardTarget) };
   }
   if (v.body) return bodyStage(ctx, v, queryWouldDeny);
   return allow(v, queryWouldDeny === undefined ? v.wouldDeny : allWouldDeny(v.wouldDeny, queryWouldDeny));

@@ -50,6 +50,22 @@ function fetchAllowed(url: string, grants: readonly string[]): boolean {
   return grants.some((g) => urlWithin(url, g));
 }
 
+/**
+ * The build's forward target with the role's memory default enforced. The classic builder gives
+ * its RUN steps' containers `memory` as their limit, and the CLI sends 0 without `-m`, which is
+ * none: as for a container created without a limit, `defaults.memory` or else `maxMemory` is set.
+ */
+export function buildTargetWithDefaults(target: string, rules: RoleRules): string {
+  const c = rules.containers;
+  const memory = c.defaults.memory ?? c.maxMemory;
+  const at = target.indexOf('?');
+  const query = at === -1 ? '' : target.slice(at + 1);
+  if (memory === undefined || int64OrZero(new URLSearchParams(query).get('memory')) > 0n) return target;
+  // Every `memory` pair goes, however its key is escaped, and the one dockerd reads is ours.
+  const kept = query.split('&').filter((pair) => pair !== '' && new URLSearchParams(pair).keys().next().value !== 'memory');
+  return `${at === -1 ? target : target.slice(0, at)}?${[...kept, `memory=${memory}`].join('&')}`;
+}
+
 export function checkBuildQuery(q: URLSearchParams, rules: RoleRules): BodyRefusal | undefined {
   const c = rules.containers;
   if (q.get('version') === '2' && !rules.buildkit) {
