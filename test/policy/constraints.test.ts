@@ -287,6 +287,19 @@ test('build and image-create queries, read as r.FormValue reads them', async () 
   );
 });
 
+test("a build without a memory limit is forwarded with the role's, however its memory pairs are spelled", async () => {
+  const { compileRoleRules } = await import('../../src/policy/constraints/rules.js');
+  const { buildTargetWithDefaults } = await import('../../src/policy/constraints/query.js');
+  const bounded = compileRoleRules(rules({ maxMemory: '1g' }));
+  const withDefault = compileRoleRules(rules({ maxMemory: '1g', defaults: { memory: '256m' } }));
+  assert.equal(buildTargetWithDefaults('/v1.41/build', bounded), '/v1.41/build?memory=1073741824');
+  assert.equal(buildTargetWithDefaults('/v1.41/build?t=a&memory=0&q=1', bounded), '/v1.41/build?t=a&q=1&memory=1073741824');
+  assert.equal(buildTargetWithDefaults('/v1.41/build?memor%79=0&memory=-1&t=a', withDefault), '/v1.41/build?t=a&memory=268435456', 'every spelling of the key goes');
+  assert.equal(buildTargetWithDefaults('/v1.41/build?memory=2e9', bounded), '/v1.41/build?memory=1073741824', 'not an integer: dockerd reads 0');
+  assert.equal(buildTargetWithDefaults('/v1.41/build?memory=67108864', bounded), '/v1.41/build?memory=67108864', 'a limit of its own (checked against the bound) stays');
+  assert.equal(buildTargetWithDefaults('/v1.41/build?memory=0', compileRoleRules(rules())), '/v1.41/build?memory=0', 'no bound, no default: as sent');
+});
+
 test('URLs dockerd fetches and registries it contacts: grants by scheme, host and path, never the host loopback through "*"', async () => {
   const { compileRoleRules } = await import('../../src/policy/constraints/rules.js');
   const { urlWithin, registryAllowed, checkAuth } = await import('../../src/policy/constraints/query.js');
