@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { TLS_SERVER_OPTIONS } from '../src/gateway/tls-context.js';
+import { rawResponseHead } from '../src/gateway/wire.js';
 
 const [port, serverDir, crl, socketPath] = process.argv.slice(2) as [string, string, string, string];
 const agent = new http.Agent({ keepAlive: true });
@@ -64,9 +65,7 @@ server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =
     socket.pause();
     const up = http.request({ agent: false, socketPath, method: req.method, path: req.url, headers: req.rawHeaders as unknown as http.OutgoingHttpHeaders });
     up.on('upgrade', (upRes: http.IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
-      const lines = [`HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}`];
-      for (let i = 0; i < upRes.rawHeaders.length; i += 2) lines.push(`${upRes.rawHeaders[i]}: ${upRes.rawHeaders[i + 1]}`);
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      socket.write(rawResponseHead(upRes.statusCode!, upRes.statusMessage ?? '', upRes.rawHeaders));
       if (upHead.length) socket.write(upHead);
       if (rest.length) upSocket.write(rest);
       socket.pipe(upSocket);
@@ -76,7 +75,7 @@ server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =
       upSocket.on('close', () => socket.destroy());
     });
     up.on('response', (upRes) => {
-      socket.end(`HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      socket.end(rawResponseHead(upRes.statusCode!, upRes.statusMessage ?? '', ['Content-Length', '0', 'Connection', 'close']));
       upRes.resume();
     });
     up.on('error', () => socket.destroy());

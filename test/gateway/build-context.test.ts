@@ -8,12 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { pack } from 'tar-stream';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineSkipReason, TEST_IMAGE } from '../harness/engine.js';
+import { packTar } from '../harness/tar.js';
 import { rawPost, removeContainersAndNetworks, startGatewayFixture, TENANTS_POLICY, type GatewayFixture } from './fixture.js';
 
 const skip = engineSkipReason();
@@ -139,16 +139,12 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
   });
 
   it('a Dockerfile replaced through a symlinked directory (d -> .), which dockerd\'s untar follows, is refused', async () => {
-    const p = pack();
-    const chunks: Buffer[] = [];
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    const ended = new Promise<void>((resolve) => p.on('end', resolve));
-    p.entry({ name: 'Dockerfile' }, `FROM ${TEST_IMAGE}\nRUN true\n`);
-    p.entry({ name: 'd', type: 'symlink', linkname: '.' });
-    p.entry({ name: 'd/Dockerfile' }, `FROM ${TEST_IMAGE}\nADD ${url}/through /got\n`);
-    p.finalize();
-    await ended;
-    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build`, Buffer.concat(chunks), { headers: { 'Content-Type': 'application/x-tar' } });
+    const tar = await packTar([
+      { header: { name: 'Dockerfile' }, data: `FROM ${TEST_IMAGE}\nRUN true\n` },
+      { header: { name: 'd', type: 'symlink', linkname: '.' } },
+      { header: { name: 'd/Dockerfile' }, data: `FROM ${TEST_IMAGE}\nADD ${url}/through /got\n` },
+    ]);
+    const r = await rawPost(f, 'alice', `/v${f.gateway.apiVersion}/build`, tar, { headers: { 'Content-Type': 'application/x-tar' } });
     assert.match(r, /^HTTP\/1\.1 400[\s\S]*through the link/, r.slice(0, 600));
   });
 
@@ -166,15 +162,10 @@ describe("a tenant's classic build, its Dockerfile read first", { skip }, () => 
   it('a dockerfile parameter beyond ASCII names the file whose name is its UTF-8 bytes, as dockerd opens it', async () => {
     // dockerd opens the Go string's bytes (`é` is C3 A9); an entry named by the single byte E9
     // reads as the same JavaScript string when tar names are read byte for byte (latin1).
-    const p = pack();
-    const chunks: Buffer[] = [];
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    const ended = new Promise<void>((resolve) => p.on('end', resolve));
-    p.entry({ name: 'X' }, `FROM ${TEST_IMAGE}\nRUN true\n`);
-    p.entry({ name: '\u00e9' }, `FROM ${TEST_IMAGE}\nADD ${url}/utf8-name /got\n`);
-    p.finalize();
-    await ended;
-    const tar = Buffer.concat(chunks);
+    const tar = await packTar([
+      { header: { name: 'X' }, data: `FROM ${TEST_IMAGE}\nRUN true\n` },
+      { header: { name: '\u00e9' }, data: `FROM ${TEST_IMAGE}\nADD ${url}/utf8-name /got\n` },
+    ]);
     // The first entry's name becomes the one byte E9; its header checksum recomputed.
     tar[0] = 0xe9;
     tar.fill(0x20, 148, 156);

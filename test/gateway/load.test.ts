@@ -10,7 +10,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { extract, pack } from 'tar-stream';
+import { extract } from 'tar-stream';
+import { packTar, type TarHeader } from '../harness/tar.js';
 import { loadPolicyFile } from '../../src/policy/index.js';
 import { startGateway, type Gateway } from '../../src/gateway/server.js';
 import { tlsFilesFromPki } from '../../src/gateway/tls-context.js';
@@ -45,19 +46,9 @@ async function readTar(bytes: Buffer): Promise<Entry[]> {
   return entries;
 }
 
-async function writeTar(entries: Entry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve) => p.on('end', resolve));
-  for (const e of entries) {
-    if (e.header.type === 'file') p.entry(e.header as never, e.data);
-    else p.entry(e.header as never);
-  }
-  p.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
+/** Links and directories are written without data, as dockerd's own archives have them. */
+const writeTar = (entries: Entry[]): Promise<Buffer> =>
+  packTar(entries.map((e) => ({ header: e.header as TarHeader, ...(e.header.type === 'file' ? { data: e.data } : {}) })));
 
 const text = (e: Entry | undefined) => JSON.parse(e!.data.toString('utf8')) as unknown;
 const set = (entries: Entry[], name: string, value: unknown) => entries.map((e) => (e.header.name === name ? { ...e, data: Buffer.from(JSON.stringify(value)) } : e));
